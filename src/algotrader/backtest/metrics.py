@@ -1,0 +1,258 @@
+"""Performance metrics of a backtest.
+
+Every function takes plain arrays (or an index) and returns a float. Returns are fractions
+(``0.1896`` is 18.96 %); drawdowns are negative fractions. Undefined values (a zero volatility, no
+trades) are ``nan``, never an exception. :func:`compute_metrics` bundles them into the dict stored
+on :class:`~algotrader.backtest.result.Result`.
+
+Annualisation uses :func:`periods_per_year`, which counts the bars actually present per session
+rather than assuming 252 bars a year: a 1-minute RTH series has ~98,000 periods a year, not 252.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from algotrader.timeframes import Resolution, parse_resolution
+
+FALLBACK_SESSIONS_PER_YEAR = 252.0
+"""Sessions per year assumed when the data spans too little calendar time to estimate it."""
+
+MIN_SPAN_DAYS_TO_ESTIMATE = 90.0
+"""Shortest calendar span (days) over which sessions per year are estimated from the data."""
+
+_NS_PER_DAY = 86_400 * 10**9
+_DAYS_PER_YEAR = 365.25
+
+
+def periods_per_year(index: pd.DatetimeIndex, resolution: str | Resolution) -> float:
+    """Bars per year for annualising per-bar statistics, derived from the data itself.
+
+    * weekly bars: 52;
+    * daily bars: sessions per year, estimated as ``(sessions - 1) / span_in_years`` where a session
+      is a distinct UTC date and the span is first-to-last bar in calendar days / 365.25 (so
+      equities give ~252, a 7-day crypto market ~365); falls back to 252 when the index spans less
+      than :data:`MIN_SPAN_DAYS_TO_ESTIMATE` days;
+    * intraday bars: sessions per year (as above) times the median number of bars per session, so a
+      1-hour RTH series gives ~7 x 252 and a 1-minute RTH series ~390 x 252.
+
+    >>> idx = pd.date_range("2020-01-01", periods=3, freq="W-MON", tz="UTC")
+    >>> periods_per_year(idx, "1w")
+    52.0
+    """
+    res = resolution if isinstance(resolution, Resolution) else parse_resolution(resolution)
+    if res.seconds >= 7 * 86_400:
+        return 52.0
+    days = _session_days(index)
+    sessions = _sessions_per_year(days)
+    if not res.is_intraday or days.size == 0:
+        return sessions
+    # Bars per session: run lengths of equal day numbers in the (sorted) index.
+    starts = np.flatnonzero(np.diff(days, prepend=days[0] - 1))
+    counts = np.diff(np.append(starts, days.size))
+    return sessions * float(np.median(counts))
+
+
+def _session_days(index: pd.DatetimeIndex) -> np.ndarray:
+    # int64 arithmetic on the UTC nanoseconds: normalising a 1M-row index through pandas is slow.
+    if len(index) == 0:
+        return np.empty(0, np.int64)
+    ns = np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
+    return ns // _NS_PER_DAY
+
+
+def _sessions_per_year(days: np.ndarray) -> float:
+    if days.size < 2:
+        return FALLBACK_SESSIONS_PER_YEAR
+    span = float(days[-1] - days[0])
+    if span < MIN_SPAN_DAYS_TO_ESTIMATE:
+        return FALLBACK_SESSIONS_PER_YEAR
+    sessions = 1 + int(np.count_nonzero(np.diff(days)))
+    return (sessions - 1) / (span / _DAYS_PER_YEAR)
+
+
+def total_return(equity: np.ndarray, start_value: float) -> float:
+    """Total return: final equity / starting equity - 1."""
+    if equity.size == 0 or start_value == 0:
+        return math.nan
+    return float(equity[-1] / start_value - 1.0)
+
+
+def alpha(strategy_return: float, buy_hold_return: float) -> float:
+    """Alpha vs buy & hold: strategy total return minus buy-and-hold total return."""
+    return strategy_return - buy_hold_return
+
+
+def cagr(total: float, years: float) -> float:
+    """Compound annual growth rate: (1 + total return) ** (1 / years) - 1, years = days / 365.25."""
+    if not years > 0 or math.isnan(total):
+        return math.nan
+    if total <= -1.0:
+        return -1.0
+    return float((1.0 + total) ** (1.0 / years) - 1.0)
+
+
+def years_between(index: pd.DatetimeIndex) -> float:
+    """Calendar years from the first to the last timestamp: elapsed days / 365.25."""
+    if len(index) < 2:
+        return 0.0
+    return float((index[-1] - index[0]) / pd.Timedelta(days=1)) / _DAYS_PER_YEAR
+
+
+def bar_returns(equity: np.ndarray) -> np.ndarray:
+    """Simple per-bar returns of an equity curve: equity[t] / equity[t-1] - 1 (length n - 1)."""
+    if equity.size < 2:
+        return np.empty(0, np.float64)
+    prev = equity[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(equity[1:] / prev - 1.0, dtype=np.float64)
+
+
+def annualized_volatility(returns: np.ndarray, periods: float) -> float:
+    """Annualised volatility: sample standard deviation (ddof=1) of bar returns x sqrt(periods)."""
+    if returns.size < 2:
+        return math.nan
+    return float(np.std(returns, ddof=1) * math.sqrt(periods))
+
+
+def _per_period_rate(annual_rate: float, periods: float) -> float:
+    return (1.0 + annual_rate) ** (1.0 / periods) - 1.0
+
+
+def sharpe_ratio(returns: np.ndarray, periods: float, risk_free_rate: float = 0.0) -> float:
+    """Sharpe: mean(bar return - rf per bar) / std(bar returns, ddof=1) x sqrt(periods).
+
+    ``risk_free_rate`` is annual and converted to a per-bar rate geometrically.
+    """
+    if returns.size < 2:
+        return math.nan
+    sd = float(np.std(returns, ddof=1))
+    if not sd > 0:
+        return math.nan
+    excess = float(np.mean(returns)) - _per_period_rate(risk_free_rate, periods)
+    return excess / sd * math.sqrt(periods)
+
+
+def sortino_ratio(returns: np.ndarray, periods: float, risk_free_rate: float = 0.0) -> float:
+    """Sortino: mean(bar return - rf) / sqrt(mean(min(bar return - rf, 0) ** 2)) x sqrt(periods)."""
+    if returns.size < 2:
+        return math.nan
+    excess = returns - _per_period_rate(risk_free_rate, periods)
+    downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
+    if not downside > 0:
+        return math.nan
+    return float(np.mean(excess)) / downside * math.sqrt(periods)
+
+
+def max_drawdown(equity: np.ndarray) -> tuple[float, int, int, int]:
+    """Maximum drawdown: min over t of equity[t] / max(equity[:t+1]) - 1 (a fraction <= 0).
+
+    Returns ``(drawdown, peak_bar, trough_bar, end_bar)`` where ``end_bar`` is the first bar after
+    the trough back at or above the peak, or the last bar when the curve never recovered. Its
+    duration is ``end_bar - peak_bar`` bars.
+    """
+    if equity.size == 0:
+        return math.nan, 0, 0, 0
+    peaks = np.maximum.accumulate(equity)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dd = equity / peaks - 1.0
+    trough = int(np.argmin(dd))
+    depth = float(dd[trough])
+    if not depth < 0:
+        return 0.0, trough, trough, trough
+    peak_value = peaks[trough]
+    peak = int(np.flatnonzero(equity[: trough + 1] == peak_value)[-1])
+    recovered = np.flatnonzero(equity[trough:] >= peak_value)
+    end = trough + int(recovered[0]) if recovered.size else equity.size - 1
+    return depth, peak, trough, end
+
+
+def calmar_ratio(cagr_value: float, max_dd: float) -> float:
+    """Calmar: CAGR / |max drawdown| (nan when there was no drawdown)."""
+    if not max_dd < 0:
+        return math.nan
+    return cagr_value / abs(max_dd)
+
+
+def win_rate(pnl: np.ndarray) -> float:
+    """Win rate: share of trades with a positive P&L (nan without trades)."""
+    if pnl.size == 0:
+        return math.nan
+    return float(np.count_nonzero(pnl > 0) / pnl.size)
+
+
+def profit_factor(pnl: np.ndarray) -> float:
+    """Profit factor: sum of winning P&L / |sum of losing P&L| (inf with wins but no losses)."""
+    gains = float(pnl[pnl > 0].sum())
+    losses = float(-pnl[pnl < 0].sum())
+    if losses == 0:
+        return math.inf if gains > 0 else math.nan
+    return gains / losses
+
+
+def exposure(position: np.ndarray) -> float:
+    """Exposure: share of bars that end with an open position (long or short)."""
+    if position.size == 0:
+        return math.nan
+    return float(np.count_nonzero(position) / position.size)
+
+
+def compute_metrics(
+    index: pd.DatetimeIndex,
+    equity: np.ndarray,
+    buy_hold: np.ndarray,
+    position: np.ndarray,
+    trade_pnl: np.ndarray,
+    *,
+    cash: float,
+    resolution: str | Resolution,
+    risk_free_rate: float = 0.0,
+) -> dict[str, float]:
+    """All metrics of one backtest, as stored in ``Result.metrics``.
+
+    Keys: total_return, buy_hold_return, alpha, cagr, volatility, sharpe, sortino, max_drawdown,
+    max_drawdown_duration_bars, max_drawdown_duration_days, calmar, num_trades, win_rate,
+    profit_factor, exposure, periods_per_year, years.
+    """
+    periods = periods_per_year(index, resolution)
+    years = years_between(index)
+    total = total_return(equity, cash)
+    bh = total_return(buy_hold, cash)
+    growth = cagr(total, years)
+    rets = bar_returns(equity)
+    dd, peak, _trough, end = max_drawdown(equity)
+    dd_days = (
+        float((index[end] - index[peak]) / pd.Timedelta(days=1)) if len(index) else math.nan
+    )
+    return {
+        "total_return": total,
+        "buy_hold_return": bh,
+        "alpha": alpha(total, bh),
+        "cagr": growth,
+        "volatility": annualized_volatility(rets, periods),
+        "sharpe": sharpe_ratio(rets, periods, risk_free_rate),
+        "sortino": sortino_ratio(rets, periods, risk_free_rate),
+        "max_drawdown": dd,
+        "max_drawdown_duration_bars": end - peak,
+        "max_drawdown_duration_days": dd_days,
+        "calmar": calmar_ratio(growth, dd),
+        "num_trades": int(trade_pnl.size),
+        "win_rate": win_rate(trade_pnl),
+        "profit_factor": profit_factor(trade_pnl),
+        "exposure": exposure(position),
+        "periods_per_year": periods,
+        "years": years,
+    }
+
+
+def format_metrics(metrics: Mapping[str, float]) -> str:
+    """The seed's one-line summary: ``total_return=18.96% cagr=3.54% max_drawdown=-29.64% ...``."""
+    parts = []
+    for key in ("total_return", "cagr", "max_drawdown"):
+        parts.append(f"{key}={metrics[key] * 100:.2f}%")
+    parts.append(f"sharpe={metrics['sharpe']:.2f}")
+    return " ".join(parts)

@@ -1,0 +1,143 @@
+"""The ingest pipeline: provider -> validation -> store -> indicators -> store.
+
+Idempotent: bars equal to what is stored are not written again. Indicators are recomputed over
+the full stored history and written back from the first bar whose value can have changed: the
+first new or changed bar, or an earlier one recorded by an interrupted run (``series_state``).
+Every indicator is causal (a value depends only on bars up to its own), so bars before that point
+keep their stored values.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from algotrader.db.store import BarStore
+from algotrader.frames import OHLCV_COLUMNS
+from algotrader.indicators import compute_indicators
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingest of one (symbol, resolution) did."""
+
+    symbol: str
+    resolution: str
+    source: str
+    fetched: int
+    inserted: int
+    updated: int
+    unchanged: int
+    indicator_rows: int
+    first_ts: datetime | None
+    last_ts: datetime | None
+    seconds: float
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated
+
+
+def store_bars(
+    store: BarStore,
+    symbol: str,
+    resolution: str,
+    source: str,
+    bars: pd.DataFrame,
+    *,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Merge validated ``bars`` into the stored series and refresh its indicators.
+
+    ``bars`` must be a validated bar frame (see :mod:`algotrader.data.validation`).
+    """
+    started = time.perf_counter()
+    stored = store.load_series(symbol, resolution, source)
+    dirty = store.dirty_from(symbol, resolution)
+    old = stored.bars
+
+    if old.empty:
+        inserted, updated, unchanged = len(bars), 0, 0
+        first_changed = bars.index[0] if len(bars) else None
+        merged, from_new_rows = bars, np.ones(len(bars), dtype=bool)
+    else:
+        pos = old.index.get_indexer(bars.index)
+        exists = pos >= 0
+        new_values = bars[list(OHLCV_COLUMNS)].to_numpy()
+        old_values = old.to_numpy()[pos[exists]]
+        differs = (new_values[exists] != old_values).any(axis=1) | ~stored.same_source[pos[exists]]
+        inserted = int((~exists).sum())
+        updated = int(differs.sum())
+        unchanged = int(exists.sum()) - updated
+        changed = np.zeros(len(bars), dtype=bool)
+        changed[~exists] = True
+        changed[np.flatnonzero(exists)[differs]] = True
+        first_changed = bars.index[changed][0] if changed.any() else None
+        if first_changed is None:
+            merged = old
+            from_new_rows = np.zeros(len(old), dtype=bool)
+        else:
+            keep_old = np.ones(len(old), dtype=bool)
+            keep_old[pos[exists]] = False
+            merged = pd.concat([old[keep_old], bars[list(OHLCV_COLUMNS)]])
+            from_new_rows = np.concatenate([np.zeros(int(keep_old.sum()), bool), np.ones(len(bars), bool)])
+            order = np.argsort(merged.index.asi8, kind="stable")
+            merged, from_new_rows = merged.iloc[order], from_new_rows[order]
+
+    candidates = [t for t in (first_changed, dirty) if t is not None]
+    recompute_from = min(candidates) if candidates else None
+    indicator_rows = 0
+    if recompute_from is not None and len(merged):
+        full = pd.concat([merged, compute_indicators(merged)], axis=1)
+        tail = merged.index >= recompute_from
+        rows, mine = full[tail], from_new_rows[tail]
+        indicator_rows = len(rows)
+        theirs = rows[~mine]
+        # New bars: written with their source. Stored bars after the change point (possibly from
+        # another source): only their values are refreshed.
+        store.write_bars(
+            symbol,
+            resolution,
+            source,
+            rows[mine],
+            dirty_from=recompute_from,
+            clear_dirty_from=None if len(theirs) else recompute_from,
+            all_new=old.empty,
+            on_chunk=progress,
+        )
+        if len(theirs):
+            store.write_bars(
+                symbol,
+                resolution,
+                source,
+                theirs,
+                clear_dirty_from=recompute_from,
+                update_source=False,
+                on_chunk=progress,
+            )
+    elif progress is not None:
+        progress(len(bars))
+
+    return IngestReport(
+        symbol=symbol,
+        resolution=resolution,
+        source=source,
+        fetched=len(bars),
+        inserted=inserted,
+        updated=updated,
+        unchanged=unchanged,
+        indicator_rows=indicator_rows,
+        first_ts=bars.index[0].to_pydatetime() if len(bars) else None,
+        last_ts=bars.index[-1].to_pydatetime() if len(bars) else None,
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,406 @@
+"""Indicator kernels over 1-D float64 numpy arrays, with TA-Lib's definitions.
+
+Each public function takes array-likes, returns new float64 arrays of the input length, and puts
+NaN where the window cannot be filled yet (never zero). The arithmetic mirrors TA-Lib's C code
+operation for operation (running sums, the same seeding, the same zero thresholds), so results
+agree with ``talib`` to the last bit or close to it rather than merely "within tolerance".
+
+The ``_*_into`` kernels are compiled eagerly with explicit signatures: one specialisation each
+(read-only C-contiguous inputs accept writable arrays too, and pandas hands out read-only views),
+so nothing compiles lazily mid-backtest and ``cache=True`` has exactly one entry to store. With an
+installed, read-only package numba falls back to its user-wide cache directory (or
+``NUMBA_CACHE_DIR``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, types
+from numpy.typing import ArrayLike, NDArray
+
+FloatArray = NDArray[np.float64]
+
+_IN = types.Array(types.float64, 1, "C", readonly=True)
+_OUT = types.Array(types.float64, 1, "C")
+_I8 = types.int64
+_F8 = types.float64
+
+# TA-Lib's TA_IS_ZERO / TA_IS_ZERO_OR_NEG thresholds; copied so constant series give its values.
+_TA_EPSILON = 0.00000001
+
+
+# --------------------------------------------------------------------------------------------
+# Compiled kernels (write into caller-provided buffers so compute_indicators can fill one block)
+# --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _sma_core(x, n, out):
+    size = x.shape[0]
+    first = n - 1
+    if first >= size:
+        out[:] = np.nan
+        return
+    out[:first] = np.nan
+    # A running sum (add the newest, drop the oldest) is TA-Lib's order of operations; a cumsum
+    # difference would drift by ~1e-10 relative over a million bars.
+    total = 0.0
+    for i in range(first):
+        total += x[i]
+    for i in range(first, size):
+        total += x[i]
+        out[i] = total / n
+        total -= x[i - first]
+
+
+@njit(cache=True, nogil=True)
+def _ema_core(x, n, seed_end, out):
+    # seed_end lets MACD seed its fast EMA late (on the slow EMA's first bar), as TA-Lib does.
+    size = x.shape[0]
+    if seed_end >= size:
+        out[:] = np.nan
+        return
+    out[:seed_end] = np.nan
+    total = 0.0
+    for i in range(seed_end - n + 1, seed_end + 1):
+        total += x[i]
+    prev = total / n
+    out[seed_end] = prev
+    k = 2.0 / (n + 1)
+    for i in range(seed_end + 1, size):
+        prev = (x[i] - prev) * k + prev
+        out[i] = prev
+
+
+@njit(types.void(_IN, _I8, _OUT), cache=True, nogil=True)
+def _sma_into(x, n, out):
+    _sma_core(x, n, out)
+
+
+@njit(types.void(_IN, _I8, _OUT), cache=True, nogil=True)
+def _ema_into(x, n, out):
+    _ema_core(x, n, n - 1, out)
+
+
+@njit(types.void(_IN, _I8, _I8, _I8, _OUT, _OUT), cache=True, nogil=True)
+def _macd_into(x, fast, slow, signal, out_macd, out_signal):
+    if slow < fast:
+        fast, slow = slow, fast
+    size = x.shape[0]
+    start = slow - 1
+    first = start + signal - 1
+    if first >= size:
+        out_macd[:] = np.nan
+        out_signal[:] = np.nan
+        return
+    fast_ema = np.empty(size)
+    _ema_core(x, fast, start, fast_ema)
+    _ema_core(x, slow, start, out_macd)
+    for i in range(start, size):
+        out_macd[i] = fast_ema[i] - out_macd[i]
+    _ema_core(out_macd, signal, first, out_signal)
+    # TA-Lib computes the line from `start` but only reports it once the signal exists.
+    out_macd[:first] = np.nan
+
+
+@njit(types.void(_IN, _I8, _F8, _F8, _OUT, _OUT, _OUT), cache=True, nogil=True)
+def _bollinger_into(x, n, dev_up, dev_dn, mid, upper, lower):
+    _sma_core(x, n, mid)
+    size = x.shape[0]
+    first = n - 1
+    if first >= size:
+        upper[:] = np.nan
+        lower[:] = np.nan
+        return
+    upper[:first] = np.nan
+    lower[:first] = np.nan
+    # E[x^2] - mean^2 with a running sum of squares is TA-Lib's (cancellation-prone) formula;
+    # reproducing it is what keeps the bands equal to talib.BBANDS.
+    total2 = 0.0
+    for i in range(first):
+        total2 += x[i] * x[i]
+    for i in range(first, size):
+        v = x[i]
+        total2 += v * v
+        var = total2 / n
+        old = x[i - first]
+        total2 -= old * old
+        m = mid[i]
+        var -= m * m
+        sd = math.sqrt(var) if var >= _TA_EPSILON else 0.0
+        upper[i] = m + sd * dev_up
+        lower[i] = m - sd * dev_dn
+
+
+@njit(types.void(_IN, _IN, _IN, _OUT), cache=True, nogil=True)
+def _true_range_into(high, low, close, out):
+    size = high.shape[0]
+    if size == 0:
+        return
+    out[0] = np.nan
+    for i in range(1, size):
+        prev_close = close[i - 1]
+        greatest = high[i] - low[i]
+        v = abs(prev_close - high[i])
+        if v > greatest:
+            greatest = v
+        v = abs(prev_close - low[i])
+        if v > greatest:
+            greatest = v
+        out[i] = greatest
+
+
+@njit(types.void(_IN, _I8, _OUT), cache=True, nogil=True)
+def _wilder_atr_into(tr, n, out):
+    size = tr.shape[0]
+    if n <= 1:
+        out[:] = tr
+        return
+    if n >= size:
+        out[:] = np.nan
+        return
+    out[:n] = np.nan
+    total = 0.0
+    for i in range(1, n + 1):
+        total += tr[i]
+    prev = total / n
+    out[n] = prev
+    for i in range(n + 1, size):
+        prev *= n - 1
+        prev += tr[i]
+        prev /= n
+        out[i] = prev
+
+
+@njit(types.void(_IN, _I8, _OUT), cache=True, nogil=True)
+def _rsi_into(x, n, out):
+    size = x.shape[0]
+    if n >= size:
+        out[:] = np.nan
+        return
+    out[:n] = np.nan
+    prev_value = x[0]
+    gain = 0.0
+    loss = 0.0
+    for i in range(1, n + 1):
+        d = x[i] - prev_value
+        prev_value = x[i]
+        if d < 0:
+            loss -= d
+        else:
+            gain += d
+    loss /= n
+    gain /= n
+    s = gain + loss
+    out[n] = 100.0 * (gain / s) if not (-_TA_EPSILON < s < _TA_EPSILON) else 0.0
+    for i in range(n + 1, size):
+        d = x[i] - prev_value
+        prev_value = x[i]
+        loss *= n - 1
+        gain *= n - 1
+        if d < 0:
+            loss -= d
+        else:
+            gain += d
+        loss /= n
+        gain /= n
+        s = gain + loss
+        out[i] = 100.0 * (gain / s) if not (-_TA_EPSILON < s < _TA_EPSILON) else 0.0
+
+
+@njit(
+    types.void(_IN, _IN, _IN, _IN, _F8, _OUT, _OUT, _OUT, _OUT),
+    cache=True,
+    nogil=True,
+)
+def _supertrend_into(high, low, close, atr, mult, line, upper, lower, trend):
+    size = high.shape[0]
+    start = 0
+    while start < size and math.isnan(atr[start]):
+        start += 1
+    line[:start] = np.nan
+    upper[:start] = np.nan
+    lower[:start] = np.nan
+    trend[:start] = np.nan
+    if start >= size:
+        return
+    hl2 = (high[start] + low[start]) / 2.0
+    final_up = hl2 + mult * atr[start]
+    final_lo = hl2 - mult * atr[start]
+    direction = 1.0
+    upper[start] = final_up
+    lower[start] = final_lo
+    trend[start] = direction
+    line[start] = final_lo
+    for i in range(start + 1, size):
+        hl2 = (high[i] + low[i]) / 2.0
+        basic_up = hl2 + mult * atr[i]
+        basic_lo = hl2 - mult * atr[i]
+        prev_close = close[i - 1]
+        new_up = basic_up if (basic_up < final_up or prev_close > final_up) else final_up
+        new_lo = basic_lo if (basic_lo > final_lo or prev_close < final_lo) else final_lo
+        c = close[i]
+        # Flips compare with the previous bar's final bands; the up-test wins if both hold.
+        if c > final_up:
+            direction = 1.0
+        elif c < final_lo:
+            direction = -1.0
+        final_up = new_up
+        final_lo = new_lo
+        upper[i] = final_up
+        lower[i] = final_lo
+        trend[i] = direction
+        line[i] = final_lo if direction > 0 else final_up
+
+
+# --------------------------------------------------------------------------------------------
+# Public, typed wrappers
+# --------------------------------------------------------------------------------------------
+
+
+class MACD(NamedTuple):
+    """MACD line and its signal line."""
+
+    macd: FloatArray
+    signal: FloatArray
+
+
+class Bollinger(NamedTuple):
+    """Bollinger bands (middle, upper, lower)."""
+
+    mid: FloatArray
+    upper: FloatArray
+    lower: FloatArray
+
+
+class SuperTrend(NamedTuple):
+    """SuperTrend line, final bands and trend (+1.0 / -1.0)."""
+
+    line: FloatArray
+    upper: FloatArray
+    lower: FloatArray
+    trend: FloatArray
+
+
+def _as_f8(x: ArrayLike) -> FloatArray:
+    a = np.ascontiguousarray(x, dtype=np.float64)
+    if a.ndim != 1:
+        raise ValueError(f"expected a 1-D array, got shape {a.shape}")
+    return a
+
+
+def _check_period(name: str, n: int) -> int:
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"{name} must be >= 1, got {n}")
+    return n
+
+
+def _same_length(*arrays: FloatArray) -> None:
+    if len({a.shape[0] for a in arrays}) > 1:
+        raise ValueError("high, low and close must have the same length")
+
+
+def sma(x: ArrayLike, n: int) -> FloatArray:
+    """Simple moving average: mean of the last ``n`` values; the first ``n-1`` are NaN."""
+    a = _as_f8(x)
+    out = np.empty(a.shape[0])
+    _sma_into(a, _check_period("n", n), out)
+    return out
+
+
+def ema(x: ArrayLike, n: int) -> FloatArray:
+    """Exponential moving average, ``k = 2/(n+1)``, seeded at bar ``n-1`` with the SMA of the
+    first ``n`` values (TA-Lib EMA); the first ``n-1`` are NaN."""
+    a = _as_f8(x)
+    out = np.empty(a.shape[0])
+    _ema_into(a, _check_period("n", n), out)
+    return out
+
+
+def macd(close: ArrayLike, fast: int = 12, slow: int = 26, signal: int = 9) -> MACD:
+    """MACD = EMA(fast) - EMA(slow), signal = EMA(signal) of MACD, with TA-Lib's seeding: both
+    EMAs are seeded on bar ``slow-1`` (the fast one with the SMA of the ``fast`` bars ending
+    there), and both outputs start at bar ``slow + signal - 2``."""
+    a = _as_f8(close)
+    line = np.empty(a.shape[0])
+    sig = np.empty(a.shape[0])
+    _macd_into(
+        a,
+        _check_period("fast", fast),
+        _check_period("slow", slow),
+        _check_period("signal", signal),
+        line,
+        sig,
+    )
+    return MACD(line, sig)
+
+
+def bollinger(close: ArrayLike, n: int = 20, k: float = 2.0) -> Bollinger:
+    """Bollinger bands: mid = SMA(n), upper/lower = mid +/- k * population std (ddof=0) of the
+    last ``n`` values, computed as TA-Lib does (std is 0 when the variance is below 1e-8)."""
+    a = _as_f8(close)
+    size = a.shape[0]
+    mid, upper, lower = np.empty(size), np.empty(size), np.empty(size)
+    _bollinger_into(a, _check_period("n", n), float(k), float(k), mid, upper, lower)
+    return Bollinger(mid, upper, lower)
+
+
+def true_range(high: ArrayLike, low: ArrayLike, close: ArrayLike) -> FloatArray:
+    """True range: ``max(high-low, |high-prev close|, |low-prev close|)``; NaN on the first bar."""
+    h, lo, c = _as_f8(high), _as_f8(low), _as_f8(close)
+    _same_length(h, lo, c)
+    out = np.empty(h.shape[0])
+    _true_range_into(h, lo, c, out)
+    return out
+
+
+def atr(high: ArrayLike, low: ArrayLike, close: ArrayLike, n: int = 14) -> FloatArray:
+    """Wilder's average true range: the mean of TR over bars ``1..n`` at bar ``n``, then
+    ``atr = (prev*(n-1) + tr)/n``; the first ``n`` are NaN."""
+    tr = true_range(high, low, close)
+    out = np.empty(tr.shape[0])
+    _wilder_atr_into(tr, _check_period("n", n), out)
+    return out
+
+
+def rsi(close: ArrayLike, n: int = 14) -> FloatArray:
+    """Wilder's RSI: ``100 * avg_gain / (avg_gain + avg_loss)`` with averages seeded by the mean
+    of the first ``n`` changes and Wilder-smoothed after; 0 when both averages are ~0 (TA-Lib);
+    the first ``n`` are NaN."""
+    a = _as_f8(close)
+    out = np.empty(a.shape[0])
+    _rsi_into(a, _check_period("n", n), out)
+    return out
+
+
+def supertrend(
+    high: ArrayLike, low: ArrayLike, close: ArrayLike, n: int = 10, mult: float = 3.0
+) -> SuperTrend:
+    """SuperTrend on Wilder ATR(n): basic bands ``hl2 +/- mult*ATR``; the final upper band takes
+    the basic one when it is lower or the previous close broke above the previous final upper
+    (lower band symmetric); the trend starts at +1 on the first bar with an ATR, becomes +1 when
+    close > previous final upper and -1 when close < previous final lower; the line is the final
+    lower band in an up-trend, else the final upper band. NaN during the ATR warm-up."""
+    h, lo, c = _as_f8(high), _as_f8(low), _as_f8(close)
+    _same_length(h, lo, c)
+    size = h.shape[0]
+    tr = np.empty(size)
+    _true_range_into(h, lo, c, tr)
+    atr_n = np.empty(size)
+    _wilder_atr_into(tr, _check_period("n", n), atr_n)
+    line, upper, lower, trend = np.empty(size), np.empty(size), np.empty(size), np.empty(size)
+    _supertrend_into(h, lo, c, atr_n, float(mult), line, upper, lower, trend)
+    return SuperTrend(line, upper, lower, trend)
+
+
+def all_time_high(high: ArrayLike) -> FloatArray:
+    """Running maximum of ``high`` (NaN highs are skipped; no warm-up)."""
+    a = _as_f8(high)
+    out = np.empty(a.shape[0])
+    if a.shape[0]:
+        np.fmax.accumulate(a, out=out)
+    return out

@@ -1,0 +1,70 @@
+"""Array helpers shared by the built-in strategies' vectorised ``signals``."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pandas as pd
+
+
+def column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A frame column as a float64 array (no copy when it already is one)."""
+    return frame[name].to_numpy(dtype=np.float64)
+
+
+def previous(values: np.ndarray) -> np.ndarray:
+    """``values`` shifted one bar later: out[t] = values[t-1], out[0] = nan."""
+    out = np.empty_like(values, dtype=np.float64)
+    out[0:1] = np.nan
+    out[1:] = values[:-1]
+    return out
+
+
+def to_signals(buy: np.ndarray, sell: np.ndarray) -> np.ndarray:
+    """+1 where ``buy``, -1 where ``sell`` (and not buy), 0 elsewhere, as int8."""
+    out = np.zeros(buy.shape[0], np.int8)
+    out[sell] = -1
+    out[buy] = 1
+    return out
+
+
+def crossings(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """+1 where ``a`` crosses above ``b`` (a > b now, a <= b on the previous bar), -1 for below.
+
+    A nan on either bar never counts as a crossing.
+    """
+    pa, pb = previous(a), previous(b)
+    return to_signals((a > b) & (pa <= pb), (a < b) & (pa >= pb))
+
+
+@numba.njit(cache=True)
+def sma(values: np.ndarray, window: int) -> np.ndarray:
+    """Simple moving average over ``window`` bars; the first ``window - 1`` values are nan.
+
+    Uses a compensated (Kahan) running sum, so it stays accurate over millions of bars.
+    """
+    n = values.shape[0]
+    out = np.full(n, np.nan)
+    total = 0.0
+    comp = 0.0
+    for t in range(n):
+        # Add the new value and drop the oldest, both with compensation.
+        y = values[t] - comp
+        s = total + y
+        comp = (s - total) - y
+        total = s
+        if t >= window:
+            y = -values[t - window] - comp
+            s = total + y
+            comp = (s - total) - y
+            total = s
+        if t >= window - 1:
+            out[t] = total / window
+    return out
+
+
+def run_lengths(flags: np.ndarray) -> np.ndarray:
+    """Length of the run of True values ending at each position (0 where False)."""
+    idx = np.arange(flags.shape[0])
+    last_false = np.maximum.accumulate(np.where(flags, -1, idx))
+    return idx - last_false
