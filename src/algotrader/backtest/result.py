@@ -110,7 +110,7 @@ class Result:
         return self.metrics["total_return"]
 
     def summary(self) -> str:
-        """One line: ``bars=1256 total_return=18.96% cagr=3.54% max_drawdown=-29.64% sharpe=0.36``."""
+        """One line: ``bars=1256 total_return=18.96% cagr=3.54% max_drawdown=-29.64% ...``."""
         from algotrader.backtest.metrics import format_metrics
 
         return f"bars={len(self.equity)} {format_metrics(self.metrics)}"

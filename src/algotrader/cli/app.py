@@ -19,7 +19,7 @@ from algotrader.config import Settings, load_settings
 from algotrader.errors import UserError
 from algotrader.log import setup_logging
 
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("db", "ingest", "instruments")
 
 app = typer.Typer(
     name="algotrader",

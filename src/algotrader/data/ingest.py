@@ -13,14 +13,17 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
+from algotrader.data.providers.base import BarProvider
 from algotrader.db.store import BarStore
+from algotrader.errors import DataNotFoundError, InvalidInputError
 from algotrader.frames import OHLCV_COLUMNS
 from algotrader.indicators import compute_indicators
+from algotrader.timeframes import Duration, Resolution
 
 log = logging.getLogger(__name__)
 
@@ -141,3 +144,59 @@ def store_bars(
         last_ts=bars.index[-1].to_pydatetime() if len(bars) else None,
         seconds=time.perf_counter() - started,
     )
+
+
+@dataclass(frozen=True)
+class IngestWindow:
+    """Which bars to fetch: ``duration`` back from ``end`` (now by default), or only what is
+    missing after the last stored bar when ``incremental``."""
+
+    duration: Duration | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    incremental: bool = False
+
+
+def resolve_window(
+    store: BarStore, symbol: str, resolution: Resolution, window: IngestWindow
+) -> tuple[datetime, datetime]:
+    """The [start, end) to fetch for ``window`` (incremental: from the last stored bar on)."""
+    end = window.end or datetime.now(UTC)
+    if window.incremental:
+        bounds = store.bounds(symbol, resolution.name)
+        if bounds is not None:
+            # The last stored bar is fetched again: it may have been a partial (still forming) bar.
+            return bounds[1], end
+    if window.start is not None:
+        return window.start, end
+    if window.duration is None:
+        raise InvalidInputError("no duration given", 'pass -d/--duration, e.g. -d "1 Y"')
+    return window.duration.start_before(end), end
+
+
+def ingest_symbol(
+    store: BarStore,
+    provider: BarProvider,
+    symbol: str,
+    resolution: Resolution,
+    window: IngestWindow,
+    *,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Fetch ``symbol`` from ``provider`` and store it with its indicators (one clear error if
+    the provider has no such symbol or no bars)."""
+    symbol = symbol.strip().upper()
+    start, end = resolve_window(store, symbol, resolution, window)
+    info = provider.describe(symbol)
+    bars = provider.fetch_bars(symbol, resolution, start, end)
+    store.ensure_instrument(info, provider.name)
+    if bars.empty and store.dirty_from(symbol, resolution.name) is None:
+        if window.incremental and store.bounds(symbol, resolution.name):
+            return IngestReport(symbol, resolution.name, provider.name, 0, 0, 0, 0, 0, None, None, 0)
+        raise DataNotFoundError(
+            f"{provider.label} returned no {resolution.name} bars for {symbol} "
+            f"between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC",
+            "try a longer duration, another resolution, or check the symbol",
+        )
+    log.info("fetched %d %s bars of %s from %s", len(bars), resolution.name, symbol, provider.name)
+    return store_bars(store, symbol, resolution.name, provider.name, bars, progress=progress)

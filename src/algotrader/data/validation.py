@@ -1,7 +1,8 @@
 """Normalise and check a bar frame before it is stored (DESIGN section 3).
 
 Every provider's output goes through :func:`validate_bars`. It returns a canonical bar frame
-(see :mod:`algotrader.frames`): a UTC ``DatetimeIndex`` named ``ts``, sorted ascending, and exactly
+(see :mod:`algotrader.frames`): a UTC ``DatetimeIndex`` named ``ts`` (microsecond unit), sorted
+ascending, and exactly
 the float64 columns ``open, high, low, close, volume`` (other columns are dropped). It refuses,
 with one :class:`~algotrader.errors.InvalidInputError` line naming the first offending bar:
 
@@ -116,8 +117,11 @@ def _utc_index(index: pd.Index) -> pd.DatetimeIndex:
                 "bars are not indexed by timestamps", "index the frame by a UTC DatetimeIndex"
             ) from None
     index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
-    # one resolution for every frame, so comparisons and the store see the same integers
-    return index.as_unit("ns")
+    # One resolution for every frame (microseconds: pandas' default and what the store loads),
+    # so frames compare equal and concatenate without surprises. Duplicates are checked after
+    # this, so two stamps that only differ below a microsecond are caught.
+    # no freq: frames from different sources then compare equal
+    return pd.DatetimeIndex(index.as_unit("us"), freq=None)
 
 
 def _first(mask: np.ndarray) -> int:
@@ -225,8 +229,8 @@ def _duplicate(
         where, first = describe_row(later), describe_row(earlier)
         # "prices.csv line 9 ... repeats line 8": drop the part both descriptions share
         shared = os.path.commonprefix([where, first])  # noqa: RUF071 (text, not paths)
-        cut = shared.rfind(" ") + 1
-        first = first[cut:] or first
+        whole_words = shared[: shared.rfind(" ")]
+        first = first[whole_words.rfind(" ") + 1 :]  # keeps the last shared word ("line")
     raise InvalidInputError(
         f"{where}, column {ts_label!r}: timestamp {stamp} repeats {first}",
         "remove one of the two bars",

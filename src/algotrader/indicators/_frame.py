@@ -12,6 +12,7 @@ from ._kernels import (
     _ema_into,
     _macd_into,
     _rsi_into,
+    _running_max_into,
     _sma_into,
     _supertrend_into,
     _true_range_into,
@@ -54,8 +55,9 @@ def compute_indicators(frame: pd.DataFrame) -> pd.DataFrame:
     block = np.empty((len(INDICATOR_COLUMNS), size))
     rows = {name: block[i] for name, i in _ROW.items()}
 
-    _bollinger_into(close, BB_PERIOD, BB_DEV, BB_DEV, rows["bb_mid"], rows["bb_upper"],
-                    rows["bb_lower"])
+    _bollinger_into(
+        close, BB_PERIOD, BB_DEV, BB_DEV, rows["bb_mid"], rows["bb_upper"], rows["bb_lower"]
+    )
     if MA_FAST == BB_PERIOD:
         rows["ma20"][:] = rows["bb_mid"]
     else:  # pragma: no cover - only if the periods are ever changed apart
@@ -68,12 +70,19 @@ def compute_indicators(frame: pd.DataFrame) -> pd.DataFrame:
     tr = rows["tr"]
     _true_range_into(high, low, close, tr)
     _wilder_atr_into(tr, ATR_PERIOD, rows["atr"])
-    if size:
-        np.fmax.accumulate(high, out=rows["ath"])
+    _running_max_into(high, rows["ath"])
     atr_st = np.empty(size)
     _wilder_atr_into(tr, SUPERTREND_PERIOD, atr_st)
-    _supertrend_into(high, low, close, atr_st, SUPERTREND_MULT, rows["supertrend"],
-                     rows["supertrend_upper"], rows["supertrend_lower"],
-                     rows["supertrend_trend"])
+    _supertrend_into(
+        high,
+        low,
+        close,
+        atr_st,
+        SUPERTREND_MULT,
+        rows["supertrend"],
+        rows["supertrend_upper"],
+        rows["supertrend_lower"],
+        rows["supertrend_trend"],
+    )
 
     return pd.DataFrame(block.T, index=frame.index, columns=list(INDICATOR_COLUMNS), copy=False)

@@ -1,9 +1,11 @@
 """Indicator kernels over 1-D float64 numpy arrays, with TA-Lib's definitions.
 
 Each public function takes array-likes, returns new float64 arrays of the input length, and puts
-NaN where the window cannot be filled yet (never zero). The arithmetic mirrors TA-Lib's C code
-operation for operation (running sums, the same seeding, the same zero thresholds), so results
-agree with ``talib`` to the last bit or close to it rather than merely "within tolerance".
+NaN where the window cannot be filled yet (never zero). The arithmetic follows TA-Lib 0.6's C
+code (running sums, the same seeding, the same zero thresholds, its fused multiply-adds), so SMA,
+EMA, MACD, TR and ATR equal ``talib`` bit for bit and the rest agree to ~1e-12 relative or better.
+Recurrences are written with ``_fma`` (always correctly rounded), so results do not depend on
+whether the CPU has FMA instructions.
 
 The ``_*_into`` kernels are compiled eagerly with explicit signatures: one specialisation each
 (read-only C-contiguous inputs accept writable arrays too, and pandas hands out read-only views),
@@ -15,10 +17,12 @@ installed, read-only package numba falls back to its user-wide cache directory (
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple, cast
 
 import numpy as np
 from numba import njit, types
+from numba.extending import intrinsic
 from numpy.typing import ArrayLike, NDArray
 
 FloatArray = NDArray[np.float64]
@@ -30,6 +34,21 @@ _F8 = types.float64
 
 # TA-Lib's TA_IS_ZERO / TA_IS_ZERO_OR_NEG thresholds; copied so constant series give its values.
 _TA_EPSILON = 0.00000001
+
+
+@intrinsic
+def _fma_intrinsic(typingctx, a, b, c):
+    """``a*b + c`` rounded once (llvm.fma: the FMA instruction, or libm's exact fma)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return sig, codegen
+
+
+# The cast only tells mypy the call signature numba resolves; at runtime it is the intrinsic.
+_fma = cast(Callable[[float, float, float], float], _fma_intrinsic)
 
 
 # --------------------------------------------------------------------------------------------
@@ -71,7 +90,8 @@ def _ema_core(x, n, seed_end, out):
     out[seed_end] = prev
     k = 2.0 / (n + 1)
     for i in range(seed_end + 1, size):
-        prev = (x[i] - prev) * k + prev
+        # TA-Lib 0.6 evaluates its EMA step as fma(k, x - prev, prev); same here, bit for bit.
+        prev = _fma(k, x[i] - prev, prev)
         out[i] = prev
 
 
@@ -96,41 +116,73 @@ def _macd_into(x, fast, slow, signal, out_macd, out_signal):
         out_macd[:] = np.nan
         out_signal[:] = np.nan
         return
-    fast_ema = np.empty(size)
-    _ema_core(x, fast, start, fast_ema)
-    _ema_core(x, slow, start, out_macd)
-    for i in range(start, size):
-        out_macd[i] = fast_ema[i] - out_macd[i]
-    _ema_core(out_macd, signal, first, out_signal)
-    # TA-Lib computes the line from `start` but only reports it once the signal exists.
     out_macd[:first] = np.nan
+    out_signal[:first] = np.nan
+    # Both EMAs seed on bar `start` (TA-Lib), the fast one from its last `fast` bars.
+    total_fast = 0.0
+    for i in range(start - fast + 1, start + 1):
+        total_fast += x[i]
+    total_slow = 0.0
+    for i in range(start + 1):
+        total_slow += x[i]
+    ema_fast = total_fast / fast
+    ema_slow = total_slow / slow
+    k_fast = 2.0 / (fast + 1)
+    k_slow = 2.0 / (slow + 1)
+    k_sig = 2.0 / (signal + 1)
+    # One pass with the EMA chains interleaved. TA-Lib computes the line from `start` but
+    # reports it only from `first`, where the signal (seeded with the mean of the line over
+    # start..first) begins.
+    total_sig = ema_fast - ema_slow
+    for i in range(start + 1, first + 1):
+        v = x[i]
+        ema_fast = _fma(k_fast, v - ema_fast, ema_fast)
+        ema_slow = _fma(k_slow, v - ema_slow, ema_slow)
+        total_sig += ema_fast - ema_slow
+    sig = total_sig / signal
+    out_macd[first] = ema_fast - ema_slow
+    out_signal[first] = sig
+    for i in range(first + 1, size):
+        v = x[i]
+        ema_fast = _fma(k_fast, v - ema_fast, ema_fast)
+        ema_slow = _fma(k_slow, v - ema_slow, ema_slow)
+        line = ema_fast - ema_slow
+        sig = _fma(k_sig, line - sig, sig)
+        out_macd[i] = line
+        out_signal[i] = sig
 
 
 @njit(types.void(_IN, _I8, _F8, _F8, _OUT, _OUT, _OUT), cache=True, nogil=True)
 def _bollinger_into(x, n, dev_up, dev_dn, mid, upper, lower):
-    _sma_core(x, n, mid)
     size = x.shape[0]
     first = n - 1
     if first >= size:
+        mid[:] = np.nan
         upper[:] = np.nan
         lower[:] = np.nan
         return
+    mid[:first] = np.nan
     upper[:first] = np.nan
     lower[:first] = np.nan
-    # E[x^2] - mean^2 with a running sum of squares is TA-Lib's (cancellation-prone) formula;
-    # reproducing it is what keeps the bands equal to talib.BBANDS.
+    # The SMA's running sum and TA-Lib's running sum of squares (E[x^2] - mean^2, cancellation
+    # and all) in one pass; reproducing that formula is what keeps the bands equal to BBANDS.
+    total = 0.0
     total2 = 0.0
     for i in range(first):
+        total += x[i]
         total2 += x[i] * x[i]
     for i in range(first, size):
         v = x[i]
+        old = x[i - first]
+        total += v
+        m = total / n
+        total -= old
         total2 += v * v
         var = total2 / n
-        old = x[i - first]
         total2 -= old * old
-        m = mid[i]
         var -= m * m
         sd = math.sqrt(var) if var >= _TA_EPSILON else 0.0
+        mid[i] = m
         upper[i] = m + sd * dev_up
         lower[i] = m - sd * dev_dn
 
@@ -168,10 +220,12 @@ def _wilder_atr_into(tr, n, out):
         total += tr[i]
     prev = total / n
     out[n] = prev
+    # prev*(n-1)/n + tr/n as TA-Lib 0.6 evaluates it: one fused step, no division in the
+    # loop-carried chain (a divide there would make this 4x slower).
+    a = (n - 1) / n
+    b = 1.0 - a
     for i in range(n + 1, size):
-        prev *= n - 1
-        prev += tr[i]
-        prev /= n
+        prev = _fma(a, prev, tr[i] * b)
         out[i] = prev
 
 
@@ -196,17 +250,19 @@ def _rsi_into(x, n, out):
     gain /= n
     s = gain + loss
     out[n] = 100.0 * (gain / s) if not (-_TA_EPSILON < s < _TA_EPSILON) else 0.0
+    # Wilder smoothing in the fused form of the ATR kernel (TA-Lib's own RSI differs from it by
+    # rounding only, ~1e-14 relative).
+    a = (n - 1) / n
+    b = 1.0 - a
     for i in range(n + 1, size):
         d = x[i] - prev_value
         prev_value = x[i]
-        loss *= n - 1
-        gain *= n - 1
-        if d < 0:
-            loss -= d
-        else:
-            gain += d
-        loss /= n
-        gain /= n
+        # Selects instead of an if/else: the sign of d is a coin flip, and mispredicted branches
+        # would cost more than the arithmetic (a NaN change still poisons the gain, as in TA-Lib).
+        up = 0.0 if d < 0 else d
+        down = -d if d < 0 else 0.0
+        gain = _fma(a, gain, up * b)
+        loss = _fma(a, loss, down * b)
         s = gain + loss
         out[i] = 100.0 * (gain / s) if not (-_TA_EPSILON < s < _TA_EPSILON) else 0.0
 
@@ -254,6 +310,17 @@ def _supertrend_into(high, low, close, atr, mult, line, upper, lower, trend):
         lower[i] = final_lo
         trend[i] = direction
         line[i] = final_lo if direction > 0 else final_up
+
+
+@njit(types.void(_IN, _OUT), cache=True, nogil=True)
+def _running_max_into(x, out):
+    # A plain loop is ~4x faster than np.fmax.accumulate; NaNs are skipped like fmax does.
+    best = np.nan
+    for i in range(x.shape[0]):
+        v = x[i]
+        if v > best or math.isnan(best):
+            best = v
+        out[i] = best
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,6 +468,5 @@ def all_time_high(high: ArrayLike) -> FloatArray:
     """Running maximum of ``high`` (NaN highs are skipped; no warm-up)."""
     a = _as_f8(high)
     out = np.empty(a.shape[0])
-    if a.shape[0]:
-        np.fmax.accumulate(a, out=out)
+    _running_max_into(a, out)
     return out

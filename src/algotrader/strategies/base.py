@@ -107,7 +107,9 @@ def first_valid_bar(frame: pd.DataFrame, columns: tuple[str, ...] | list[str]) -
     return int(hits[0]) if hits.size else len(frame)
 
 
-def resolve_params(owner: str, defaults: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+def resolve_params(
+    owner: str, defaults: dict[str, Any], given: Mapping[str, Any]
+) -> dict[str, Any]:
     """Merge ``given`` into ``defaults``, refusing unknown names and coercing strings.
 
     Strings are converted to the type of the default (``"10"`` -> 10 when the default is an int),
@@ -168,7 +170,7 @@ def _to_bool(value: Any) -> bool:
 def plain_class_defaults(cls: type) -> dict[str, Any]:
     """Keyword parameters (with defaults) of a plain strategy class's ``__init__``."""
     try:
-        sig = inspect.signature(cls.__init__)
+        sig = inspect.signature(cls.__init__)  # type: ignore[misc]
     except (TypeError, ValueError):
         return {}
     return {

@@ -1,0 +1,117 @@
+"""``algotrader ingest``: fetch bars from a provider into the database, with indicators."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from algotrader.cli._common import console, open_db, parse_symbols
+from algotrader.cli.app import settings_from
+from algotrader.config import Settings
+from algotrader.data.ingest import IngestReport, IngestWindow, ingest_symbol
+from algotrader.data.providers import get_provider
+from algotrader.db.store import BarStore
+from algotrader.timeframes import Resolution, parse_duration, parse_resolution
+
+
+def report_lines(report: IngestReport, label: str) -> list[str]:
+    """The seed's console lines for one ingest (seed 000, section 6)."""
+    kept = []
+    if report.updated:
+        kept.append(f"{report.updated} updated")
+    if report.unchanged:
+        kept.append(f"{report.unchanged} unchanged")
+    extra = f" ({', '.join(kept)})" if kept else ""
+    computed = f"{report.indicator_rows} rows updated"
+    if not report.indicator_rows:
+        computed += " (nothing changed)"
+    return [
+        f"Fetched {report.fetched} rows from {label} for {report.symbol}.",
+        f"Inserted {report.inserted} rows into DB{extra}.",
+        f"Computed indicators for {report.symbol} @ {report.resolution}: {computed}.",
+    ]
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Progress | None]:
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        yield progress
+
+
+def run_ingest(
+    settings: Settings,
+    symbols: list[str],
+    resolutions: list[Resolution],
+    window: IngestWindow,
+    *,
+    source: str | None = None,
+    csv_path: Path | None = None,
+    show_progress: bool = True,
+) -> list[IngestReport]:
+    """Ingest every (symbol, resolution), printing the seed's lines; used by several commands."""
+    provider = get_provider(source or settings.data_source, settings, csv_path)
+    db = open_db(settings)
+    store = BarStore(db)
+    reports = []
+    try:
+        with _progress(show_progress and len(symbols) * len(resolutions) > 1) as progress:
+            overall = (
+                progress.add_task("ingest", total=len(symbols) * len(resolutions))
+                if progress
+                else None
+            )
+            for symbol in symbols:
+                for resolution in resolutions:
+                    what = f"duration={window.duration}" if window.duration else "incremental"
+                    if window.incremental:
+                        what = "incremental"
+                    console.print(
+                        f"Running ingest pipeline: {symbol} / {resolution.name} / {what}"
+                    )
+                    report = ingest_symbol(store, provider, symbol, resolution, window)
+                    for line in report_lines(report, provider.label):
+                        console.print(line)
+                    reports.append(report)
+                    if progress is not None and overall is not None:
+                        progress.advance(overall)
+        console.print("Ingestion complete.")
+    finally:
+        db.dispose()
+    return reports
+
+
+def ingest(
+    ctx: typer.Context,
+    symbol: str = typer.Option(..., "-s", "--symbol", "--symbols", help="AAPL or AAPL,MSFT,SPY"),
+    resolution: str = typer.Option("1d", "-r", "--resolution", help="1m 5m 15m 30m 1h 1d 1w; several: 1d,1h"),
+    duration: str = typer.Option("1 Y", "-d", "--duration", help='How far back, IB style: "5 Y", "30 D".'),
+    source: str | None = typer.Option(None, "--source", help="ibkr, synthetic or csv (default: ALGOTRADER_DATA_SOURCE)."),
+    csv: Path | None = typer.Option(None, "--csv", help="The CSV file for --source csv."),
+    incremental: bool = typer.Option(False, "--incremental", help="Fetch only what is missing after the last stored bar."),
+) -> None:
+    """Fetch OHLCV bars into the database and compute their indicators."""
+    symbols = parse_symbols(symbol)
+    resolutions = [parse_resolution(r) for r in resolution.split(",") if r.strip()]
+    window = IngestWindow(duration=parse_duration(duration), incremental=incremental)
+    if csv is not None and source is None:
+        source = "csv"
+    settings = settings_from(ctx)
+    run_ingest(settings, symbols, resolutions, window, source=source, csv_path=csv)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)

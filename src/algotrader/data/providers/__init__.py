@@ -1,0 +1,69 @@
+"""Bar providers by name: ``get_provider("synthetic" | "csv" | "ibkr", settings)``.
+
+>>> from algotrader.config import Settings
+>>> get_provider("synthetic", Settings()).label
+'synthetic data (not market prices)'
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from pathlib import Path
+
+from algotrader.config import Settings
+from algotrader.data.providers.base import BarProvider, InstrumentInfo
+from algotrader.errors import InvalidInputError
+
+__all__ = ["PROVIDER_NAMES", "BarProvider", "InstrumentInfo", "get_provider"]
+
+
+def _synthetic(settings: Settings, csv_path: Path | None) -> BarProvider:
+    from algotrader.data.providers.synthetic import SyntheticProvider
+
+    return SyntheticProvider()
+
+
+def _csv(settings: Settings, csv_path: Path | None) -> BarProvider:
+    from algotrader.data.providers.csv import CsvProvider
+
+    if csv_path is None:
+        raise InvalidInputError(
+            "the csv source needs a file", "pass --csv PATH (a CSV file of one symbol's bars)"
+        )
+    return CsvProvider(csv_path)
+
+
+def _ibkr(settings: Settings, csv_path: Path | None) -> BarProvider:
+    # Replace with the IBKR provider (algotrader.data.providers.ibkr) once it exists; it will
+    # read settings.ib_host / ib_port / ib_client_id / ib_timeout.
+    raise InvalidInputError(
+        "the ibkr data source is not available in this version yet",
+        "use --source synthetic, or --source csv --csv PATH",
+    )
+
+
+# Builders are imported lazily so that, e.g., the CSV path never imports ib_async.
+_BUILDERS: dict[str, Callable[[Settings, Path | None], BarProvider]] = {
+    "ibkr": _ibkr,
+    "synthetic": _synthetic,
+    "csv": _csv,
+}
+PROVIDER_NAMES: tuple[str, ...] = tuple(_BUILDERS)
+
+
+def get_provider(name: str, settings: Settings, csv_path: Path | None = None) -> BarProvider:
+    """The provider called ``name`` (case-insensitive), configured from ``settings``.
+
+    ``csv_path`` is required for ``"csv"`` and ignored otherwise. An unknown name raises
+    :class:`InvalidInputError` suggesting the closest valid one.
+    """
+    key = str(name).strip().lower()
+    builder = _BUILDERS.get(key)
+    if builder is None:
+        close = difflib.get_close_matches(key, PROVIDER_NAMES, n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise InvalidInputError(
+            f"unknown data source {name!r}", f"{hint}use one of {', '.join(PROVIDER_NAMES)}"
+        )
+    return builder(settings, Path(csv_path) if csv_path is not None else None)

@@ -1,0 +1,36 @@
+"""``db_ma_cross``: the seed's MA cross on the stored ``ma20`` / ``ma50`` indicator columns.
+
+Rule: BUY whenever ma20 > ma50, SELL whenever ma20 < ma50 (a state, not a crossing: the engine
+ignores a BUY while already long). Nothing happens while either average is still warming up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from algotrader.strategies._util import column, to_signals
+from algotrader.strategies.base import BUY, SELL, Signal, Strategy
+from algotrader.strategies.registry import register
+
+
+@register("db_ma_cross")
+class DBMACross(Strategy):
+    """MA20 above / below MA50, read from the database columns."""
+
+    rule = "BUY when ma20 > ma50, SELL when ma20 < ma50"
+    columns = ("ma20", "ma50")
+
+    def on_bar(self, i: int, row: Mapping[str, Any], df: pd.DataFrame) -> Signal:
+        if row["ma20"] > row["ma50"]:
+            return BUY
+        if row["ma20"] < row["ma50"]:
+            return SELL
+        return None
+
+    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+        fast, slow = column(frame, "ma20"), column(frame, "ma50")
+        return to_signals(fast > slow, fast < slow)

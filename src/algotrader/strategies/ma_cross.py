@@ -1,0 +1,60 @@
+"""``ma_cross``: golden / death cross of two simple moving averages of the close.
+
+Rule: BUY on the bar where SMA(fast) crosses above SMA(slow) (fast > slow now, fast <= slow on the
+previous bar); SELL where it crosses below. Signals fire on crossings only, so the first trade waits
+for a real cross after the warm-up. The SMAs are computed from ``close`` in :meth:`prepare` (columns
+``sma_fast`` and ``sma_slow``), so ``fast`` and ``slow`` are tunable: ``--param fast=10``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from algotrader.errors import InvalidInputError
+from algotrader.strategies._util import column, crossings, sma
+from algotrader.strategies.base import BUY, SELL, Signal, Strategy
+from algotrader.strategies.registry import register
+
+
+@register("ma_cross")
+class MACross(Strategy):
+    """SMA(fast) / SMA(slow) crossover on the close."""
+
+    rule = "BUY when SMA(fast) crosses above SMA(slow), SELL when it crosses below"
+    params: ClassVar[Mapping[str, Any]] = {"fast": 20, "slow": 50}
+    columns = ("sma_fast", "sma_slow")
+
+    fast: int
+    slow: int
+
+    def validate(self) -> None:
+        if not 1 <= self.fast < self.slow:
+            raise InvalidInputError(
+                f"invalid ma_cross windows fast={self.fast} slow={self.slow}",
+                "use 1 <= fast < slow",
+            )
+
+    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        close = column(frame, "close")
+        return frame.assign(sma_fast=sma(close, self.fast), sma_slow=sma(close, self.slow))
+
+    def start(self) -> None:
+        self._prev_fast = np.nan
+        self._prev_slow = np.nan
+
+    def on_bar(self, i: int, row: Mapping[str, Any], df: pd.DataFrame) -> Signal:
+        fast, slow = row["sma_fast"], row["sma_slow"]
+        prev_fast, prev_slow = self._prev_fast, self._prev_slow
+        self._prev_fast, self._prev_slow = fast, slow
+        if fast > slow and prev_fast <= prev_slow:
+            return BUY
+        if fast < slow and prev_fast >= prev_slow:
+            return SELL
+        return None
+
+    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+        return crossings(column(frame, "sma_fast"), column(frame, "sma_slow"))

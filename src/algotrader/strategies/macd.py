@@ -1,0 +1,42 @@
+"""``macd``: MACD(12, 26, 9) signal-line crossover.
+
+Rule: BUY on the bar where macd crosses above macd_signal (macd > signal now, macd <= signal on the
+previous bar); SELL where it crosses below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from algotrader.strategies._util import column, crossings
+from algotrader.strategies.base import BUY, SELL, Signal, Strategy
+from algotrader.strategies.registry import register
+
+
+@register("macd")
+class MACDStrategy(Strategy):
+    """MACD line crossing its signal line."""
+
+    rule = "BUY when macd crosses above macd_signal, SELL when it crosses below"
+    columns = ("macd", "macd_signal")
+
+    def start(self) -> None:
+        self._prev_macd = np.nan
+        self._prev_signal = np.nan
+
+    def on_bar(self, i: int, row: Mapping[str, Any], df: pd.DataFrame) -> Signal:
+        macd, signal = row["macd"], row["macd_signal"]
+        prev_macd, prev_signal = self._prev_macd, self._prev_signal
+        self._prev_macd, self._prev_signal = macd, signal
+        if macd > signal and prev_macd <= prev_signal:
+            return BUY
+        if macd < signal and prev_macd >= prev_signal:
+            return SELL
+        return None
+
+    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+        return crossings(column(frame, "macd"), column(frame, "macd_signal"))

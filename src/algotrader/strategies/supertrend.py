@@ -1,0 +1,41 @@
+"""``supertrend``: SuperTrend(10, 3) trend flips.
+
+Rule: BUY on the bar where supertrend_trend flips from -1 to +1, SELL where it flips from +1 to -1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from algotrader.strategies._util import column, previous, to_signals
+from algotrader.strategies.base import BUY, SELL, Signal, Strategy
+from algotrader.strategies.registry import register
+
+
+@register("supertrend")
+class SuperTrendStrategy(Strategy):
+    """Follow SuperTrend direction changes."""
+
+    rule = "BUY when supertrend_trend flips up (-1 -> +1), SELL when it flips down (+1 -> -1)"
+    columns = ("supertrend_trend",)
+
+    def start(self) -> None:
+        self._prev_trend = np.nan
+
+    def on_bar(self, i: int, row: Mapping[str, Any], df: pd.DataFrame) -> Signal:
+        trend, prev = row["supertrend_trend"], self._prev_trend
+        self._prev_trend = trend
+        if trend > 0 and prev < 0:
+            return BUY
+        if trend < 0 and prev > 0:
+            return SELL
+        return None
+
+    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+        trend = column(frame, "supertrend_trend")
+        prev = previous(trend)
+        return to_signals((trend > 0) & (prev < 0), (trend < 0) & (prev > 0))
