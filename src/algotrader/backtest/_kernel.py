@@ -13,6 +13,7 @@ import math
 import numba
 import numpy as np
 
+
 @numba.njit(cache=True)
 def _commission(qty: float, price: float, per_share: float, bps: float, minimum: float) -> float:
     if qty <= 0.0:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -47,32 +48,41 @@ def periods_per_year(index: pd.DatetimeIndex, resolution: str | Resolution) -> f
     res = resolution if isinstance(resolution, Resolution) else parse_resolution(resolution)
     if res.seconds >= 7 * 86_400:
         return 52.0
-    days = _session_days(index)
-    sessions = _sessions_per_year(days)
-    if not res.is_intraday or days.size == 0:
+    sessions, median_bars = _session_stats(_ns(index))
+    if not res.is_intraday:
         return sessions
-    # Bars per session: run lengths of equal day numbers in the (sorted) index.
-    starts = np.flatnonzero(np.diff(days, prepend=days[0] - 1))
-    counts = np.diff(np.append(starts, days.size))
-    return sessions * float(np.median(counts))
+    return sessions * median_bars
 
 
-def _session_days(index: pd.DatetimeIndex) -> np.ndarray:
-    # int64 arithmetic on the UTC nanoseconds: normalising a 1M-row index through pandas is slow.
-    if len(index) == 0:
-        return np.empty(0, np.int64)
-    ns = np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
-    return ns // _NS_PER_DAY
+def _ns(index: pd.DatetimeIndex) -> np.ndarray:
+    return np.asarray(pd.DatetimeIndex(index).as_unit("ns").asi8, dtype=np.int64)
 
 
-def _sessions_per_year(days: np.ndarray) -> float:
-    if days.size < 2:
-        return FALLBACK_SESSIONS_PER_YEAR
-    span = float(days[-1] - days[0])
-    if span < MIN_SPAN_DAYS_TO_ESTIMATE:
-        return FALLBACK_SESSIONS_PER_YEAR
-    sessions = 1 + int(np.count_nonzero(np.diff(days)))
-    return (sessions - 1) / (span / _DAYS_PER_YEAR)
+@numba.njit(cache=True)
+def _session_stats(ns: np.ndarray) -> tuple[float, float]:
+    # One pass over the int64 UTC nanoseconds (pandas date normalisation is ~10x slower): count
+    # distinct UTC dates and bars per date; return (sessions per year, median bars per session).
+    n = ns.shape[0]
+    if n == 0:
+        return FALLBACK_SESSIONS_PER_YEAR, 0.0
+    counts = np.empty(n, np.int64)
+    k = 0
+    day = ns[0] // _NS_PER_DAY
+    first_day = day
+    counts[0] = 1
+    for t in range(1, n):
+        d = ns[t] // _NS_PER_DAY
+        if d != day:
+            k += 1
+            counts[k] = 0
+            day = d
+        counts[k] += 1
+    sessions = k + 1
+    median = float(np.median(counts[:sessions]))
+    span = float(day - first_day)
+    if sessions < 2 or span < MIN_SPAN_DAYS_TO_ESTIMATE:
+        return FALLBACK_SESSIONS_PER_YEAR, median
+    return (sessions - 1) / (span / _DAYS_PER_YEAR), median
 
 
 def total_return(equity: np.ndarray, start_value: float) -> float:
@@ -107,45 +117,63 @@ def bar_returns(equity: np.ndarray) -> np.ndarray:
     """Simple per-bar returns of an equity curve: equity[t] / equity[t-1] - 1 (length n - 1)."""
     if equity.size < 2:
         return np.empty(0, np.float64)
-    prev = equity[:-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(equity[1:] / prev - 1.0, dtype=np.float64)
+    return np.asarray(equity[1:] / equity[:-1] - 1.0, dtype=np.float64)
 
 
-def annualized_volatility(returns: np.ndarray, periods: float) -> float:
-    """Annualised volatility: sample standard deviation (ddof=1) of bar returns x sqrt(periods)."""
-    if returns.size < 2:
-        return math.nan
-    return float(np.std(returns, ddof=1) * math.sqrt(periods))
+@numba.njit(cache=True)
+def _return_stats(equity: np.ndarray, rf: float) -> tuple[int, float, float, float]:
+    # Two fused passes over the bar returns: (count, mean, sample std, downside deviation of
+    # returns in excess of the per-bar risk-free rate ``rf``).
+    n = equity.shape[0] - 1
+    if n < 1:
+        return 0, np.nan, np.nan, np.nan
+    total = 0.0
+    for t in range(1, n + 1):
+        total += equity[t] / equity[t - 1] - 1.0
+    mean = total / n
+    sq = 0.0
+    down = 0.0
+    for t in range(1, n + 1):
+        r = equity[t] / equity[t - 1] - 1.0
+        sq += (r - mean) * (r - mean)
+        e = r - rf
+        if e < 0.0:
+            down += e * e
+    std = np.sqrt(sq / (n - 1)) if n > 1 else np.nan
+    return n, mean, std, np.sqrt(down / n)
 
 
 def _per_period_rate(annual_rate: float, periods: float) -> float:
-    return (1.0 + annual_rate) ** (1.0 / periods) - 1.0
+    return float((1.0 + annual_rate) ** (1.0 / periods) - 1.0)
 
 
-def sharpe_ratio(returns: np.ndarray, periods: float, risk_free_rate: float = 0.0) -> float:
-    """Sharpe: mean(bar return - rf per bar) / std(bar returns, ddof=1) x sqrt(periods).
+def annualized_volatility(equity: np.ndarray, periods: float) -> float:
+    """Annualised volatility: sample std (ddof=1) of the bar returns x sqrt(periods per year)."""
+    _, _, std, _ = _return_stats(np.asarray(equity, np.float64), 0.0)
+    return float(std * math.sqrt(periods))
 
-    ``risk_free_rate`` is annual and converted to a per-bar rate geometrically.
+
+def sharpe_ratio(equity: np.ndarray, periods: float, risk_free_rate: float = 0.0) -> float:
+    """Sharpe: (mean bar return - rf per bar) / std(bar returns, ddof=1) x sqrt(periods).
+
+    ``risk_free_rate`` is annual, converted to a per-bar rate as (1 + rf) ** (1 / periods) - 1.
     """
-    if returns.size < 2:
-        return math.nan
-    sd = float(np.std(returns, ddof=1))
-    if not sd > 0:
-        return math.nan
-    excess = float(np.mean(returns)) - _per_period_rate(risk_free_rate, periods)
-    return excess / sd * math.sqrt(periods)
+    rf = _per_period_rate(risk_free_rate, periods)
+    _, mean, std, _ = _return_stats(np.asarray(equity, np.float64), rf)
+    return _ratio(mean - rf, std, periods)
 
 
-def sortino_ratio(returns: np.ndarray, periods: float, risk_free_rate: float = 0.0) -> float:
-    """Sortino: mean(bar return - rf) / sqrt(mean(min(bar return - rf, 0) ** 2)) x sqrt(periods)."""
-    if returns.size < 2:
+def sortino_ratio(equity: np.ndarray, periods: float, risk_free_rate: float = 0.0) -> float:
+    """Sortino: mean(r - rf) / sqrt(mean(min(r - rf, 0) ** 2)) x sqrt(periods), r = bar returns."""
+    rf = _per_period_rate(risk_free_rate, periods)
+    _, mean, _, down = _return_stats(np.asarray(equity, np.float64), rf)
+    return _ratio(mean - rf, down, periods)
+
+
+def _ratio(excess: float, dispersion: float, periods: float) -> float:
+    if not dispersion > 0:
         return math.nan
-    excess = returns - _per_period_rate(risk_free_rate, periods)
-    downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
-    if not downside > 0:
-        return math.nan
-    return float(np.mean(excess)) / downside * math.sqrt(periods)
+    return float(excess / dispersion * math.sqrt(periods))
 
 
 def max_drawdown(equity: np.ndarray) -> tuple[float, int, int, int]:
@@ -157,18 +185,35 @@ def max_drawdown(equity: np.ndarray) -> tuple[float, int, int, int]:
     """
     if equity.size == 0:
         return math.nan, 0, 0, 0
-    peaks = np.maximum.accumulate(equity)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dd = equity / peaks - 1.0
-    trough = int(np.argmin(dd))
-    depth = float(dd[trough])
-    if not depth < 0:
+    depth, peak, trough, end = _drawdown(np.asarray(equity, np.float64))
+    return float(depth), int(peak), int(trough), int(end)
+
+
+@numba.njit(cache=True)
+def _drawdown(equity: np.ndarray) -> tuple[float, int, int, int]:
+    n = equity.shape[0]
+    peak_value = equity[0]
+    peak_bar = 0
+    worst = 0.0
+    worst_peak = 0
+    trough = 0
+    for t in range(n):
+        if equity[t] > peak_value:
+            peak_value = equity[t]
+            peak_bar = t
+        dd = equity[t] / peak_value - 1.0
+        if dd < worst:
+            worst = dd
+            worst_peak = peak_bar
+            trough = t
+    if not worst < 0.0:
         return 0.0, trough, trough, trough
-    peak_value = peaks[trough]
-    peak = int(np.flatnonzero(equity[: trough + 1] == peak_value)[-1])
-    recovered = np.flatnonzero(equity[trough:] >= peak_value)
-    end = trough + int(recovered[0]) if recovered.size else equity.size - 1
-    return depth, peak, trough, end
+    end = n - 1
+    for t in range(trough, n):
+        if equity[t] >= equity[worst_peak]:
+            end = t
+            break
+    return worst, worst_peak, trough, end
 
 
 def calmar_ratio(cagr_value: float, max_dd: float) -> float:
@@ -223,7 +268,8 @@ def compute_metrics(
     total = total_return(equity, cash)
     bh = total_return(buy_hold, cash)
     growth = cagr(total, years)
-    rets = bar_returns(equity)
+    rf = _per_period_rate(risk_free_rate, periods)
+    _, mean, std, down = _return_stats(np.asarray(equity, np.float64), rf)
     dd, peak, _trough, end = max_drawdown(equity)
     dd_days = (
         float((index[end] - index[peak]) / pd.Timedelta(days=1)) if len(index) else math.nan
@@ -233,9 +279,9 @@ def compute_metrics(
         "buy_hold_return": bh,
         "alpha": alpha(total, bh),
         "cagr": growth,
-        "volatility": annualized_volatility(rets, periods),
-        "sharpe": sharpe_ratio(rets, periods, risk_free_rate),
-        "sortino": sortino_ratio(rets, periods, risk_free_rate),
+        "volatility": float(std * math.sqrt(periods)),
+        "sharpe": _ratio(mean - rf, std, periods),
+        "sortino": _ratio(mean - rf, down, periods),
         "max_drawdown": dd,
         "max_drawdown_duration_bars": end - peak,
         "max_drawdown_duration_days": dd_days,

@@ -121,7 +121,7 @@ def _utc_index(index: pd.Index) -> pd.DatetimeIndex:
     # so frames compare equal and concatenate without surprises. Duplicates are checked after
     # this, so two stamps that only differ below a microsecond are caught.
     # no freq: frames from different sources then compare equal
-    return pd.DatetimeIndex(index.as_unit("us"), freq=None)
+    return pd.DatetimeIndex(index.as_unit("us"), freq=None)  # type: ignore[arg-type]
 
 
 def _first(mask: np.ndarray) -> int:

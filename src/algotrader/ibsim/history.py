@@ -236,7 +236,7 @@ def format_bars(
     if not resolution.is_intraday:
         dates = list(index.tz_convert("UTC").strftime("%Y%m%d"))
     elif format_date == 2:
-        dates = [str(int(s)) for s in index.asi8 // 1_000_000_000]
+        dates = [str(int(s)) for s in index.as_unit("s").asi8]
     else:
         dates = list(index.tz_convert(tz_name).strftime("%Y%m%d %H:%M:%S ") + tz_name)
     o, h, low, c, v = (bars[col].to_numpy(dtype="float64") for col in

@@ -111,7 +111,6 @@ _CONTRACT_11: tuple[str | tuple[str, object], ...] = (
 class Out:
     """Message ids the simulator sends (``ibapi.message.IN``)."""
 
-    TICK_SIZE = 2
     ORDER_STATUS = 3
     ERR_MSG = 4
     OPEN_ORDER = 5

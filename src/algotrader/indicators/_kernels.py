@@ -1,11 +1,12 @@
 """Indicator kernels over 1-D float64 numpy arrays, with TA-Lib's definitions.
 
 Each public function takes array-likes, returns new float64 arrays of the input length, and puts
-NaN where the window cannot be filled yet (never zero). The arithmetic follows TA-Lib 0.6's C
-code (running sums, the same seeding, the same zero thresholds, its fused multiply-adds), so SMA,
-EMA, MACD, TR and ATR equal ``talib`` bit for bit and the rest agree to ~1e-12 relative or better.
-Recurrences are written with ``_fma`` (always correctly rounded), so results do not depend on
-whether the CPU has FMA instructions.
+NaN where the window cannot be filled yet (never zero). The arithmetic follows the TA-Lib C
+library bundled with the ``ta-lib`` 0.8 wheels (running sums, the same seeding, the same zero
+thresholds, its fused multiply-adds), so SMA, EMA, MACD, TR and ATR equal ``talib`` bit for bit
+and RSI and Bollinger agree to ~1e-12 relative or better (TA-Lib picks an FMA-contracted build of
+BBANDS at runtime on FMA CPUs, so no single formula can match it everywhere). Recurrences use
+``_fma`` (llvm.fma, always correctly rounded), so our own results do not depend on the CPU.
 
 The ``_*_into`` kernels are compiled eagerly with explicit signatures: one specialisation each
 (read-only C-contiguous inputs accept writable arrays too, and pandas hands out read-only views),
@@ -56,8 +57,8 @@ _fma = cast(Callable[[float, float, float], float], _fma_intrinsic)
 # --------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
-def _sma_core(x, n, out):
+@njit(types.void(_IN, _I8, _OUT), cache=True, nogil=True)
+def _sma_into(x, n, out):
     size = x.shape[0]
     first = n - 1
     if first >= size:
@@ -75,34 +76,24 @@ def _sma_core(x, n, out):
         total -= x[i - first]
 
 
-@njit(cache=True, nogil=True)
-def _ema_core(x, n, seed_end, out):
-    # seed_end lets MACD seed its fast EMA late (on the slow EMA's first bar), as TA-Lib does.
-    size = x.shape[0]
-    if seed_end >= size:
-        out[:] = np.nan
-        return
-    out[:seed_end] = np.nan
-    total = 0.0
-    for i in range(seed_end - n + 1, seed_end + 1):
-        total += x[i]
-    prev = total / n
-    out[seed_end] = prev
-    k = 2.0 / (n + 1)
-    for i in range(seed_end + 1, size):
-        # TA-Lib 0.6 evaluates its EMA step as fma(k, x - prev, prev); same here, bit for bit.
-        prev = _fma(k, x[i] - prev, prev)
-        out[i] = prev
-
-
-@njit(types.void(_IN, _I8, _OUT), cache=True, nogil=True)
-def _sma_into(x, n, out):
-    _sma_core(x, n, out)
-
-
 @njit(types.void(_IN, _I8, _OUT), cache=True, nogil=True)
 def _ema_into(x, n, out):
-    _ema_core(x, n, n - 1, out)
+    size = x.shape[0]
+    first = n - 1
+    if first >= size:
+        out[:] = np.nan
+        return
+    out[:first] = np.nan
+    total = 0.0
+    for i in range(n):
+        total += x[i]
+    prev = total / n
+    out[first] = prev
+    k = 2.0 / (n + 1)
+    for i in range(n, size):
+        # TA-Lib's EMA step is fma(k, x - prev, prev); written the same way it agrees bit for bit.
+        prev = _fma(k, x[i] - prev, prev)
+        out[i] = prev
 
 
 @njit(types.void(_IN, _I8, _I8, _I8, _OUT, _OUT), cache=True, nogil=True)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from algotrader.errors import InvalidInputError
-from algotrader.strategies._util import column, crossings, sma
+from algotrader.strategies._util import column, crossings, sma, with_columns
 from algotrader.strategies.base import BUY, SELL, Signal, Strategy
 from algotrader.strategies.registry import register
 
@@ -40,7 +40,7 @@ class MACross(Strategy):
 
     def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
         close = column(frame, "close")
-        return frame.assign(sma_fast=sma(close, self.fast), sma_slow=sma(close, self.slow))
+        return with_columns(frame, sma_fast=sma(close, self.fast), sma_slow=sma(close, self.slow))
 
     def start(self) -> None:
         self._prev_fast = np.nan

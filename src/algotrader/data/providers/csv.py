@@ -147,13 +147,14 @@ def read_bars_csv(path: Path, symbol: str, resolution: Resolution) -> pd.DataFra
     headers = [h.strip().strip('"').strip() for h in header_line.split(sep)]
     layout = _detect_layout(name, headers)
     used = sorted({col for col in layout.values() if col is not None}, key=headers.index)
+    numeric = _numeric_cols(layout)
     try:
+        # all columns are read (no usecols) so that a line with too many fields is an error
         raw = pd.read_csv(
             path,
             sep=sep,
             decimal=decimal,
-            usecols=used,
-            dtype={col: str for col in used if col not in _numeric_cols(layout)},
+            dtype={col: str for col in used if col not in numeric},
             na_filter=False,
             skip_blank_lines=False,
             encoding="utf-8-sig",
@@ -172,12 +173,16 @@ def read_bars_csv(path: Path, symbol: str, resolution: Resolution) -> pd.DataFra
             f"{name} could not be read ({exc})", "check that it is a CSV file"
         ) from None
 
+    raw.columns = [str(c).strip() for c in raw.columns]
     line_no = np.arange(len(raw), dtype=np.int64) + 2  # header is line 1
-    # blank lines are allowed (and skipped) but keep counting lines
-    blank = np.ones(len(raw), dtype=bool)
-    for col in used:
-        series = raw[col]
-        blank &= (series.isna() | (series.astype(str).str.strip() == "")).to_numpy()
+    # Blank lines are skipped but still counted. A blank line reads as "" in every column, which
+    # also keeps every price column as text: if one of them parsed as numbers, there is none.
+    if any(pd.api.types.is_numeric_dtype(raw[c].dtype) for c in used):
+        blank = np.zeros(len(raw), dtype=bool)
+    else:
+        blank = np.ones(len(raw), dtype=bool)
+        for col in used:
+            blank &= (raw[col].isna() | (raw[col].astype(str).str.strip() == "")).to_numpy()
     if blank.any():
         raw = raw.loc[~blank]
         line_no = line_no[~blank]
@@ -206,13 +211,22 @@ def read_bars_csv(path: Path, symbol: str, resolution: Resolution) -> pd.DataFra
     time_col = layout["time"]
     clock_col = layout["time_of_day"]
     assert time_col is not None
-    stamp_text = raw[time_col].astype(str).str.strip()
+    stamp_text = raw[time_col].astype(str)
     time_label = time_col
     if clock_col is not None:
-        stamp_text = stamp_text + " " + raw[clock_col].astype(str).str.strip()
+        stamp_text = stamp_text.str.strip() + " " + raw[clock_col].astype(str).str.strip()
         time_label = f"{time_col}' + '{clock_col}"
-    stamps = _parse_times(stamp_text, resolution, lambda i: f"{where(i)}, column {time_label!r}")
+    elif stamp_text.str.endswith(" ").any():
+        stamp_text = stamp_text.str.strip()
+    say_time = _at_column(where, time_label)
+    stamps = _parse_times(stamp_text, say_time, date_only=False)
     _check_resolution(name, stamps, resolution)
+    if not resolution.is_intraday:
+        # daily and weekly bars are keyed by the calendar date as written
+        stamps = _parse_times(stamp_text, say_time, date_only=True)
+        if resolution.name == "1w":
+            days = stamps // 86_400_000_000_000
+            stamps = stamps - ((days + 3) % 7) * 86_400_000_000_000  # back to Monday
 
     data: dict[str, np.ndarray] = {}
     for field in ("open", "high", "low", "close", "volume"):
@@ -306,7 +320,7 @@ def _time_format(rest: str) -> str | None:
     return fmt
 
 
-def _parse_times(text: pd.Series, resolution: Resolution, say: Callable[[int], str]) -> np.ndarray:
+def _parse_times(text: pd.Series, say: Callable[[int], str], date_only: bool) -> np.ndarray:
     """UTC nanoseconds for each value; the first unparseable one is refused by line.
 
     ``say(i)`` names row ``i`` and the column (``"prices.csv line 7, column 'Date'"``). The
@@ -315,7 +329,6 @@ def _parse_times(text: pd.Series, resolution: Resolution, say: Callable[[int], s
     """
     values = text.reset_index(drop=True)
     first = values.iloc[0]
-    date_only = not resolution.is_intraday
 
     if re.fullmatch(r"-?\d+(\.\d+)?", first) and not re.fullmatch(r"(19|20)\d{6}", first):
         numbers = pd.to_numeric(values, errors="coerce")
@@ -330,7 +343,7 @@ def _parse_times(text: pd.Series, resolution: Resolution, say: Callable[[int], s
         return _ns(parsed)
 
     # Zones written as "GMT+0200" / "UTC" become "+0200" / "+0000" for strptime's %z.
-    if values.str.contains(r"(?:GMT|UTC)", regex=True).iloc[0]:
+    if re.search(r"GMT|UTC", first):
         values = values.str.replace(r"\s*(?:GMT|UTC)(?=[+-]\d)", " ", regex=True)
         values = values.str.replace(r"\s*(?:GMT|UTC)$", " +0000", regex=True)
         first = values.iloc[0]
@@ -388,10 +401,11 @@ def _refuse_nat(values: pd.Series, bad: np.ndarray, say: Callable[[int], str]) -
 
 def _check_resolution(name: str, stamps: np.ndarray, resolution: Resolution) -> None:
     """Refuse a file whose bars are finer than the resolution it is loaded as."""
-    unique = np.unique(stamps)
-    if unique.size < 2:
+    steps = np.diff(np.sort(stamps))
+    steps = steps[steps > 0]  # duplicates are validate_bars' business
+    if steps.size == 0:
         return
-    step_s = int(np.diff(unique).min() // 1_000_000_000)
+    step_s = int(steps.min() // 1_000_000_000)
     needed = resolution.seconds if resolution.is_intraday else 20 * 3600
     if resolution.name == "1w":
         needed = 6 * 86_400

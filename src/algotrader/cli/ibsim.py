@@ -1,0 +1,77 @@
+"""``algotrader ib-sim``: run the TWS-protocol simulator in the foreground."""
+
+from __future__ import annotations
+
+import typer
+
+from algotrader.errors import InvalidInputError
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``ib-sim`` command to ``app``."""
+
+    @app.command("ib-sim")
+    def ib_sim(
+        ctx: typer.Context,
+        host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+        port: int = typer.Option(7497, "--port", help="Port (7497 = TWS paper by convention)."),
+        account: str = typer.Option("DU1234567", "--account", help="Paper account to report."),
+        pacing_limit: int | None = typer.Option(
+            None, "--pacing-limit",
+            help="Refuse historical requests with 162 pacing violation after this many.",
+        ),
+        pacing_window: float = typer.Option(
+            600.0, "--pacing-window", help="Seconds the pacing limit counts over."
+        ),
+        latency: float = typer.Option(0.0, "--latency", help="Seconds added to every reply."),
+        no_data: list[str] = typer.Option(
+            [], "--no-data", help="Symbol whose history returns 162 no data (repeatable)."
+        ),
+        drop_on_request: int | None = typer.Option(
+            None, "--drop-on-request",
+            help="Drop the connection in the middle of the N-th historical request.",
+        ),
+        tick_interval: float = typer.Option(
+            0.5, "--tick-interval", help="Seconds between simulated price ticks (order fills)."
+        ),
+        strict: bool = typer.Option(
+            False, "--strict", help="Hang up on any message the simulator does not handle."
+        ),
+    ) -> None:
+        """Run a TWS / IB Gateway simulator (synthetic bars, paper orders) until Ctrl-C."""
+        from algotrader.cli.app import settings_from
+        from algotrader.ibsim import Faults, IBSimulator, SimConfig, serve
+
+        settings_from(ctx)  # sets up logging like every other command
+        if not 0 <= port <= 65535:
+            raise InvalidInputError(f"invalid port {port}", "pass --port between 1 and 65535")
+        faults = Faults(
+            pacing_limit=pacing_limit,
+            pacing_window=pacing_window,
+            latency=latency,
+            no_data_symbols=frozenset(s.strip().upper() for s in no_data if s.strip()),
+            drop_on_historical_request=drop_on_request,
+        )
+
+        def ready(sim: IBSimulator) -> None:
+            typer.echo(
+                f"ibsim: TWS simulator (API server version 178) listening on "
+                f"{sim.host}:{sim.port}, paper account {account}."
+            )
+            typer.echo("Point algotrader at it, e.g.:")
+            typer.echo(
+                f"  ALGOTRADER_IB_HOST={sim.host} ALGOTRADER_IB_PORT={sim.port} "
+                'algotrader ingest -s AAPL -r 1d -d "1 Y" --source ibkr'
+            )
+            typer.echo("Bars are synthetic (not market prices). Press Ctrl-C to stop.")
+
+        config = SimConfig(tick_interval=tick_interval)
+        try:
+            serve(host, port, account=account, faults=faults, strict=strict, config=config,
+                  on_ready=ready)
+        except OSError as exc:
+            raise InvalidInputError(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc})",
+                "pass another --port, or stop whatever already listens there",
+            ) from None
+        typer.echo("ibsim: stopped.")

@@ -1,0 +1,239 @@
+"""SyntheticProvider: deterministic, calendar-correct, consistent bars."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from algotrader.data.providers.synthetic import EPOCH, SyntheticProvider
+from algotrader.data.validation import validate_bars
+from algotrader.errors import InvalidInputError
+from algotrader.frames import OHLCV_COLUMNS
+from algotrader.timeframes import parse_resolution
+
+FIXED_NOW = datetime(2024, 6, 14, 22, 0, tzinfo=UTC)  # a Friday evening, after the close
+AGG = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
+
+
+@pytest.fixture
+def provider() -> SyntheticProvider:
+    return SyntheticProvider(clock=lambda: FIXED_NOW)
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("res", ["1m", "5m", "1h", "1d", "1w"])
+def test_chunked_requests_agree_bar_for_bar_with_one_request(
+    provider: SyntheticProvider, res: str
+) -> None:
+    start, end = utc(2024, 2, 26), utc(2024, 4, 3)
+    whole = provider.fetch_bars("AAPL", parse_resolution(res), start, end)
+    cuts = [start, utc(2024, 3, 1, 15, 7), utc(2024, 3, 11, 13, 45), utc(2024, 3, 20), end]
+    pieces = [
+        provider.fetch_bars("AAPL", parse_resolution(res), a, b)
+        for a, b in itertools.pairwise(cuts)
+    ]
+    pd.testing.assert_frame_equal(pd.concat(pieces), whole)
+
+
+def test_a_bar_does_not_depend_on_how_far_back_the_request_starts(
+    provider: SyntheticProvider,
+) -> None:
+    short = provider.fetch_bars("MSFT", "1d", utc(2024, 5, 1), utc(2024, 6, 1))
+    long = provider.fetch_bars("MSFT", "1d", utc(2001, 1, 1), utc(2024, 6, 1))
+    pd.testing.assert_frame_equal(long.loc[short.index], short)
+
+
+def test_same_request_from_a_new_provider_gives_identical_bars() -> None:
+    a = SyntheticProvider(clock=lambda: FIXED_NOW).fetch_bars(
+        "TSLA", "15m", utc(2023, 1, 2), utc(2023, 2, 1)
+    )
+    b = SyntheticProvider(clock=lambda: FIXED_NOW).fetch_bars(
+        "TSLA", "15m", utc(2023, 1, 2), utc(2023, 2, 1)
+    )
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_different_symbols_get_different_prices(provider: SyntheticProvider) -> None:
+    a = provider.fetch_bars("AAPL", "1d", utc(2024, 1, 1), utc(2024, 2, 1))
+    b = provider.fetch_bars("MSFT", "1d", utc(2024, 1, 1), utc(2024, 2, 1))
+    assert not np.allclose(a["close"].to_numpy(), b["close"].to_numpy())
+
+
+def test_symbol_is_case_insensitive(provider: SyntheticProvider) -> None:
+    a = provider.fetch_bars("aapl", "1d", utc(2024, 1, 1), utc(2024, 2, 1))
+    b = provider.fetch_bars("AAPL", "1d", utc(2024, 1, 1), utc(2024, 2, 1))
+    pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize("res", ["1m", "1h", "1d"])
+def test_bars_fall_on_weekdays_only(provider: SyntheticProvider, res: str) -> None:
+    bars = provider.fetch_bars("SPY", res, utc(2024, 1, 1), utc(2024, 3, 1))
+    assert len(bars) > 0
+    assert (bars.index.day_of_week < 5).all()
+
+
+def test_daily_bars_are_keyed_by_session_date_at_midnight_utc(provider: SyntheticProvider) -> None:
+    bars = provider.fetch_bars("SPY", "1d", utc(2024, 1, 1), utc(2024, 1, 8))
+    assert list(bars.index) == [pd.Timestamp(f"2024-01-0{d}", tz="UTC") for d in (1, 2, 3, 4, 5)]
+
+
+def test_intraday_bars_cover_regular_hours_in_utc_across_the_dst_change(
+    provider: SyntheticProvider,
+) -> None:
+    # US clocks went forward on Sunday 2024-03-10: 09:30 New York is 14:30 UTC before, 13:30 after
+    bars = provider.fetch_bars("SPY", "1m", utc(2024, 3, 8), utc(2024, 3, 12))
+    days = bars.groupby(bars.index.date)
+    firsts = {str(day): idx.min().strftime("%H:%M") for day, idx in days.groups.items()}
+    lasts = {str(day): idx.max().strftime("%H:%M") for day, idx in days.groups.items()}
+    assert firsts == {"2024-03-08": "14:30", "2024-03-11": "13:30"}
+    assert lasts == {"2024-03-08": "20:59", "2024-03-11": "19:59"}
+    assert (days.size() == 390).all()
+
+
+def test_intraday_bars_stay_inside_new_york_regular_hours(provider: SyntheticProvider) -> None:
+    bars = provider.fetch_bars("QQQ", "5m", utc(2023, 10, 25), utc(2023, 11, 10))  # DST ends Nov 5
+    local = bars.index.tz_convert("America/New_York")
+    minutes = local.hour * 60 + local.minute
+    assert minutes.min() == 9 * 60 + 30
+    assert minutes.max() == 15 * 60 + 55
+
+
+def test_hourly_bars_start_at_half_past_like_ib(provider: SyntheticProvider) -> None:
+    bars = provider.fetch_bars("SPY", "1h", utc(2024, 6, 3), utc(2024, 6, 4))
+    local = bars.index.tz_convert("America/New_York").strftime("%H:%M")
+    assert list(local) == ["09:30", "10:30", "11:30", "12:30", "13:30", "14:30", "15:30"]
+
+
+@pytest.mark.parametrize("res", ["1m", "30m", "1d", "1w"])
+def test_ohlc_is_consistent_and_volume_positive_whole_numbers(
+    provider: SyntheticProvider, res: str
+) -> None:
+    bars = provider.fetch_bars("NVDA", res, utc(2020, 1, 1), utc(2020, 9, 1))
+    o, h, lo, c, v = (bars[k].to_numpy() for k in OHLCV_COLUMNS)
+    assert (h >= np.maximum(o, c)).all()
+    assert (lo <= np.minimum(o, c)).all()
+    assert (lo > 0).all()
+    assert (v > 0).all()
+    assert (v == np.round(v)).all()
+
+
+def test_output_is_already_a_valid_bar_frame(provider: SyntheticProvider) -> None:
+    bars = provider.fetch_bars("IBM", "15m", utc(2024, 1, 1), utc(2024, 2, 1))
+    assert list(bars.columns) == list(OHLCV_COLUMNS)
+    assert (bars.dtypes == "float64").all()
+    assert bars.index.name == "ts"
+    assert str(bars.index.tz) == "UTC"
+    pd.testing.assert_frame_equal(validate_bars(bars), bars)
+
+
+def test_weekly_bars_aggregate_the_daily_bars_keyed_by_monday(provider: SyntheticProvider) -> None:
+    weekly = provider.fetch_bars("AAPL", "1w", utc(2024, 1, 1), utc(2024, 4, 1))
+    daily = provider.fetch_bars("AAPL", "1d", utc(2024, 1, 1), utc(2024, 4, 1))
+    expected = daily.groupby(daily.index - pd.to_timedelta(daily.index.day_of_week, unit="D")).agg(
+        AGG
+    )
+    expected.index.name = "ts"
+    pd.testing.assert_frame_equal(weekly, expected, check_freq=False)
+    assert (weekly.index.day_of_week == 0).all()
+
+
+def test_daily_bar_is_the_aggregate_of_its_minutes(provider: SyntheticProvider) -> None:
+    minutes = provider.fetch_bars("AMD", "1m", utc(2024, 4, 1), utc(2024, 4, 6))
+    daily = provider.fetch_bars("AMD", "1d", utc(2024, 4, 1), utc(2024, 4, 6))
+    expected = minutes.groupby(minutes.index.floor("D")).agg(AGG)
+    expected.index.name = "ts"
+    pd.testing.assert_frame_equal(daily, expected, check_freq=False)
+
+
+def test_hourly_bars_are_the_aggregate_of_their_minutes(provider: SyntheticProvider) -> None:
+    minutes = provider.fetch_bars("AMD", "1m", utc(2024, 4, 1), utc(2024, 4, 3))
+    hourly = provider.fetch_bars("AMD", "1h", utc(2024, 4, 1), utc(2024, 4, 3))
+    session_open = minutes.index.floor("D") + pd.Timedelta(hours=13, minutes=30)
+    hour = (minutes.index - session_open) // pd.Timedelta(hours=1)
+    expected = minutes.groupby(session_open + hour * pd.Timedelta(hours=1)).agg(AGG)
+    expected.index.name = "ts"
+    pd.testing.assert_frame_equal(hourly, expected, check_freq=False)
+
+
+def test_request_window_is_half_open(provider: SyntheticProvider) -> None:
+    bars = provider.fetch_bars("SPY", "1d", utc(2024, 1, 2), utc(2024, 1, 4))
+    assert list(bars.index.day) == [2, 3]
+
+
+def test_no_bars_before_the_epoch(provider: SyntheticProvider) -> None:
+    bars = provider.fetch_bars("SPY", "1d", utc(1995, 1, 1), utc(2000, 1, 10))
+    assert bars.index[0] == pd.Timestamp(EPOCH, tz="UTC")
+    assert provider.head_timestamp("SPY") == utc(2000, 1, 3)
+
+
+def test_end_in_the_future_gives_only_bars_finished_by_now() -> None:
+    now = datetime.now(UTC)
+    provider = SyntheticProvider()
+    for res in ("1m", "1h", "1d", "1w"):
+        bars = provider.fetch_bars("SPY", res, now - timedelta(days=30), now + timedelta(days=30))
+        assert len(bars) > 0
+        assert bars.index[-1] <= pd.Timestamp(now)
+        if parse_resolution(res).is_intraday:  # only finished bars: the bar's end has passed
+            assert bars.index[-1] + parse_resolution(res).timedelta <= pd.Timestamp(now)
+
+
+def test_fixed_clock_hides_the_unfinished_session_and_week() -> None:
+    during_session = utc(2024, 6, 14, 15, 0)  # Friday 11:00 New York
+    provider = SyntheticProvider(clock=lambda: during_session)
+    daily = provider.fetch_bars("SPY", "1d", utc(2024, 6, 1), utc(2024, 7, 1))
+    weekly = provider.fetch_bars("SPY", "1w", utc(2024, 5, 1), utc(2024, 7, 1))
+    minutes = provider.fetch_bars("SPY", "1m", utc(2024, 6, 14), utc(2024, 7, 1))
+    assert daily.index[-1] == pd.Timestamp("2024-06-13", tz="UTC")
+    assert weekly.index[-1] == pd.Timestamp("2024-06-03", tz="UTC")
+    assert minutes.index[-1] == pd.Timestamp("2024-06-14 14:59", tz="UTC")
+
+
+def test_empty_window_gives_an_empty_bar_frame(provider: SyntheticProvider) -> None:
+    bars = provider.fetch_bars("SPY", "1d", utc(2024, 1, 6), utc(2024, 1, 8))  # a weekend
+    assert bars.empty
+    assert list(bars.columns) == list(OHLCV_COLUMNS)
+
+
+def test_describe_says_the_instrument_is_synthetic(provider: SyntheticProvider) -> None:
+    info = provider.describe("aapl")
+    assert info.symbol == "AAPL"
+    assert info.name == "AAPL (synthetic)"
+    assert info.timezone == "US/Eastern"
+    assert info.sec_type == "STK" and info.currency == "USD"
+    assert info == provider.describe("AAPL")
+    assert "synthetic" in provider.label
+
+
+def test_blank_symbol_is_refused(provider: SyntheticProvider) -> None:
+    with pytest.raises(InvalidInputError, match="symbol"):
+        provider.fetch_bars("  ", "1d", utc(2024, 1, 1), utc(2024, 2, 1))
+
+
+def test_prices_look_like_a_stock_over_twenty_years(provider: SyntheticProvider) -> None:
+    bars = provider.fetch_bars("KO", "1d", utc(2000, 1, 1), utc(2024, 6, 1))
+    returns = np.diff(np.log(bars["close"].to_numpy()))
+    vol = returns.std() * np.sqrt(252)
+    assert 0.1 < vol < 0.8
+    assert bars["close"].min() >= 1.0
+    # volatility clusters: |returns| are autocorrelated
+    r = np.abs(returns)
+    assert np.corrcoef(r[1:], r[:-1])[0, 1] > 0.05
+
+
+def test_a_million_minute_bars_generate_in_under_a_second() -> None:
+    import time
+
+    provider = SyntheticProvider(clock=lambda: FIXED_NOW)
+    provider.fetch_bars("WARM", "1m", utc(2024, 1, 2), utc(2024, 1, 3))
+    t0 = time.perf_counter()
+    bars = provider.fetch_bars("BENCH", "1m", utc(2014, 6, 1), utc(2024, 6, 1))
+    elapsed = time.perf_counter() - t0
+    assert len(bars) > 1_000_000
+    assert elapsed < 1.0, f"{elapsed:.2f} s"
