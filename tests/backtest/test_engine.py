@@ -271,3 +271,30 @@ def test_to_dict_is_json_serialisable_with_iso_utc_times(indicator_frame: pd.Dat
 def test_invalid_config_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="invalid fill"):
         BacktestConfig(fill="tomorrow")  # type: ignore[arg-type]
+
+
+def test_backtest_facade_runs_a_named_strategy_with_params(indicator_frame: pd.DataFrame) -> None:
+    from algotrader import Backtest
+
+    result = Backtest(indicator_frame, "ma_cross", cash=10_000, resolution="1d").run(fast="10")
+    assert result.params == {"fast": 10, "slow": 50}
+    assert result.config.cash == 10_000
+    assert result.equity.iloc[0] == 10_000
+
+
+def test_backtest_facade_rejects_unknown_settings(indicator_frame: pd.DataFrame) -> None:
+    from algotrader import Backtest
+
+    with pytest.raises(InvalidInputError, match="did you mean 'slippage_bps'"):
+        Backtest(indicator_frame, "rsi", slipage_bps=1)
+
+
+def test_backtest_facade_computes_missing_indicators(make_frame: Any) -> None:
+    indicators = pytest.importorskip("algotrader.indicators")
+    if not hasattr(indicators, "compute_indicators"):
+        pytest.skip("algotrader.indicators.compute_indicators not available yet")
+    from algotrader import Backtest
+
+    frame = make_frame(np.linspace(10, 30, 120) + np.sin(np.arange(120)))
+    result = Backtest(frame, "db_ma_cross").run()
+    assert result.metrics["num_trades"] >= 1

@@ -345,10 +345,10 @@ def test_intraday_file_loaded_as_daily_is_refused_with_the_right_resolution(
     assert "5 min apart" in message and "-r 5m" in message
 
 
-def test_a_million_rows_load_in_a_few_seconds(tmp_path: Path) -> None:
+def test_a_quarter_million_rows_load_in_well_under_two_seconds(tmp_path: Path) -> None:
     import time
 
-    n = 1_000_000
+    n = 250_000  # a million take about 0.5-0.9 s; a smaller file keeps the suite quick
     ts = pd.date_range("2010-01-01", periods=n, freq="min")
     close = np.round(100 + np.sin(np.arange(n) / 1000.0), 2)
     frame = pd.DataFrame(
@@ -367,4 +367,4 @@ def test_a_million_rows_load_in_a_few_seconds(tmp_path: Path) -> None:
     bars = load(path, "1m")
     elapsed = time.perf_counter() - t0
     assert len(bars) == n
-    assert elapsed < 4.0, f"{elapsed:.2f} s"
+    assert elapsed < 2.0, f"{elapsed:.2f} s"

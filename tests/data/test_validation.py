@@ -208,6 +208,14 @@ def test_non_numeric_column_is_refused_naming_the_value() -> None:
         validate_bars(frame)
 
 
+def test_none_in_an_object_column_is_refused_as_empty() -> None:
+    frame = bars()
+    frame["open"] = frame["open"].astype(object)
+    frame.loc[frame.index[1], "open"] = None
+    with pytest.raises(InvalidInputError, match="column 'open': empty or NaN value"):
+        validate_bars(frame)
+
+
 def test_missing_timestamp_is_refused() -> None:
     frame = bars()
     frame.index = pd.DatetimeIndex([*frame.index[:2], pd.NaT, *frame.index[3:]], name="ts")

@@ -7,6 +7,7 @@ loop with ``asyncio.run``; no pytest plugins.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -162,10 +163,8 @@ class RawClient:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(ConnectionError):
             await self.writer.wait_closed()
-        except ConnectionError:
-            pass
 
 
 @pytest.fixture

@@ -133,7 +133,9 @@ def test_head_timestamp_current_time_account_summary(
         aapl = Stock("AAPL", "SMART", "USD")
         assert await ib.reqHeadTimeStampAsync(aapl, "TRADES", True, 2) == datetime(
             2000, 1, 3, tzinfo=UTC)
-        assert await ib.reqHeadTimeStampAsync(aapl, "TRADES", True, 1) == datetime(2000, 1, 3)
+        naive = await ib.reqHeadTimeStampAsync(aapl, "TRADES", True, 1)
+        assert naive.tzinfo is None  # formatDate 1: TWS's UTC notation, parsed naive
+        assert naive == datetime(2000, 1, 3, tzinfo=UTC).replace(tzinfo=None)
         assert await ib.reqCurrentTimeAsync() == fixed_now
         summary = {v.tag: v for v in await ib.accountSummaryAsync()}
         assert summary["NetLiquidation"].value == "1000000.00"

@@ -14,7 +14,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _commission(qty: float, price: float, per_share: float, bps: float, minimum: float) -> float:
     if qty <= 0.0:
         return 0.0
@@ -22,7 +22,7 @@ def _commission(qty: float, price: float, per_share: float, bps: float, minimum:
     return max(fee, minimum)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def open_order(
     cash: float,
     side: int,
@@ -51,7 +51,7 @@ def open_order(
     return qty, exec_price, _commission(qty, exec_price, per_share, bps, minimum)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def close_order(
     qty: float,
     side: int,
@@ -66,7 +66,7 @@ def close_order(
     return exec_price, _commission(qty, exec_price, per_share, bps, minimum)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def rebalance(
     cash: float,
     qty: float,
@@ -108,7 +108,7 @@ def rebalance(
     return cash, qty, pos, exit_qty, exit_px, exit_fee, entry_qty, entry_px, entry_fee
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def target_of(signal: int, allow_short: bool, pos: int) -> int:
     """The position a signal asks for: BUY -> +1, SELL -> 0 (or -1 with shorts), none -> pos."""
     if signal > 0:
@@ -118,7 +118,7 @@ def target_of(signal: int, allow_short: bool, pos: int) -> int:
     return pos
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _book(
     open_: np.ndarray,
     close: np.ndarray,
@@ -180,7 +180,7 @@ def _book(
     return nf
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def simulate(
     open_: np.ndarray,
     close: np.ndarray,

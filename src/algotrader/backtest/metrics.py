@@ -58,7 +58,7 @@ def _ns(index: pd.DatetimeIndex) -> np.ndarray:
     return np.asarray(pd.DatetimeIndex(index).as_unit("ns").asi8, dtype=np.int64)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _session_stats(ns: np.ndarray) -> tuple[float, float]:
     # One pass over the int64 UTC nanoseconds (pandas date normalisation is ~10x slower): count
     # distinct UTC dates and bars per date; return (sessions per year, median bars per session).
@@ -120,7 +120,7 @@ def bar_returns(equity: np.ndarray) -> np.ndarray:
     return np.asarray(equity[1:] / equity[:-1] - 1.0, dtype=np.float64)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _return_stats(equity: np.ndarray, rf: float) -> tuple[int, float, float, float]:
     # Two fused passes over the bar returns: (count, mean, sample std, downside deviation of
     # returns in excess of the per-bar risk-free rate ``rf``).
@@ -189,7 +189,7 @@ def max_drawdown(equity: np.ndarray) -> tuple[float, int, int, int]:
     return float(depth), int(peak), int(trough), int(end)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _drawdown(equity: np.ndarray) -> tuple[float, int, int, int]:
     n = equity.shape[0]
     peak_value = equity[0]

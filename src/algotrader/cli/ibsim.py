@@ -24,8 +24,8 @@ def register(app: typer.Typer) -> None:
             600.0, "--pacing-window", help="Seconds the pacing limit counts over."
         ),
         latency: float = typer.Option(0.0, "--latency", help="Seconds added to every reply."),
-        no_data: list[str] = typer.Option(
-            [], "--no-data", help="Symbol whose history returns 162 no data (repeatable)."
+        no_data: list[str] | None = typer.Option(
+            None, "--no-data", help="Symbol whose history returns 162 no data (repeatable)."
         ),
         drop_on_request: int | None = typer.Option(
             None, "--drop-on-request",
@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
             pacing_limit=pacing_limit,
             pacing_window=pacing_window,
             latency=latency,
-            no_data_symbols=frozenset(s.strip().upper() for s in no_data if s.strip()),
+            no_data_symbols=frozenset(s.strip().upper() for s in no_data or [] if s.strip()),
             drop_on_historical_request=drop_on_request,
         )
 

@@ -89,11 +89,14 @@ def validate_bars(
                 values = values.astype(np.float64)
             except (TypeError, ValueError):
                 numeric = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
-                bad = int(np.flatnonzero(np.isnan(numeric) & pd.notna(values))[0])
-                raise InvalidInputError(
-                    f"{where(bad)}, column {label(column)!r}: {values[bad]!r} is not a number",
-                    _FIX,
-                ) from None
+                text = np.flatnonzero(np.isnan(numeric) & pd.notna(values))
+                if text.size:
+                    bad = int(text[0])
+                    raise InvalidInputError(
+                        f"{where(bad)}, column {label(column)!r}: {values[bad]!r} is not a number",
+                        _FIX,
+                    ) from None
+                values = numeric  # only None/NA: the NaN check below names the bar
         columns[column] = values
 
     _check_values(columns, where, label)

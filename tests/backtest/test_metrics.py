@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from algotrader.backtest import metrics as m
+
+
+def test_total_return_is_final_over_start_minus_one() -> None:
+    assert m.total_return(np.array([100.0, 90.0, 120.0]), 100.0) == pytest.approx(0.2)
+
+
+def test_alpha_is_difference_of_total_returns() -> None:
+    assert m.alpha(0.25, 0.10) == pytest.approx(0.15)
+
+
+def test_cagr_doubles_over_two_years() -> None:
+    assert m.cagr(3.0, 2.0) == pytest.approx(1.0)  # 4x in 2 years = 100 % a year
+
+
+def test_years_between_uses_365_25_day_years() -> None:
+    idx = pd.DatetimeIndex(["2020-01-01", "2021-01-01"], tz="UTC")
+    assert m.years_between(idx) == pytest.approx(366 / 365.25)
+
+
+def test_volatility_sharpe_sortino_on_hand_computed_returns() -> None:
+    equity = np.array([100.0, 110.0, 99.0, 108.9])  # returns +10 %, -10 %, +10 %
+    mean, sd = 0.1 / 3, math.sqrt(((0.1 - 0.1 / 3) ** 2 * 2 + (-0.1 - 0.1 / 3) ** 2) / 2)
+    downside = math.sqrt(0.01 / 3)
+    assert m.annualized_volatility(equity, 4) == pytest.approx(sd * 2)
+    assert m.sharpe_ratio(equity, 4) == pytest.approx(mean / sd * 2)
+    assert m.sortino_ratio(equity, 4) == pytest.approx(mean / downside * 2)
+
+
+def test_sharpe_subtracts_per_bar_risk_free_rate() -> None:
+    equity = np.array([100.0, 110.0, 99.0, 108.9])
+    rf = 1.21 ** 0.5 - 1  # 21 % a year over 2 periods a year = 10 % a period
+    sd = np.std([0.1, -0.1, 0.1], ddof=1)
+    assert m.sharpe_ratio(equity, 2, 0.21) == pytest.approx((0.1 / 3 - rf) / sd * math.sqrt(2))
+
+
+def test_sharpe_of_flat_curve_is_nan() -> None:
+    assert math.isnan(m.sharpe_ratio(np.full(5, 100.0), 252))
+
+
+def test_max_drawdown_depth_and_duration() -> None:
+    equity = np.array([100.0, 120.0, 90.0, 100.0, 130.0, 125.0])
+    depth, peak, trough, end = m.max_drawdown(equity)
+    assert depth == pytest.approx(90 / 120 - 1)
+    assert (peak, trough, end) == (1, 2, 4)
+
+
+def test_max_drawdown_unrecovered_ends_on_last_bar() -> None:
+    assert m.max_drawdown(np.array([100.0, 80.0, 90.0]))[1:] == (0, 1, 2)
+
+
+def test_calmar_is_cagr_over_abs_drawdown() -> None:
+    assert m.calmar_ratio(0.1, -0.25) == pytest.approx(0.4)
+
+
+def test_win_rate_and_profit_factor() -> None:
+    pnl = np.array([10.0, -5.0, 20.0, -10.0])
+    assert m.win_rate(pnl) == 0.5
+    assert m.profit_factor(pnl) == pytest.approx(2.0)
+
+
+def test_profit_factor_without_losses_is_infinite() -> None:
+    assert m.profit_factor(np.array([1.0])) == math.inf
+
+
+def test_exposure_counts_bars_in_a_position() -> None:
+    assert m.exposure(np.array([0, 1, 1, -1], dtype=np.int8)) == 0.75
+
+
+def test_periods_per_year_daily_business_days() -> None:
+    idx = pd.bdate_range("2020-01-01", "2023-12-31", tz="UTC")
+    assert m.periods_per_year(idx, "1d") == pytest.approx(261, abs=1)
+
+
+def test_periods_per_year_daily_seven_day_market() -> None:
+    idx = pd.date_range("2020-01-01", "2022-12-31", freq="D", tz="UTC")
+    assert m.periods_per_year(idx, "1d") == pytest.approx(365.25, abs=0.5)
+
+
+def _rth(days: pd.DatetimeIndex, freq: str, closing: str) -> pd.DatetimeIndex:
+    stamps = [
+        pd.date_range(f"{d.date()} 14:30", f"{d.date()} {closing}", freq=freq, tz="UTC")
+        for d in days
+    ]
+    return stamps[0].append(stamps[1:])
+
+
+def test_periods_per_year_hourly_rth_is_sessions_times_seven() -> None:
+    days = pd.bdate_range("2022-01-03", "2023-12-29")
+    idx = _rth(days, "1h", "20:30")  # 14:30 .. 20:30 = 7 bars a session
+    sessions = (len(days) - 1) / ((days[-1] - days[0]).days / 365.25)
+    assert m.periods_per_year(idx, "1h") == pytest.approx(7 * sessions)
+
+
+def test_periods_per_year_minute_rth_is_sessions_times_390() -> None:
+    days = pd.bdate_range("2023-01-02", "2023-06-30")
+    idx = _rth(days, "1min", "20:59")  # 390 one-minute bars a session
+    sessions = (len(days) - 1) / ((days[-1] - days[0]).days / 365.25)
+    assert m.periods_per_year(idx, "1m") == pytest.approx(390 * sessions)
+
+
+def test_periods_per_year_short_span_falls_back_to_252_sessions() -> None:
+    idx = _rth(pd.bdate_range("2024-03-04", "2024-03-29"), "1h", "20:30")
+    assert m.periods_per_year(idx, "1h") == 252 * 7
+
+
+def test_periods_per_year_weekly_is_52() -> None:
+    idx = pd.date_range("2020-01-06", periods=10, freq="W-MON", tz="UTC")
+    assert m.periods_per_year(idx, "1w") == 52.0
+
+
+def test_compute_metrics_has_every_documented_key() -> None:
+    idx = pd.date_range("2020-01-01", periods=4, freq="D", tz="UTC")
+    eq = np.array([100.0, 110.0, 99.0, 108.9])
+    out = m.compute_metrics(
+        idx, eq, eq, np.array([0, 1, 1, 0], np.int8), np.array([8.9]), cash=100.0, resolution="1d"
+    )
+    assert out["total_return"] == pytest.approx(0.089)
+    assert out["alpha"] == 0.0
+    assert out["num_trades"] == 1
+    assert out["max_drawdown"] == pytest.approx(-0.1)
+    assert out["max_drawdown_duration_days"] == 2.0

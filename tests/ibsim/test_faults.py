@@ -1,0 +1,154 @@
+"""Injected faults and loud failures: pacing, drops, clientId conflicts, latency, unknown ids."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from ib_async import IB, Stock
+
+from algotrader.ibsim import Faults, IBSimulator, SimulatorError
+
+AAPL = Stock("AAPL", "SMART", "USD")
+
+
+def _bars(ib: IB, duration: str = "5 D") -> Any:
+    return ib.reqHistoricalDataAsync(AAPL, "", duration, "1 day", "TRADES", True, timeout=3)
+
+
+def test_pacing_violation_after_n_requests(
+    run_with_ib: Callable[..., Any], make_config: Callable[..., Any]
+) -> None:
+    errors: list[tuple[int, str]] = []
+
+    async def body(sim: IBSimulator, ib: IB) -> None:
+        ib.errorEvent += lambda req_id, code, text, contract: errors.append((code, text))
+        assert len(await _bars(ib)) == 5
+        assert len(await _bars(ib)) == 5
+        assert list(await _bars(ib)) == []
+        sim.faults = Faults()  # the window "passes"
+        assert len(await _bars(ib)) == 5
+
+    run_with_ib(body, make_config(faults=Faults(pacing_limit=2, pacing_window=60)))
+    assert errors == [(162, "Historical Market Data Service error message:"
+                            "Historical data request pacing violation")]
+
+
+def test_no_data_symbols(run_with_ib: Callable[..., Any], make_config: Callable[..., Any]) -> None:
+    errors: list[tuple[int, str]] = []
+
+    async def body(sim: IBSimulator, ib: IB) -> None:
+        ib.errorEvent += lambda req_id, code, text, contract: errors.append((code, text))
+        assert list(await _bars(ib)) == []
+
+    run_with_ib(body, make_config(faults=Faults(no_data_symbols=frozenset({"AAPL"}))))
+    assert errors == [(162, "Historical Market Data Service error message:"
+                            "HMDS query returned no data: AAPL@SMART Trades")]
+
+
+def test_connection_drop_mid_request_then_reconnect(
+    run_with_ib: Callable[..., Any], make_config: Callable[..., Any]
+) -> None:
+    async def body(sim: IBSimulator, ib: IB) -> None:
+        dropped: list[bool] = []
+        ib.disconnectedEvent += lambda: dropped.append(True)
+        assert len(await _bars(ib)) == 5
+        with pytest.raises(ConnectionError):
+            await _bars(ib)
+        await asyncio.sleep(0.01)
+        assert dropped and not ib.isConnected()
+        await ib.connectAsync(sim.host, sim.port, clientId=1, timeout=2)
+        assert len(await _bars(ib)) == 5
+        assert sim.historical_requests == 3
+
+    run_with_ib(body, make_config(faults=Faults(drop_on_historical_request=2)))
+
+
+def test_client_id_in_use_fails_connect(
+    run_with_ib: Callable[..., Any], make_config: Callable[..., Any]
+) -> None:
+    async def body(sim: IBSimulator, ib: IB) -> None:
+        other = IB()
+        codes: list[int] = []
+        other.errorEvent += lambda req_id, code, text, contract: codes.append(code)
+        started = time.perf_counter()
+        with pytest.raises(asyncio.TimeoutError):
+            # ib_async only notices when its own timeout expires (research: TWS closes the
+            # socket before nextValidId, so apiStart never comes).
+            await other.connectAsync(sim.host, sim.port, clientId=1, timeout=0.3)
+        assert time.perf_counter() - started < 1.0
+        assert codes == [326] and not other.isConnected()
+        with pytest.raises(asyncio.TimeoutError):
+            await other.connectAsync(sim.host, sim.port, clientId=9, timeout=0.3)
+        await other.connectAsync(sim.host, sim.port, clientId=2, timeout=2)
+        assert sim.connected_client_ids == {1, 2}
+        other.disconnect()
+
+    run_with_ib(body, make_config(faults=Faults(client_ids_in_use=frozenset({9}))))
+
+
+def test_latency_is_added_to_every_reply(run_with_ib: Callable[..., Any]) -> None:
+    async def body(sim: IBSimulator, ib: IB) -> None:
+        started = time.perf_counter()
+        await ib.reqCurrentTimeAsync()
+        fast = time.perf_counter() - started
+        sim.faults = Faults(latency=0.2)
+        started = time.perf_counter()
+        await ib.reqCurrentTimeAsync()
+        slow = time.perf_counter() - started
+        assert fast < 0.1 and 0.2 <= slow < 0.6
+
+    run_with_ib(body)
+
+
+def test_unknown_message_id_is_loud(make_config: Callable[..., Any]) -> None:
+    async def main() -> None:
+        async with IBSimulator(make_config()) as sim:
+            ib = IB()
+            await ib.connectAsync(sim.host, sim.port, clientId=1, timeout=2)
+            dropped: list[bool] = []
+            ib.disconnectedEvent += lambda: dropped.append(True)
+            ib.client.send(1, 11, 1, AAPL, False, "", False, False, "")  # reqMktData
+            for _ in range(100):
+                if dropped:
+                    break
+                await asyncio.sleep(0.01)
+            assert dropped, "strict mode hangs up on an unknown message"
+            assert "unknown message id 1" in sim.failures[0]
+
+    with pytest.raises(SimulatorError, match="unknown message id 1"):
+        asyncio.run(main())
+
+
+def test_unknown_message_id_only_logs_when_not_strict(
+    make_config: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    async def main() -> None:
+        async with IBSimulator(make_config(strict=False)) as sim:
+            ib = IB()
+            await ib.connectAsync(sim.host, sim.port, clientId=1, timeout=2)
+            ib.client.send(1, 11, 1, AAPL, False, "", False, False, "")
+            assert await ib.reqCurrentTimeAsync()  # still served
+            assert ib.isConnected() and len(sim.failures) == 1
+            ib.disconnect()
+            await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    assert "unknown message id 1" in caplog.text
+
+
+def test_client_without_version_178_is_refused(
+    make_config: Callable[..., Any], raw_client: Any
+) -> None:
+    async def main() -> None:
+        async with IBSimulator(make_config()) as sim:
+            client = await raw_client.open(sim.port, versions=b"v100..176")
+            with pytest.raises(asyncio.IncompleteReadError):
+                await client.read()
+            await client.close()
+
+    with pytest.raises(SimulatorError, match=r"offers API versions 100\.\.176"):
+        asyncio.run(main())
