@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from algotrader.backtest.api import Backtest
     from algotrader.strategies.base import Strategy
 
-__all__ = ["Backtest", "Strategy"]
+__version__ = "0.1.0"
+__all__ = ["Backtest", "Strategy", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

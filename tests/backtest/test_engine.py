@@ -240,7 +240,8 @@ def test_portfolio_reflects_fills_before_the_next_decision(make_frame: Any) -> N
 
     frame = make_frame([10, 10, 20])
     run_backtest(frame, Watcher(), BacktestConfig(cash=100))
-    assert seen == [(frame.index[0], 0, 100.0), (frame.index[1], 1, 100.0), (frame.index[2], 1, 200.0)]
+    ts = frame.index
+    assert seen == [(ts[0], 0, 100.0), (ts[1], 1, 100.0), (ts[2], 1, 200.0)]
 
 
 def test_bad_on_bar_answer_is_a_clear_error(make_frame: Any) -> None:

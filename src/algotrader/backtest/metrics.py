@@ -48,34 +48,43 @@ def periods_per_year(index: pd.DatetimeIndex, resolution: str | Resolution) -> f
     res = resolution if isinstance(resolution, Resolution) else parse_resolution(resolution)
     if res.seconds >= 7 * 86_400:
         return 52.0
-    sessions, median_bars = _session_stats(_ns(index))
+    ticks, per_day = _ticks(index)
+    sessions, median_bars = _session_stats(ticks, per_day)
     if not res.is_intraday:
         return sessions
     return sessions * median_bars
 
 
-def _ns(index: pd.DatetimeIndex) -> np.ndarray:
-    return np.asarray(pd.DatetimeIndex(index).as_unit("ns").asi8, dtype=np.int64)
+_TICKS_PER_DAY = {"s": 86_400, "ms": 86_400 * 10**3, "us": 86_400 * 10**6, "ns": _NS_PER_DAY}
+
+
+def _ticks(index: pd.DatetimeIndex) -> tuple[np.ndarray, int]:
+    # The index's own integer unit (pandas 3 often stores microseconds): converting 1M stamps to
+    # ns would cost more than the whole scan.
+    idx = pd.DatetimeIndex(index)
+    return np.asarray(idx.asi8, dtype=np.int64), _TICKS_PER_DAY[str(idx.unit)]
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _session_stats(ns: np.ndarray) -> tuple[float, float]:
-    # One pass over the int64 UTC nanoseconds (pandas date normalisation is ~10x slower): count
+def _session_stats(ticks: np.ndarray, per_day: int) -> tuple[float, float]:
+    # One pass over the int64 UTC ticks (pandas date normalisation is ~10x slower): count
     # distinct UTC dates and bars per date; return (sessions per year, median bars per session).
-    n = ns.shape[0]
+    n = ticks.shape[0]
     if n == 0:
         return FALLBACK_SESSIONS_PER_YEAR, 0.0
     counts = np.empty(n, np.int64)
     k = 0
-    day = ns[0] // _NS_PER_DAY
+    day = ticks[0] // per_day
     first_day = day
     counts[0] = 1
+    next_day = (day + 1) * per_day
     for t in range(1, n):
-        d = ns[t] // _NS_PER_DAY
-        if d != day:
+        # Sorted input: divide only at day boundaries (int64 division dominates otherwise).
+        if ticks[t] >= next_day:
+            day = ticks[t] // per_day
+            next_day = (day + 1) * per_day
             k += 1
             counts[k] = 0
-            day = d
         counts[k] += 1
     sessions = k + 1
     median = float(np.median(counts[:sessions]))

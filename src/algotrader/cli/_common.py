@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 from rich.console import Console
 
@@ -10,7 +11,8 @@ from algotrader.config import Settings
 from algotrader.db.engine import Database, open_database
 from algotrader.errors import InvalidInputError
 
-console = Console(highlight=False, soft_wrap=True)
+# Piped output (tests, logs) gets a fixed, wide width instead of rich's 80 columns.
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 
 _SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9.\-/]{0,31}$")
 

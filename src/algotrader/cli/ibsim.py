@@ -6,6 +6,11 @@ import typer
 
 from algotrader.errors import InvalidInputError
 
+# A module-level default: a list-typed option built inline would be a call in a default (B008).
+_NO_DATA = typer.Option(
+    None, "--no-data", help="Symbol whose history returns 162 no data (repeatable)."
+)
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``ib-sim`` command to ``app``."""
@@ -24,9 +29,7 @@ def register(app: typer.Typer) -> None:
             600.0, "--pacing-window", help="Seconds the pacing limit counts over."
         ),
         latency: float = typer.Option(0.0, "--latency", help="Seconds added to every reply."),
-        no_data: list[str] | None = typer.Option(
-            None, "--no-data", help="Symbol whose history returns 162 no data (repeatable)."
-        ),
+        no_data: list[str] | None = _NO_DATA,
         drop_on_request: int | None = typer.Option(
             None, "--drop-on-request",
             help="Drop the connection in the middle of the N-th historical request.",

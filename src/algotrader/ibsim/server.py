@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import struct
 import threading
 import time as _time
@@ -1142,14 +1143,21 @@ async def serve_async(
     config: SimConfig, provider: BarProvider | None = None,
     on_ready: Callable[[IBSimulator], None] | None = None,
 ) -> None:
-    """Run a simulator until cancelled."""
+    """Run a simulator until cancelled (Ctrl-C) or, on Unix, until SIGTERM."""
     sim = IBSimulator(config, provider)
     await sim.start()
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Only possible from the main thread on Unix; elsewhere cancellation is the only way out.
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGTERM, stopped.set)
     try:
         if on_ready is not None:
             on_ready(sim)
-        await asyncio.Event().wait()
+        await stopped.wait()
     finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signal.SIGTERM)
         await sim._shutdown()
 
 

@@ -100,11 +100,17 @@ def first_valid_bar(frame: pd.DataFrame, columns: tuple[str, ...] | list[str]) -
     """The first row index where all ``columns`` are non-NaN (0 without columns, len if never)."""
     if not columns or len(frame) == 0:
         return 0
-    ok = np.ones(len(frame), dtype=bool)
-    for col in columns:
-        ok &= ~np.isnan(frame[col].to_numpy(dtype=np.float64))
-    hits = np.flatnonzero(ok)
-    return int(hits[0]) if hits.size else len(frame)
+    arrays = [frame[col].to_numpy(dtype=np.float64) for col in columns]
+    # Scan in chunks: the warm-up is short, so this usually touches only the first chunk.
+    chunk = 4096
+    for start in range(0, len(frame), chunk):
+        ok = np.ones(min(chunk, len(frame) - start), dtype=bool)
+        for values in arrays:
+            ok &= ~np.isnan(values[start : start + chunk])
+        hits = np.flatnonzero(ok)
+        if hits.size:
+            return start + int(hits[0])
+    return len(frame)
 
 
 def resolve_params(

@@ -140,7 +140,7 @@ class _Params:
 # Regimes: yearly drift and how much their volatility differs from the symbol's norm.
 _REGIME_DRIFT = (0.28 / 252, 0.02 / 252, -0.32 / 252)  # bull, sideways, bear
 _REGIME_VOL = (0.85, 1.0, 1.45)
-_SWITCH_PROB = 1.0 / 70.0  # a regime lasts about three months on average
+_SWITCH_PROB = 1.0 / 70.0  # a draw every ~70 days (a third re-pick the same): trends of ~5 months
 _GARCH_ALPHA = 0.08
 _GARCH_BETA = 0.90
 _MEAN_REVERSION = 0.25 / 252  # weak pull of log price towards the anchor
@@ -202,6 +202,8 @@ def _daily_path(seed: int, n_days: int) -> tuple[np.ndarray, np.ndarray, np.ndar
         prev_close = lc
         if ur[t] < _SWITCH_PROB:
             regime = min(int(ur[t] / _SWITCH_PROB * 3), 2)
+    for array in (log_open, log_close, sigma_intraday, volume):
+        array.flags.writeable = False  # cached and shared: nobody may change them
     return log_open, log_close, sigma_intraday, volume
 
 
@@ -297,7 +299,10 @@ def _session_bars(
 def _daily_block(seed: int, block: int) -> tuple[np.ndarray, ...]:
     """Daily OHLCV for day indices ``block*256 .. block*256+255`` (sessions aggregated)."""
     days = np.arange(block * _BLOCK_DAYS, (block + 1) * _BLOCK_DAYS)
-    return _session_bars(seed, days, np.array([0]))
+    bars = _session_bars(seed, days, np.array([0]))
+    for array in bars:
+        array.flags.writeable = False  # cached and shared: nobody may change them
+    return bars
 
 
 def _daily_bars(seed: int, day_index: np.ndarray) -> tuple[np.ndarray, ...]:
