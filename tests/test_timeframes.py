@@ -34,7 +34,6 @@ def test_property_resolution_ignores_case_and_surrounding_space(
     assert parse_resolution(f"{pad}{text}{pad}") is res
 
 
-@pytest.mark.xfail(reason="'5 mins', '15 mins', '30 mins' (IB bar sizes) have no alias yet")
 def test_ib_bar_size_parses_back_to_its_resolution() -> None:
     for res in RESOLUTIONS.values():
         assert parse_resolution(res.ib_bar_size) is res

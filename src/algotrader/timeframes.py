@@ -58,10 +58,15 @@ _RESOLUTION_ALIASES = {
 }
 
 
+# IB's own barSizeSetting strings ("5 mins") name the same resolutions.
+_IB_BAR_SIZES = {r.ib_bar_size.replace(" ", ""): r.name for r in RESOLUTIONS.values()}
+
+
 def parse_resolution(text: str) -> Resolution:
     """``"1d"`` -> :class:`Resolution`; an unknown one raises with the closest valid names."""
     key = str(text).strip().lower().replace(" ", "")
     key = _RESOLUTION_ALIASES.get(key, key)
+    key = _IB_BAR_SIZES.get(key, key)
     if key in RESOLUTIONS:
         return RESOLUTIONS[key]
     close = difflib.get_close_matches(key, list(RESOLUTIONS), n=1)
@@ -71,7 +76,7 @@ def parse_resolution(text: str) -> Resolution:
     )
 
 
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*([SDWMY])\s*$")
+_DURATION_RE = re.compile(r"^\s*([0-9]{1,10})\s*([SDWMY])\s*$", re.ASCII)
 _UNIT_NAMES = {"S": "seconds", "D": "days", "W": "weeks", "M": "months", "Y": "years"}
 
 
@@ -98,7 +103,12 @@ class Duration:
             "M": pd.DateOffset(months=self.count),
             "Y": pd.DateOffset(years=self.count),
         }[self.unit]
-        return (pd.Timestamp(end) - offset).to_pydatetime()
+        try:
+            return (pd.Timestamp(end) - offset).to_pydatetime()
+        except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+            raise InvalidInputError(
+                f"duration {self.ib_str!r} reaches before year 1677", "use a shorter duration"
+            ) from None
 
     @property
     def approx_seconds(self) -> float:

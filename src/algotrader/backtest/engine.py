@@ -480,6 +480,7 @@ def _build_result(
         index, equity, buy_hold, position, trades["pnl"].to_numpy(),
         cash=cfg.cash, resolution=res, risk_free_rate=cfg.risk_free_rate,
     )
+    # copy=False: the kernel's arrays are fresh and owned by the Result (pandas 3 copies by default).
     return Result(
         strategy=strategy_name(strategy),
         params=strategy_params(strategy),
@@ -487,9 +488,9 @@ def _build_result(
         resolution=res.name,
         trades=trades,
         fills=fills,
-        equity=pd.Series(equity, index=index, name="equity"),
-        buy_hold=pd.Series(buy_hold, index=index, name="buy_hold"),
-        position=pd.Series(position, index=index, name="position"),
+        equity=pd.Series(equity, index=index, name="equity", copy=False),
+        buy_hold=pd.Series(buy_hold, index=index, name="buy_hold", copy=False),
+        position=pd.Series(position, index=index, name="position", copy=False),
         metrics=metrics,
     )
 
