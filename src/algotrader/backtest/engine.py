@@ -480,7 +480,7 @@ def _build_result(
         index, equity, buy_hold, position, trades["pnl"].to_numpy(),
         cash=cfg.cash, resolution=res, risk_free_rate=cfg.risk_free_rate,
     )
-    # copy=False: the kernel's arrays are fresh and owned by the Result (pandas 3 copies by default).
+    # copy=False: the kernel's arrays are fresh and owned by the Result (pandas 3 copies).
     return Result(
         strategy=strategy_name(strategy),
         params=strategy_params(strategy),

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from algotrader.errors import InvalidInputError
 from algotrader.ibsim import protocol as P
 from algotrader.ibsim.history import (
     HMDS,
@@ -551,7 +552,10 @@ class IBSimulator:
         if inst.symbol in self._faults.no_data_symbols:
             return error(162, no_data_text(inst.symbol, exchange, what))
         tz = ZoneInfo(inst.time_zone)
-        start, stop = request_window(end.at, duration, resolution, tz)
+        try:
+            start, stop = request_window(end.at, duration, resolution, tz)
+        except InvalidInputError as exc:  # a span reaching before pandas' calendar
+            return error(321, f"Error validating request.-'bP' : cause - {exc.message}")
         try:
             bars = self.provider.fetch_bars(inst.symbol, resolution, start, stop)
         except Exception as exc:

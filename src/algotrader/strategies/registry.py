@@ -211,6 +211,12 @@ def _from_file(spec: str) -> type:
     module = importlib.util.module_from_spec(file_spec)
     # Registered before exec so dataclasses / pickling inside the file can find the module.
     sys.modules[module_name] = module
+    # Seed-style files import `from strategies.base import Strategy`: make the folder that
+    # holds their `strategies/` package importable, as `python -m` from the checkout would.
+    root = str(path.resolve().parent.parent)
+    added = root not in sys.path
+    if added:
+        sys.path.insert(0, root)
     try:
         file_spec.loader.exec_module(module)
     except Exception as exc:
@@ -218,6 +224,9 @@ def _from_file(spec: str) -> type:
         raise InvalidInputError(
             f"cannot import {str(path)!r}: {type(exc).__name__}: {exc}", "fix the file"
         ) from exc
+    finally:
+        if added:
+            sys.path.remove(root)
     candidates = {
         name: obj
         for name, obj in vars(module).items()
