@@ -38,5 +38,5 @@ INDEX_NAME = "ts"
 
 def empty_bars() -> pd.DataFrame:
     """A bar frame with no rows (the right columns, dtypes and index)."""
-    index = pd.DatetimeIndex([], tz="UTC", name=INDEX_NAME)
+    index = pd.DatetimeIndex([], tz="UTC", name=INDEX_NAME).as_unit("us")
     return pd.DataFrame({c: pd.Series(dtype="float64") for c in OHLCV_COLUMNS}, index=index)

@@ -20,6 +20,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
+# The CLI package must be entered through its app module (it registers the command modules,
+# which import each other); importing algotrader.cli.ingest first is a circular import.
+import algotrader.cli.app  # noqa: F401
 from algotrader.cli.ingest import run_ingest
 from algotrader.config import load_settings
 from algotrader.data.ingest import IngestWindow
@@ -176,7 +179,9 @@ def _us(moment: datetime) -> int:
     return int(pd.Timestamp(moment).value // 1000)
 
 
-def _whole_chunks(stored: np.ndarray, fetched: np.ndarray, starts: range, ends: range) -> int | None:
+def _whole_chunks(
+    stored: np.ndarray, fetched: np.ndarray, starts: range, ends: range
+) -> int | None:
     """If ``stored`` (sorted epoch µs) is a union of whole write chunks of a run that fetched
     ``fetched[a:b]`` for some a in ``starts`` and b in ``ends``, that ``a``; else None."""
     positions = np.searchsorted(fetched, stored)
@@ -250,6 +255,7 @@ def test_kill_during_ingest_leaves_whole_chunks_and_the_rerun_repairs_everything
         after_kill[list(OHLCV_COLUMNS)], fetched.loc[after_kill.index], check_freq=False
     )
     # The rows carry the indicators the killed run computed over its whole window (causal).
+    print("DEBUG", len(after_kill), len(fetched), run_first, store.dirty_from("AAPL","1m"))
     computed = compute_indicators(fetched.iloc[run_first:]).loc[after_kill.index]
     _assert_indicators_match(after_kill, computed)
     if store.dirty_from("AAPL", "1m") is None:

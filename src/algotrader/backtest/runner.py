@@ -34,6 +34,7 @@ class StoredRun:
     """A backtest that was stored: its id plus what it ran on."""
 
     run_id: int
+    symbol: str
     result: Result
     frame: pd.DataFrame
     fingerprint: str
@@ -47,7 +48,7 @@ class StoredRun:
 def fingerprint(frame: pd.DataFrame) -> str:
     """SHA-256 of the bars' timestamps and OHLCV values (what a backtest's result depends on)."""
     digest = hashlib.sha256()
-    digest.update(np.ascontiguousarray(frame.index.as_unit("us").asi8).tobytes())
+    digest.update(np.ascontiguousarray(pd.DatetimeIndex(frame.index).as_unit("us").asi8).tobytes())
     for column in OHLCV_COLUMNS:
         digest.update(np.ascontiguousarray(frame[column].to_numpy(np.float64)).tobytes())
     return digest.hexdigest()
@@ -133,7 +134,7 @@ def run_stored_backtest(
             session.flush()
             run_id = int(run.id)
             session.commit()
-    return StoredRun(run_id, result, frame, fp, sources)
+    return StoredRun(run_id, symbol, result, frame, fp, sources)
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:

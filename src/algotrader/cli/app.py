@@ -19,7 +19,16 @@ from algotrader.config import Settings, load_settings
 from algotrader.errors import UserError
 from algotrader.log import setup_logging
 
-_COMMAND_MODULES: tuple[str, ...] = ("backtest", "db", "demo", "events", "fetch", "ingest", "instruments")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "backtest",
+    "db",
+    "demo",
+    "events",
+    "fetch",
+    "ibsim",
+    "ingest",
+    "instruments",
+)
 
 app = typer.Typer(
     name="algotrader",

@@ -22,8 +22,16 @@ from algotrader.plotting import backtest_chart, plot_path
 from algotrader.strategies.registry import list_strategies
 from algotrader.timeframes import Duration, Resolution, parse_duration, parse_resolution
 
-_PCT = {"total_return", "buy_hold_return", "alpha", "cagr", "volatility", "max_drawdown",
-        "win_rate", "exposure"}
+_PCT = {
+    "total_return",
+    "buy_hold_return",
+    "alpha",
+    "cagr",
+    "volatility",
+    "max_drawdown",
+    "win_rate",
+    "exposure",
+}
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, str]:
@@ -32,7 +40,9 @@ def parse_params(pairs: list[str] | None) -> dict[str, str]:
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise InvalidInputError(f"invalid --param {pair!r}", "write it as NAME=VALUE, e.g. --param fast=10")
+            raise InvalidInputError(
+                f"invalid --param {pair!r}", "write it as NAME=VALUE, e.g. --param fast=10"
+            )
         params[key.strip()] = value.strip()
     return params
 
@@ -76,7 +86,11 @@ def metrics_table(result: Result) -> Table:
     table.add_column("metric")
     table.add_column("strategy", justify="right")
     table.add_column("buy & hold", justify="right")
-    table.add_row("total return", _fmt("total_return", m["total_return"]), _fmt("total_return", m["buy_hold_return"]))
+    table.add_row(
+        "total return",
+        _fmt("total_return", m["total_return"]),
+        _fmt("total_return", m["buy_hold_return"]),
+    )
     table.add_row("alpha (vs buy & hold)", _fmt("alpha", m["alpha"]), "")
     for key in ("cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar"):
         table.add_row(key.replace("_", " "), _fmt(key, m[key]), _fmt(key, bh.get(key)))
@@ -107,24 +121,46 @@ def ensure_bars(
         # A few days of slack: the first session after `wanted` may start later (weekends).
         if bounds[0] <= wanted + pd.Timedelta(days=7):
             return
-    run_ingest(settings, [symbol], [resolution], IngestWindow(fetch_duration), source=source,
-               show_progress=False)
+    run_ingest(
+        settings,
+        [symbol],
+        [resolution],
+        IngestWindow(fetch_duration),
+        source=source,
+        show_progress=False,
+    )
 
 
 def backtest(
     ctx: typer.Context,
     symbol: str = typer.Option(..., "-s", "--symbol", help="Symbol to backtest (stored bars)."),
     resolution: str = typer.Option("1d", "-r", "--resolution"),
-    strategy: str = typer.Option("ma_cross", "--strategy", help="Name, entry point or path/file.py:Class."),
-    param: list[str] | None = typer.Option(None, "--param", help="Strategy parameter NAME=VALUE (repeatable)."),
-    duration: str | None = typer.Option(None, "-d", "--duration", help="Backtest only the last DURATION of stored bars."),
-    auto_fetch: bool = typer.Option(False, "--auto-fetch", help="Fetch missing bars through the ingest pipeline."),
-    fetch_duration: str | None = typer.Option(None, "--fetch-duration", help='How much to fetch (and test), e.g. "5 Y".'),
+    strategy: str = typer.Option(
+        "ma_cross", "--strategy", help="Name, entry point or path/file.py:Class."
+    ),
+    param: list[str] | None = typer.Option(
+        None, "--param", help="Strategy parameter NAME=VALUE (repeatable)."
+    ),
+    duration: str | None = typer.Option(
+        None, "-d", "--duration", help="Backtest only the last DURATION of stored bars."
+    ),
+    auto_fetch: bool = typer.Option(
+        False, "--auto-fetch", help="Fetch missing bars through the ingest pipeline."
+    ),
+    fetch_duration: str | None = typer.Option(
+        None, "--fetch-duration", help='How much to fetch (and test), e.g. "5 Y".'
+    ),
     source: str | None = typer.Option(None, "--source", help="Data source for --auto-fetch."),
-    plot: bool = typer.Option(False, "--plot", help="Save a PNG (add `full` for equity, drawdown and metrics)."),
-    plot_mode: str | None = typer.Argument(None, help="`full` after --plot for the full plot.", show_default=False),
+    plot: bool = typer.Option(
+        False, "--plot", help="Save a PNG (add `full` for equity, drawdown and metrics)."
+    ),
+    plot_mode: str | None = typer.Argument(
+        None, help="`full` after --plot for the full plot.", show_default=False
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the whole result as JSON."),
-    fill: str = typer.Option("open", "--fill", help="open: next bar's open (default); close: the signal bar's close."),
+    fill: str = typer.Option(
+        "open", "--fill", help="open: next bar's open (default); close: the signal bar's close."
+    ),
     allow_short: bool = typer.Option(False, "--allow-short"),
     whole_shares: bool = typer.Option(False, "--whole-shares"),
     cash: float = typer.Option(100_000.0, "--cash"),
@@ -144,9 +180,15 @@ def backtest(
     window = parse_duration(duration) if duration else fetch
     params = parse_params(param)
     config = BacktestConfig(
-        cash=cash, commission_per_share=commission_per_share, commission_bps=commission_bps,
-        commission_min=commission_min, slippage_bps=slippage_bps, fill=fill,  # type: ignore[arg-type]
-        allow_short=allow_short, whole_shares=whole_shares, risk_free_rate=risk_free_rate,
+        cash=cash,
+        commission_per_share=commission_per_share,
+        commission_bps=commission_bps,
+        commission_min=commission_min,
+        slippage_bps=slippage_bps,
+        fill=fill,  # type: ignore[arg-type]
+        allow_short=allow_short,
+        whole_shares=whole_shares,
+        risk_free_rate=risk_free_rate,
     )
     settings = settings_from(ctx)
     if auto_fetch:
@@ -159,21 +201,35 @@ def backtest(
     _report(settings, sym, stored, as_json=as_json, plot=plot, full=full)
 
 
-def _report(settings: Settings, symbol: str, stored: StoredRun, *, as_json: bool, plot: bool, full: bool) -> None:
+def _report(
+    settings: Settings, symbol: str, stored: StoredRun, *, as_json: bool, plot: bool, full: bool
+) -> None:
     result = stored.result
     chart = None
     if plot:
-        chart = backtest_chart(stored.frame, result, symbol,
-                               plot_path(settings.plots_dir, symbol, result.resolution, "full" if full else ""),
-                               full=full, synthetic=stored.synthetic)
+        chart = backtest_chart(
+            stored.frame,
+            result,
+            symbol,
+            plot_path(settings.plots_dir, symbol, result.resolution, "full" if full else ""),
+            full=full,
+            synthetic=stored.synthetic,
+        )
     if as_json:
         document = result.to_dict()
-        document.update(run_id=stored.run_id, symbol=symbol, data_fingerprint=stored.fingerprint,
-                        data_sources=sorted(stored.sources), plot=str(chart) if chart else None)
+        document.update(
+            run_id=stored.run_id,
+            symbol=symbol,
+            data_fingerprint=stored.fingerprint,
+            data_sources=sorted(stored.sources),
+            plot=str(chart) if chart else None,
+        )
         print(json.dumps(document, indent=2))
         return
     label = " [synthetic data]" if stored.synthetic else ""
-    console.print(f"Backtest complete for {symbol} @ {result.resolution}: {result.summary()}{label}")
+    console.print(
+        f"Backtest complete for {symbol} @ {result.resolution}: {result.summary()}{label}"
+    )
     console.print(metrics_table(result))
     console.print(f"Run id: {stored.run_id} (`algotrader runs show {stored.run_id}`)")
     if chart is not None:
@@ -194,12 +250,22 @@ def runs_list(ctx: typer.Context, limit: int = typer.Option(20, "--limit")) -> N
     if not runs:
         console.print("No runs yet: try `algotrader backtest -s SPY -r 1d --auto-fetch`.")
         return
-    table = Table("id", "created (UTC)", "symbol", "res", "strategy", "bars", "return", "sharpe", "max dd")
+    table = Table(
+        "id", "created (UTC)", "symbol", "res", "strategy", "bars", "return", "sharpe", "max dd"
+    )
     for run in runs:
         m = run.metrics
-        table.add_row(str(run.id), f"{run.created_at:%Y-%m-%d %H:%M}", run.symbol, run.resolution,
-                      run.strategy, str(run.bars), _fmt("total_return", m.get("total_return")),
-                      _fmt("sharpe", m.get("sharpe")), _fmt("max_drawdown", m.get("max_drawdown")))
+        table.add_row(
+            str(run.id),
+            f"{run.created_at:%Y-%m-%d %H:%M}",
+            run.symbol,
+            run.resolution,
+            run.strategy,
+            str(run.bars),
+            _fmt("total_return", m.get("total_return")),
+            _fmt("sharpe", m.get("sharpe")),
+            _fmt("max_drawdown", m.get("max_drawdown")),
+        )
     console.print(table)
 
 
@@ -213,9 +279,13 @@ def runs_show(ctx: typer.Context, run_id: int = typer.Argument(...)) -> None:
         run = get_run(db, run_id)
     finally:
         db.dispose()
-    console.print(f"Run {run.id}: {run.symbol} @ {run.resolution}, strategy {run.strategy} {run.params}")
-    console.print(f"Data: {run.bars} bars {run.start_ts:%Y-%m-%d %H:%M} .. {run.end_ts:%Y-%m-%d %H:%M} UTC, "
-                  f"source {run.data_source}, fingerprint {run.data_fingerprint[:16]}")
+    console.print(
+        f"Run {run.id}: {run.symbol} @ {run.resolution}, strategy {run.strategy} {run.params}"
+    )
+    console.print(
+        f"Data: {run.bars} bars {run.start_ts:%Y-%m-%d %H:%M} .. {run.end_ts:%Y-%m-%d %H:%M} UTC, "
+        f"source {run.data_source}, fingerprint {run.data_fingerprint[:16]}"
+    )
     console.print(f"Code: {run.code_version}; config: {run.config}")
     table = Table("metric", "value")
     for key, value in run.metrics.items():
@@ -224,10 +294,16 @@ def runs_show(ctx: typer.Context, run_id: int = typer.Argument(...)) -> None:
     console.print(f"Trades: {len(run.trades)}")
     trades = Table("entry", "exit", "side", "qty", "entry px", "exit px", "pnl", "return %")
     for t in run.trades[-20:]:
-        trades.add_row(str(t["entry_time"]), str(t["exit_time"] or "open"), t["side"],
-                       f"{t['quantity']:.4f}", f"{t['entry_price']:.4f}",
-                       f"{t['exit_price']:.4f}" if t["exit_price"] is not None else "",
-                       f"{t['pnl']:.2f}", f"{t['return_pct']:.2f}")
+        trades.add_row(
+            str(t["entry_time"]),
+            str(t["exit_time"] or "open"),
+            t["side"],
+            f"{t['quantity']:.4f}",
+            f"{t['entry_price']:.4f}",
+            f"{t['exit_price']:.4f}" if t["exit_price"] is not None else "",
+            f"{t['pnl']:.2f}",
+            f"{t['return_pct']:.2f}",
+        )
     if run.trades:
         console.print(trades)
 
@@ -241,9 +317,13 @@ def runs_rerun(ctx: typer.Context, run_id: int = typer.Argument(...)) -> None:
     finally:
         db.dispose()
     if not report.same_data:
-        console.print(f"Warning: the stored bars of run {run_id} changed since it ran (fingerprint differs).")
+        console.print(
+            f"Warning: the stored bars of run {run_id} changed since it ran (fingerprint differs)."
+        )
     if report.identical_metrics and report.identical_trades:
-        console.print(f"Run {run_id} reproduced: metrics and {len(report.run.trades)} trades identical to the last bit.")
+        console.print(
+            f"Run {run_id} reproduced: metrics and {len(report.run.trades)} trades identical to the last bit."
+        )
         return
     for line in report.differences:
         console.print(f"  {line}")

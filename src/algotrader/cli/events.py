@@ -11,7 +11,9 @@ from algotrader.cli.app import settings_from
 from algotrader.data.events import ImportReport, import_events, import_signals
 
 events_app = typer.Typer(help="Market and symbol events.", no_args_is_help=True)
-signals_app = typer.Typer(help="External signals (ML forecasts, sentiment, ...).", no_args_is_help=True)
+signals_app = typer.Typer(
+    help="External signals (ML forecasts, sentiment, ...).", no_args_is_help=True
+)
 
 
 def _say(report: ImportReport) -> None:
@@ -22,7 +24,9 @@ def _say(report: ImportReport) -> None:
 
 
 @events_app.command("import")
-def events_import(ctx: typer.Context, file: Path = typer.Argument(..., help="CSV or JSON lines.")) -> None:
+def events_import(
+    ctx: typer.Context, file: Path = typer.Argument(..., help="CSV or JSON lines.")
+) -> None:
     """Import events: rows with a symbol go to symbol_events, others to market_events."""
     db = open_db(settings_from(ctx))
     try:
@@ -33,7 +37,9 @@ def events_import(ctx: typer.Context, file: Path = typer.Argument(..., help="CSV
 
 
 @signals_app.command("import")
-def signals_import(ctx: typer.Context, file: Path = typer.Argument(..., help="CSV or JSON lines.")) -> None:
+def signals_import(
+    ctx: typer.Context, file: Path = typer.Argument(..., help="CSV or JSON lines.")
+) -> None:
     """Import external signals (symbol, ts, source, name, value, payload)."""
     db = open_db(settings_from(ctx))
     try:

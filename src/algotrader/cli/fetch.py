@@ -32,17 +32,32 @@ def export_bars(settings: Settings, symbol: str, resolution: str) -> tuple[Path,
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / f"{symbol}_{resolution}.json"
     records = [
-        {"ts": ts.isoformat(), **{k: (None if isinstance(v, float) and math.isnan(v) else v)
-                                  for k, v in zip(frame.columns, row, strict=True)}}
+        {
+            "ts": ts.isoformat(),
+            **{
+                k: (None if isinstance(v, float) and math.isnan(v) else v)
+                for k, v in zip(frame.columns, row, strict=True)
+            },
+        }
         for ts, row in zip(frame.index, frame.itertuples(index=False), strict=True)
     ]
-    doc = {"symbol": symbol, "resolution": resolution, "sources": sorted(sources),
-           "synthetic": "synthetic" in sources, "bars": records}
+    doc = {
+        "symbol": symbol,
+        "resolution": resolution,
+        "sources": sorted(sources),
+        "synthetic": "synthetic" in sources,
+        "bars": records,
+    }
     tmp = json_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     tmp.replace(json_path)  # never a half-written export
-    png = price_chart(frame, symbol, resolution, out / f"{symbol}_{resolution}_plot.png",
-                      synthetic="synthetic" in sources)
+    png = price_chart(
+        frame,
+        symbol,
+        resolution,
+        out / f"{symbol}_{resolution}_plot.png",
+        synthetic="synthetic" in sources,
+    )
     return json_path, png
 
 

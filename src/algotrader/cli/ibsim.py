@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(7497, "--port", help="Port (7497 = TWS paper by convention)."),
         account: str = typer.Option("DU1234567", "--account", help="Paper account to report."),
         pacing_limit: int | None = typer.Option(
-            None, "--pacing-limit",
+            None,
+            "--pacing-limit",
             help="Refuse historical requests with 162 pacing violation after this many.",
         ),
         pacing_window: float = typer.Option(
@@ -31,7 +32,8 @@ def register(app: typer.Typer) -> None:
         latency: float = typer.Option(0.0, "--latency", help="Seconds added to every reply."),
         no_data: list[str] | None = _NO_DATA,
         drop_on_request: int | None = typer.Option(
-            None, "--drop-on-request",
+            None,
+            "--drop-on-request",
             help="Drop the connection in the middle of the N-th historical request.",
         ),
         tick_interval: float = typer.Option(
@@ -70,8 +72,15 @@ def register(app: typer.Typer) -> None:
 
         config = SimConfig(tick_interval=tick_interval)
         try:
-            serve(host, port, account=account, faults=faults, strict=strict, config=config,
-                  on_ready=ready)
+            serve(
+                host,
+                port,
+                account=account,
+                faults=faults,
+                strict=strict,
+                config=config,
+                on_ready=ready,
+            )
         except OSError as exc:
             raise InvalidInputError(
                 f"cannot listen on {host}:{port} ({exc.strerror or exc})",

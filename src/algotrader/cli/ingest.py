@@ -79,9 +79,7 @@ def run_ingest(
                     what = f"duration={window.duration}" if window.duration else "incremental"
                     if window.incremental:
                         what = "incremental"
-                    console.print(
-                        f"Running ingest pipeline: {symbol} / {resolution.name} / {what}"
-                    )
+                    console.print(f"Running ingest pipeline: {symbol} / {resolution.name} / {what}")
                     report = ingest_symbol(store, provider, symbol, resolution, window)
                     for line in report_lines(report, provider.label):
                         console.print(line)
@@ -97,11 +95,19 @@ def run_ingest(
 def ingest(
     ctx: typer.Context,
     symbol: str = typer.Option(..., "-s", "--symbol", "--symbols", help="AAPL or AAPL,MSFT,SPY"),
-    resolution: str = typer.Option("1d", "-r", "--resolution", help="1m 5m 15m 30m 1h 1d 1w; several: 1d,1h"),
-    duration: str = typer.Option("1 Y", "-d", "--duration", help='How far back, IB style: "5 Y", "30 D".'),
-    source: str | None = typer.Option(None, "--source", help="ibkr, synthetic or csv (default: ALGOTRADER_DATA_SOURCE)."),
+    resolution: str = typer.Option(
+        "1d", "-r", "--resolution", help="1m 5m 15m 30m 1h 1d 1w; several: 1d,1h"
+    ),
+    duration: str = typer.Option(
+        "1 Y", "-d", "--duration", help='How far back, IB style: "5 Y", "30 D".'
+    ),
+    source: str | None = typer.Option(
+        None, "--source", help="ibkr, synthetic or csv (default: ALGOTRADER_DATA_SOURCE)."
+    ),
     csv: Path | None = typer.Option(None, "--csv", help="The CSV file for --source csv."),
-    incremental: bool = typer.Option(False, "--incremental", help="Fetch only what is missing after the last stored bar."),
+    incremental: bool = typer.Option(
+        False, "--incremental", help="Fetch only what is missing after the last stored bar."
+    ),
 ) -> None:
     """Fetch OHLCV bars into the database and compute their indicators."""
     symbols = parse_symbols(symbol)

@@ -12,7 +12,9 @@ from algotrader.data.providers.base import InstrumentInfo
 from algotrader.db.models import Instrument, MarketPrice
 from algotrader.db.store import BarStore
 
-instruments_app = typer.Typer(help="Instruments (symbols and their metadata).", no_args_is_help=True)
+instruments_app = typer.Typer(
+    help="Instruments (symbols and their metadata).", no_args_is_help=True
+)
 
 
 @instruments_app.command("add")
@@ -55,8 +57,9 @@ def list_instruments(ctx: typer.Context) -> None:
         with db.engine.connect() as conn:
             rows = conn.execute(select(Instrument.__table__).order_by(Instrument.symbol)).all()
             counts = conn.execute(
-                select(MarketPrice.symbol, MarketPrice.resolution, func.count())
-                .group_by(MarketPrice.symbol, MarketPrice.resolution)
+                select(MarketPrice.symbol, MarketPrice.resolution, func.count()).group_by(
+                    MarketPrice.symbol, MarketPrice.resolution
+                )
             ).all()
     finally:
         db.dispose()
@@ -66,8 +69,14 @@ def list_instruments(ctx: typer.Context) -> None:
     table = Table("symbol", "name", "type", "exchange", "currency", "con_id", "source", "bars")
     for row in rows:
         table.add_row(
-            row.symbol, row.name or "", row.sec_type, row.primary_exchange or row.exchange,
-            row.currency, str(row.con_id or ""), row.source or "", " ".join(bars.get(row.symbol, [])),
+            row.symbol,
+            row.name or "",
+            row.sec_type,
+            row.primary_exchange or row.exchange,
+            row.currency,
+            str(row.con_id or ""),
+            row.source or "",
+            " ".join(bars.get(row.symbol, [])),
         )
     console.print(table if rows else "No instruments yet: run `algotrader ingest -s AAPL`.")
 

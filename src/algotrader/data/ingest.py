@@ -11,23 +11,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
 from algotrader.data.providers.base import BarProvider
-from algotrader.db.store import BarStore
+from algotrader.db.store import BarStore, StoredSeries
 from algotrader.errors import DataNotFoundError, InvalidInputError
-from algotrader.frames import OHLCV_COLUMNS
+from algotrader.frames import OHLCV_COLUMNS, empty_bars
 from algotrader.indicators import compute_indicators
 from algotrader.timeframes import Duration, Resolution
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
+_EMPTY_BARS = empty_bars()
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,75 @@ def store_bars(
     )
 
 
+def store_chunks(
+    store: BarStore,
+    symbol: str,
+    resolution: str,
+    source: str,
+    chunks: Iterable[pd.DataFrame],
+    *,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Store validated chunks as they arrive, then refresh indicators once.
+
+    For slow sources (IBKR walks history backwards in many requests): each chunk's new or changed
+    bars are committed at once, with a marker that indicators must be recomputed from there. A
+    crash loses nothing already fetched; the final pass (or the next run) recomputes from the
+    earliest marker over the full stored history.
+    """
+    started = time.perf_counter()
+    fetched = inserted = updated = unchanged = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    for chunk in chunks:
+        if chunk.empty:
+            continue
+        lo, hi = chunk.index[0].to_pydatetime(), chunk.index[-1].to_pydatetime()
+        first = lo if first is None else min(first, lo)
+        last = hi if last is None else max(last, hi)
+        stored = store.load_series(symbol, resolution, source, lo, hi + timedelta(microseconds=1))
+        changed = _changed_rows(stored, chunk)
+        fetched += len(chunk)
+        new_rows = int((~chunk.index.isin(stored.bars.index)).sum())
+        inserted += new_rows
+        updated += int(changed.sum()) - new_rows
+        unchanged += len(chunk) - int(changed.sum())
+        if changed.any():
+            rows = chunk[changed]
+            store.write_bars(
+                symbol, resolution, source, rows, dirty_from=rows.index[0].to_pydatetime()
+            )
+        if progress is not None:
+            progress(len(chunk))
+    final = store_bars(store, symbol, resolution, source, _EMPTY_BARS)
+    return IngestReport(
+        symbol=symbol,
+        resolution=resolution,
+        source=source,
+        fetched=fetched,
+        inserted=inserted,
+        updated=updated,
+        unchanged=unchanged,
+        indicator_rows=final.indicator_rows,
+        first_ts=first,
+        last_ts=last,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _changed_rows(stored: StoredSeries, bars: pd.DataFrame) -> np.ndarray:
+    """Which rows of ``bars`` are new or differ from the stored ones (values or source)."""
+    if stored.bars.empty:
+        return np.ones(len(bars), dtype=bool)
+    pos = stored.bars.index.get_indexer(bars.index)
+    exists = pos >= 0
+    changed = ~exists
+    old = stored.bars.to_numpy()[pos[exists]]
+    new = bars[list(OHLCV_COLUMNS)].to_numpy()[exists]
+    changed[exists] = (new != old).any(axis=1) | ~stored.same_source[pos[exists]]
+    return changed
+
+
 @dataclass(frozen=True)
 class IngestWindow:
     """Which bars to fetch: ``duration`` back from ``end`` (now by default), or only what is
@@ -188,8 +258,25 @@ def ingest_symbol(
     symbol = symbol.strip().upper()
     start, end = resolve_window(store, symbol, resolution, window)
     info = provider.describe(symbol)
-    bars = provider.fetch_bars(symbol, resolution, start, end)
     store.ensure_instrument(info, provider.name)
+    iter_chunks = getattr(provider, "iter_bars", None)
+    if iter_chunks is not None:
+        report = store_chunks(
+            store,
+            symbol,
+            resolution.name,
+            provider.name,
+            iter_chunks(symbol, resolution, start, end),
+            progress=progress,
+        )
+        if report.fetched == 0 and store.bounds(symbol, resolution.name) is None:
+            raise DataNotFoundError(
+                f"{provider.label} returned no {resolution.name} bars for {symbol} "
+                f"between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC",
+                "try a longer duration, another resolution, or check the symbol",
+            )
+        return report
+    bars = provider.fetch_bars(symbol, resolution, start, end)
     if bars.empty and store.dirty_from(symbol, resolution.name) is None:
         if window.incremental and store.bounds(symbol, resolution.name):
             return IngestReport(symbol, resolution.name, provider.name, 0, 0, 0, 0, 0, None, None, 0)

@@ -151,9 +151,16 @@ class BarStore:
         data, _ = self._read(symbol, resolution, columns, start, end, source=None)
         return data
 
-    def load_series(self, symbol: str, resolution: str, source: str) -> StoredSeries:
-        """Stored OHLCV of the whole series, with a mask of the rows whose source is ``source``."""
-        bars, same = self._read(symbol, resolution, OHLCV_COLUMNS, None, None, source=source)
+    def load_series(
+        self,
+        symbol: str,
+        resolution: str,
+        source: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> StoredSeries:
+        """Stored OHLCV in [start, end) (default: all), with a mask of the rows from ``source``."""
+        bars, same = self._read(symbol, resolution, OHLCV_COLUMNS, start, end, source=source)
         return StoredSeries(bars, same)
 
     def _read(

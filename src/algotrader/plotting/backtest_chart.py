@@ -56,10 +56,28 @@ def _price_panel(ax: object, frame: pd.DataFrame, result: Result) -> None:
     if len(fills):
         ts = _naive(pd.DatetimeIndex(fills["ts"]))
         buys = (fills["action"] == "BUY").to_numpy()
-        ax.scatter(ts[buys], fills["price"][buys], marker="^", s=70, color="#2ca02c",  # type: ignore[attr-defined]
-                   edgecolor="black", linewidth=0.5, zorder=5, label="buy")
-        ax.scatter(ts[~buys], fills["price"][~buys], marker="v", s=70, color="#d62728",  # type: ignore[attr-defined]
-                   edgecolor="black", linewidth=0.5, zorder=5, label="sell")
+        ax.scatter(
+            ts[buys],
+            fills["price"][buys],
+            marker="^",
+            s=70,
+            color="#2ca02c",  # type: ignore[attr-defined]
+            edgecolor="black",
+            linewidth=0.5,
+            zorder=5,
+            label="buy",
+        )
+        ax.scatter(
+            ts[~buys],
+            fills["price"][~buys],
+            marker="v",
+            s=70,
+            color="#d62728",  # type: ignore[attr-defined]
+            edgecolor="black",
+            linewidth=0.5,
+            zorder=5,
+            label="sell",
+        )
     ax.set_ylabel("price")  # type: ignore[attr-defined]
     ax.grid(alpha=0.3)  # type: ignore[attr-defined]
     ax.legend(loc="upper left", fontsize=8, ncol=5)  # type: ignore[attr-defined]
@@ -86,14 +104,17 @@ def backtest_chart(
         _price_panel(fig.add_subplot(), frame, result)
     else:
         fig = Figure(figsize=(14, 11), dpi=110)
-        grid = fig.add_gridspec(3, 2, width_ratios=(4.2, 1), height_ratios=(2.2, 1.6, 1),
-                                hspace=0.28, wspace=0.05)
+        grid = fig.add_gridspec(
+            3, 2, width_ratios=(4.2, 1), height_ratios=(2.2, 1.6, 1), hspace=0.28, wspace=0.05
+        )
         price = fig.add_subplot(grid[0, 0])
         _price_panel(price, frame, result)
         equity = fig.add_subplot(grid[1, 0], sharex=price)
         x = _naive(result.equity.index)
         equity.plot(x, result.equity.to_numpy(), color="#1f77b4", linewidth=1.2, label="strategy")
-        equity.plot(x, result.buy_hold.to_numpy(), color="#7f7f7f", linewidth=1.0, label="buy & hold")
+        equity.plot(
+            x, result.buy_hold.to_numpy(), color="#7f7f7f", linewidth=1.0, label="buy & hold"
+        )
         equity.set_ylabel("equity")
         equity.grid(alpha=0.3)
         equity.legend(loc="upper left", fontsize=8)
@@ -107,9 +128,13 @@ def backtest_chart(
         style_time_axis(dd)
         table_ax = fig.add_subplot(grid[:, 1])
         table_ax.axis("off")
-        rows = [[label, _fmt(result.metrics.get(key, math.nan), kind)] for label, key, kind in _TABLE_ROWS]
-        table = table_ax.table(cellText=rows, colLabels=["metric", "value"], loc="upper center",
-                               colWidths=[0.62, 0.38])
+        rows = [
+            [label, _fmt(result.metrics.get(key, math.nan), kind)]
+            for label, key, kind in _TABLE_ROWS
+        ]
+        table = table_ax.table(
+            cellText=rows, colLabels=["metric", "value"], loc="upper center", colWidths=[0.62, 0.38]
+        )
         table.auto_set_font_size(False)
         table.set_fontsize(9)
         table.scale(1, 1.5)

@@ -29,8 +29,17 @@ def style_time_axis(ax: object) -> None:
 
 
 def mark_synthetic(fig: Figure) -> None:
-    fig.text(0.5, 0.5, SYNTHETIC_NOTE, ha="center", va="center", fontsize=22, color="grey",
-             alpha=0.18, rotation=20)
+    fig.text(
+        0.5,
+        0.5,
+        SYNTHETIC_NOTE,
+        ha="center",
+        va="center",
+        fontsize=22,
+        color="grey",
+        alpha=0.18,
+        rotation=20,
+    )
 
 
 def price_chart(
