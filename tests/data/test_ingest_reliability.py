@@ -255,7 +255,6 @@ def test_kill_during_ingest_leaves_whole_chunks_and_the_rerun_repairs_everything
         after_kill[list(OHLCV_COLUMNS)], fetched.loc[after_kill.index], check_freq=False
     )
     # The rows carry the indicators the killed run computed over its whole window (causal).
-    print("DEBUG", len(after_kill), len(fetched), run_first, store.dirty_from("AAPL","1m"))
     computed = compute_indicators(fetched.iloc[run_first:]).loc[after_kill.index]
     _assert_indicators_match(after_kill, computed)
     if store.dirty_from("AAPL", "1m") is None:

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from algotrader.cli.app import main
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_auto_fetch_on_an_empty_database_then_a_run_without_it(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, "backtest", "-s", "SPY", "-r", "1d", "--auto-fetch",
+                        "--fetch-duration", "2 Y", "--source", "synthetic")
+    assert code == 0
+    assert "Fetched" in out and "Backtest complete for SPY @ 1d: bars=" in out
+    code, out, _ = _run(capsys, "backtest", "-s", "SPY", "-r", "1d")
+    assert code == 0 and "Fetched" not in out
+    assert "total_return=" in out and "sharpe=" in out and "buy & hold" in out
+
+
+def test_missing_data_without_auto_fetch_is_one_line_with_the_fix(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(capsys, "backtest", "-s", "SPY", "-r", "1d")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: no 1d bars of SPY")
+    assert "algotrader ingest -s SPY" in err and "--auto-fetch" in err
+
+
+def test_plot_and_full_plot_are_saved_as_png(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ("backtest", "-s", "TSLA", "-r", "1d", "--strategy", "supertrend", "--auto-fetch",
+            "--fetch-duration", "1 Y", "--source", "synthetic")
+    _, out, _ = _run(capsys, *base, "--plot")
+    simple = Path(out.split("Saved plot: ")[1].strip())
+    _, out, _ = _run(capsys, *base, "--plot", "full")
+    full = Path(out.split("Saved plot: ")[1].strip())
+    assert simple.name.startswith("TSLA_1d_") and simple.suffix == ".png"
+    assert full.name.endswith("_full.png") and full.parent == Path("data/plots")
+    assert simple.read_bytes()[:8] == full.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_json_prints_parameters_metrics_and_trades(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, "backtest", "-s", "SPY", "--auto-fetch", "--source", "synthetic",
+                        "--fetch-duration", "2 Y", "--json", "--param", "fast=10")
+    assert code == 0
+    document = json.loads(out[out.index("{"):])
+    assert document["params"] == {"fast": 10, "slow": 50}
+    assert {"total_return", "sharpe", "cagr", "max_drawdown"} <= set(document["metrics"])
+    assert isinstance(document["trades"], list) and document["run_id"] >= 1
+
+
+def test_bad_parameter_name_suggests_the_right_one(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _run(capsys, "ingest", "-s", "SPY", "-r", "1d", "-d", "1 Y", "--source", "synthetic")
+    code, _, err = _run(capsys, "backtest", "-s", "SPY", "--param", "fats=10")
+    assert code == 2 and "fast" in err and err.count("\n") == 1
+
+
+def test_runs_list_show_and_rerun(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _run(capsys, "backtest", "-s", "SPY", "--auto-fetch", "--fetch-duration", "1 Y",
+         "--source", "synthetic")
+    code, out, _ = _run(capsys, "runs", "list")
+    assert code == 0 and "ma_cross" in out and "SPY" in out
+    code, out, _ = _run(capsys, "runs", "show", "1")
+    assert code == 0 and "fingerprint" in out and "Code: 0.1.0+" in out
+    code, out, _ = _run(capsys, "runs", "rerun", "1")
+    assert code == 0 and "identical to the last bit" in out
+
+
+def test_strategies_list_shows_every_builtin_with_its_rule(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, "strategies", "list")
+    assert code == 0
+    for name in ("ma_cross", "db_ma_cross", "rsi", "bollinger", "macd", "supertrend",
+                 "ath_breakout", "streak", "hello_world"):
+        assert name in out
+    assert "BUY" in out
+
+
+def test_demo_ranks_every_builtin_and_saves_the_best_full_plot(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, "demo", "-s", "AAPL")
+    assert code == 0
+    assert "best first" in out and out.count("Saved plot:") == 2
+    full = [line for line in out.splitlines() if "_full.png" in line][0]
+    assert Path(full.split("Saved plot: ")[1].split(" (best")[0]).is_file()
