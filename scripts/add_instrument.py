@@ -1,4 +1,5 @@
-"""`python -m scripts.add_instrument --symbol AAPL [--name ...]` = `algotrader instruments add AAPL ...`."""
+"""`python -m scripts.add_instrument --symbol AAPL [--name ...]`
+= `algotrader instruments add AAPL [--name ...]`."""
 
 import sys
 

@@ -1,4 +1,5 @@
-"""`python -m scripts.backtest -s SPY -r 1d [--auto-fetch] [--plot [full]] ...` = `algotrader backtest ...`."""
+"""`python -m scripts.backtest -s SPY -r 1d [--auto-fetch] [--plot [full]] ...`
+= `algotrader backtest ...`."""
 
 from scripts import run
 

@@ -37,12 +37,20 @@ def pg_server_url() -> Iterator[str]:
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     yield f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 _TABLES = (
-    "market_prices", "series_state", "instruments", "market_events", "symbol_events",
-    "external_signals", "backtest_runs", "orders",
+    "market_prices",
+    "series_state",
+    "instruments",
+    "market_events",
+    "symbol_events",
+    "external_signals",
+    "backtest_runs",
+    "orders",
 )
 
 

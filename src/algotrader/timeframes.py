@@ -53,8 +53,16 @@ RESOLUTIONS: dict[str, Resolution] = {
 }
 
 _RESOLUTION_ALIASES = {
-    "1min": "1m", "5min": "5m", "15min": "15m", "30min": "30m", "60m": "1h", "1hour": "1h",
-    "1day": "1d", "d": "1d", "1week": "1w", "w": "1w",
+    "1min": "1m",
+    "5min": "5m",
+    "15min": "15m",
+    "30min": "30m",
+    "60m": "1h",
+    "1hour": "1h",
+    "1day": "1d",
+    "d": "1d",
+    "1week": "1w",
+    "w": "1w",
 }
 
 

@@ -17,8 +17,19 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 def test_auto_fetch_on_an_empty_database_then_a_run_without_it(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = _run(capsys, "backtest", "-s", "SPY", "-r", "1d", "--auto-fetch",
-                        "--fetch-duration", "2 Y", "--source", "synthetic")
+    code, out, _ = _run(
+        capsys,
+        "backtest",
+        "-s",
+        "SPY",
+        "-r",
+        "1d",
+        "--auto-fetch",
+        "--fetch-duration",
+        "2 Y",
+        "--source",
+        "synthetic",
+    )
     assert code == 0
     assert "Fetched" in out and "Backtest complete for SPY @ 1d: bars=" in out
     code, out, _ = _run(capsys, "backtest", "-s", "SPY", "-r", "1d")
@@ -38,8 +49,20 @@ def test_missing_data_without_auto_fetch_is_one_line_with_the_fix(
 def test_plot_and_full_plot_are_saved_as_png(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = ("backtest", "-s", "TSLA", "-r", "1d", "--strategy", "supertrend", "--auto-fetch",
-            "--fetch-duration", "1 Y", "--source", "synthetic")
+    base = (
+        "backtest",
+        "-s",
+        "TSLA",
+        "-r",
+        "1d",
+        "--strategy",
+        "supertrend",
+        "--auto-fetch",
+        "--fetch-duration",
+        "1 Y",
+        "--source",
+        "synthetic",
+    )
     _, out, _ = _run(capsys, *base, "--plot")
     simple = Path(out.split("Saved plot: ")[1].strip())
     _, out, _ = _run(capsys, *base, "--plot", "full")
@@ -52,10 +75,22 @@ def test_plot_and_full_plot_are_saved_as_png(
 def test_json_prints_parameters_metrics_and_trades(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = _run(capsys, "backtest", "-s", "SPY", "--auto-fetch", "--source", "synthetic",
-                        "--fetch-duration", "2 Y", "--json", "--param", "fast=10")
+    code, out, _ = _run(
+        capsys,
+        "backtest",
+        "-s",
+        "SPY",
+        "--auto-fetch",
+        "--source",
+        "synthetic",
+        "--fetch-duration",
+        "2 Y",
+        "--json",
+        "--param",
+        "fast=10",
+    )
     assert code == 0
-    document = json.loads(out[out.index("{"):])
+    document = json.loads(out[out.index("{") :])
     assert document["params"] == {"fast": 10, "slow": 50}
     assert {"total_return", "sharpe", "cagr", "max_drawdown"} <= set(document["metrics"])
     assert isinstance(document["trades"], list) and document["run_id"] >= 1
@@ -70,8 +105,17 @@ def test_bad_parameter_name_suggests_the_right_one(
 
 
 def test_runs_list_show_and_rerun(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _run(capsys, "backtest", "-s", "SPY", "--auto-fetch", "--fetch-duration", "1 Y",
-         "--source", "synthetic")
+    _run(
+        capsys,
+        "backtest",
+        "-s",
+        "SPY",
+        "--auto-fetch",
+        "--fetch-duration",
+        "1 Y",
+        "--source",
+        "synthetic",
+    )
     code, out, _ = _run(capsys, "runs", "list")
     assert code == 0 and "ma_cross" in out and "SPY" in out
     code, out, _ = _run(capsys, "runs", "show", "1")
@@ -85,8 +129,17 @@ def test_strategies_list_shows_every_builtin_with_its_rule(
 ) -> None:
     code, out, _ = _run(capsys, "strategies", "list")
     assert code == 0
-    for name in ("ma_cross", "db_ma_cross", "rsi", "bollinger", "macd", "supertrend",
-                 "ath_breakout", "streak", "hello_world"):
+    for name in (
+        "ma_cross",
+        "db_ma_cross",
+        "rsi",
+        "bollinger",
+        "macd",
+        "supertrend",
+        "ath_breakout",
+        "streak",
+        "hello_world",
+    ):
         assert name in out
     assert "BUY" in out
 
@@ -97,5 +150,5 @@ def test_demo_ranks_every_builtin_and_saves_the_best_full_plot(
     code, out, _ = _run(capsys, "demo", "-s", "AAPL")
     assert code == 0
     assert "best first" in out and out.count("Saved plot:") == 2
-    full = [line for line in out.splitlines() if "_full.png" in line][0]
+    full = next(line for line in out.splitlines() if "_full.png" in line)
     assert Path(full.split("Saved plot: ")[1].split(" (best")[0]).is_file()

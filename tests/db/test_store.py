@@ -99,7 +99,9 @@ def test_interrupted_write_leaves_a_marker_that_the_next_run_repairs(db_url: str
     bars = _bars(300)
     full = pd.concat([bars, compute_indicators(bars)], axis=1)
     # Only the first part of a multi-chunk write landed, indicators of the rest never written:
-    store.write_bars("TEST", "1d", "test", full.iloc[:100], dirty_from=bars.index[0].to_pydatetime())
+    store.write_bars(
+        "TEST", "1d", "test", full.iloc[:100], dirty_from=bars.index[0].to_pydatetime()
+    )
     store.write_bars("TEST", "1d", "test", bars.iloc[100:])
     assert store.dirty_from("TEST", "1d") == bars.index[0].to_pydatetime()
     report = store_bars(store, "TEST", "1d", "test", bars)
@@ -122,14 +124,18 @@ def test_load_bars_respects_start_and_end(db_url: str) -> None:
     store = _store(db_url)
     bars = _bars(100)
     store_bars(store, "TEST", "1d", "test", bars)
-    window = store.load_bars("TEST", "1d", bars.index[10].to_pydatetime(), bars.index[20].to_pydatetime())
+    window = store.load_bars(
+        "TEST", "1d", bars.index[10].to_pydatetime(), bars.index[20].to_pydatetime()
+    )
     assert list(window.index) == list(bars.index[10:20])
 
 
 def test_ensure_instrument_is_idempotent_and_fills_blanks(db_url: str) -> None:
     store = BarStore(open_database(db_url))
     assert store.ensure_instrument(InstrumentInfo("ABC"), "test") is True
-    assert store.ensure_instrument(InstrumentInfo("ABC", name="Abc Corp", con_id=7), "test") is False
+    assert (
+        store.ensure_instrument(InstrumentInfo("ABC", name="Abc Corp", con_id=7), "test") is False
+    )
     with store.db.engine.connect() as conn:
         from sqlalchemy import text
 

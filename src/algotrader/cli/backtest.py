@@ -322,7 +322,8 @@ def runs_rerun(ctx: typer.Context, run_id: int = typer.Argument(...)) -> None:
         )
     if report.identical_metrics and report.identical_trades:
         console.print(
-            f"Run {run_id} reproduced: metrics and {len(report.run.trades)} trades identical to the last bit."
+            f"Run {run_id} reproduced: metrics and {len(report.run.trades)} trades "
+            "identical to the last bit."
         )
         return
     for line in report.differences:

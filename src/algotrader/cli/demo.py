@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import time
 
+import typer
 from rich.table import Table
 
-import typer
-
+from algotrader.backtest.result import BacktestConfig
+from algotrader.backtest.runner import StoredRun, run_stored_backtest
 from algotrader.cli._common import console, open_db, parse_symbols
 from algotrader.cli.app import settings_from
 from algotrader.cli.ingest import run_ingest
 from algotrader.config import mask_url
 from algotrader.data.ingest import IngestWindow
-from algotrader.db.store import BarStore
-from algotrader.backtest.result import BacktestConfig
-from algotrader.backtest.runner import StoredRun, run_stored_backtest
 from algotrader.db.engine import Database
+from algotrader.db.store import BarStore
 from algotrader.plotting import backtest_chart, plot_path, price_chart
 from algotrader.strategies.registry import list_strategies
 from algotrader.timeframes import parse_duration, parse_resolution

@@ -14,7 +14,6 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import pandas as pd
 from sqlalchemy import Table, and_, select, tuple_
 
 from algotrader.db.engine import Database
-from algotrader.db.models import ExternalSignal, MarketEvent, SymbolEvent
+from algotrader.db.models import Base, ExternalSignal, MarketEvent, SymbolEvent
 from algotrader.errors import InvalidInputError
 
 _TS_KEYS = ("ts", "timestamp", "datetime", "date", "time")
@@ -71,14 +70,14 @@ def _parse(path: Path, number: int, row: dict[str, Any], needs_kind: bool) -> di
     if ts_key is None:
         raise InvalidInputError(f"{where}: no timestamp", "add a 'ts' column (ISO date or time)")
     try:
-        ts = pd.Timestamp(row[ts_key])
+        parsed = pd.Timestamp(row[ts_key])
     except (ValueError, TypeError):
-        ts = pd.NaT
-    if ts is pd.NaT:
+        parsed = None
+    if parsed is None or parsed is pd.NaT:
         raise InvalidInputError(
             f"{where}, column '{ts_key}': {row[ts_key]!r} is not a date", "use ISO 8601 dates"
         )
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    ts = parsed.tz_localize("UTC") if parsed.tzinfo is None else parsed.tz_convert("UTC")
     out: dict[str, Any] = {"ts": ts.to_pydatetime()}
     for key in ("name", *(("kind",) if needs_kind else ())):
         value = str(row.get(key) or "").strip()
@@ -96,7 +95,8 @@ def _parse(path: Path, number: int, row: dict[str, Any], needs_kind: bool) -> di
             out["value"] = float(raw_value)
         except (TypeError, ValueError):
             raise InvalidInputError(
-                f"{where}, column 'value': {raw_value!r} is not a number", "use a number or leave it empty"
+                f"{where}, column 'value': {raw_value!r} is not a number",
+                "use a number or leave it empty",
             ) from None
         if not math.isfinite(out["value"]):
             raise InvalidInputError(f"{where}, column 'value': not finite", "use a finite number")
@@ -115,7 +115,9 @@ def _parse(path: Path, number: int, row: dict[str, Any], needs_kind: bool) -> di
     return out
 
 
-def _upsert(db: Database, table: Table, keys: tuple[str, ...], records: list[dict[str, Any]]) -> ImportReport:
+def _upsert(
+    db: Database, table: Table, keys: tuple[str, ...], records: list[dict[str, Any]]
+) -> ImportReport:
     inserted = updated = unchanged = 0
     if not records:
         return ImportReport(table.name, 0, 0, 0)
@@ -123,14 +125,13 @@ def _upsert(db: Database, table: Table, keys: tuple[str, ...], records: list[dic
     for record in records:
         seen[tuple(record[k] for k in keys)] = record  # a later duplicate row wins
     with db.engine.begin() as conn:
-        existing = {}
+        existing: dict[tuple[Any, ...], Any] = {}
         key_cols = [table.c[k] for k in keys]
         items = list(seen.items())
         for lo in range(0, len(items), 500):
             batch = [key for key, _ in items[lo : lo + 500]]
-            for row in conn.execute(select(table).where(tuple_(*key_cols).in_(batch))).mappings():
-                stored_key = tuple(row[k] for k in keys)
-                existing[stored_key] = row
+            for found in conn.execute(select(table).where(tuple_(*key_cols).in_(batch))).mappings():
+                existing[tuple(found[k] for k in keys)] = found
         for key, record in items:
             row = existing.get(key)
             if row is None:
@@ -138,13 +139,18 @@ def _upsert(db: Database, table: Table, keys: tuple[str, ...], records: list[dic
                 inserted += 1
             elif any(row[c] != record[c] for c in record):
                 conn.execute(
-                    table.update().where(and_(*(c == v for c, v in zip(key_cols, key, strict=True))))
+                    table.update()
+                    .where(and_(*(c == v for c, v in zip(key_cols, key, strict=True))))
                     .values(**record)
                 )
                 updated += 1
             else:
                 unchanged += 1
     return ImportReport(table.name, inserted, updated, unchanged)
+
+
+def _table(model: type[Base]) -> Table:
+    return Base.metadata.tables[model.__tablename__]
 
 
 def import_events(db: Database, path: Path) -> list[ImportReport]:
@@ -160,8 +166,8 @@ def import_events(db: Database, path: Path) -> list[ImportReport]:
     if not market and not symbol:
         raise InvalidInputError(f"{path.name} has no rows", "add at least one event")
     return [
-        _upsert(db, MarketEvent.__table__, ("source", "kind", "name", "ts"), market),
-        _upsert(db, SymbolEvent.__table__, ("symbol", "source", "kind", "name", "ts"), symbol),
+        _upsert(db, _table(MarketEvent), ("source", "kind", "name", "ts"), market),
+        _upsert(db, _table(SymbolEvent), ("symbol", "source", "kind", "name", "ts"), symbol),
     ]
 
 
@@ -171,11 +177,13 @@ def import_signals(db: Database, path: Path) -> ImportReport:
     for number, row in _rows(path):
         record = _parse(path, number, row, needs_kind=False)
         if not record["symbol"]:
-            raise InvalidInputError(f"{path.name} line {number}: no symbol", "add a 'symbol' column")
+            raise InvalidInputError(
+                f"{path.name} line {number}: no symbol", "add a 'symbol' column"
+            )
         records.append(record)
     if not records:
         raise InvalidInputError(f"{path.name} has no rows", "add at least one signal")
-    return _upsert(db, ExternalSignal.__table__, ("symbol", "source", "name", "ts"), records)
+    return _upsert(db, _table(ExternalSignal), ("symbol", "source", "name", "ts"), records)
 
 
 __all__ = ["ImportReport", "import_events", "import_signals"]

@@ -94,8 +94,10 @@ def store_bars(
             keep_old = np.ones(len(old), dtype=bool)
             keep_old[pos[exists]] = False
             merged = pd.concat([old[keep_old], bars[list(OHLCV_COLUMNS)]])
-            from_new_rows = np.concatenate([np.zeros(int(keep_old.sum()), bool), np.ones(len(bars), bool)])
-            order = np.argsort(merged.index.asi8, kind="stable")
+            from_new_rows = np.concatenate(
+                [np.zeros(int(keep_old.sum()), bool), np.ones(len(bars), bool)]
+            )
+            order = np.argsort(pd.DatetimeIndex(merged.index).asi8, kind="stable")
             merged, from_new_rows = merged.iloc[order], from_new_rows[order]
 
     candidates = [t for t in (first_changed, dirty) if t is not None]
@@ -258,9 +260,9 @@ def ingest_symbol(
     symbol = symbol.strip().upper()
     start, end = resolve_window(store, symbol, resolution, window)
     info = provider.describe(symbol)
-    store.ensure_instrument(info, provider.name)
     iter_chunks = getattr(provider, "iter_bars", None)
     if iter_chunks is not None:
+        store.ensure_instrument(info, provider.name)  # before the first chunk's rows (FK)
         report = store_chunks(
             store,
             symbol,
@@ -277,9 +279,13 @@ def ingest_symbol(
             )
         return report
     bars = provider.fetch_bars(symbol, resolution, start, end)
+    # Only once the bars are fetched and valid: a refused file or request writes nothing.
+    store.ensure_instrument(info, provider.name)
     if bars.empty and store.dirty_from(symbol, resolution.name) is None:
         if window.incremental and store.bounds(symbol, resolution.name):
-            return IngestReport(symbol, resolution.name, provider.name, 0, 0, 0, 0, 0, None, None, 0)
+            return IngestReport(
+                symbol, resolution.name, provider.name, 0, 0, 0, 0, 0, None, None, 0
+            )
         raise DataNotFoundError(
             f"{provider.label} returned no {resolution.name} bars for {symbol} "
             f"between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC",

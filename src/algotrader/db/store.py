@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from algotrader.data.providers.base import InstrumentInfo
 from algotrader.db import _pgbinary
 from algotrader.db.engine import Database
-from algotrader.db.models import Instrument
+from algotrader.db.models import Base, Instrument
 from algotrader.db.types import from_epoch_us, to_epoch_us
 from algotrader.frames import INDEX_NAME, INDICATOR_COLUMNS, OHLCV_COLUMNS, empty_bars
 
@@ -71,23 +71,23 @@ class BarStore:
         values["source"] = source
         insert = pg_insert if self.db.is_postgres else sqlite_insert
         with self.db.engine.begin() as conn:
-            table = Instrument.__table__
+            table = Base.metadata.tables[Instrument.__tablename__]
             existing = (
                 conn.execute(select(table).where(table.c.symbol == values["symbol"]))
                 .mappings()
                 .first()
             )
             if existing is None:
-                stmt = insert(Instrument).values(**values).on_conflict_do_nothing(
-                    index_elements=["symbol"]
+                stmt = (
+                    insert(Instrument)
+                    .values(**values)
+                    .on_conflict_do_nothing(index_elements=["symbol"])
                 )
                 return bool(conn.execute(stmt).rowcount)
             blanks = {k: v for k, v in values.items() if v is not None and existing[k] is None}
             if blanks:
                 conn.execute(
-                    Instrument.__table__.update()
-                    .where(Instrument.symbol == values["symbol"])
-                    .values(**blanks)
+                    table.update().where(Instrument.symbol == values["symbol"]).values(**blanks)
                 )
             return False
 
@@ -109,8 +109,9 @@ class BarStore:
 
         with self.db.engine.connect() as conn:
             first, last, n = conn.execute(
-                select(func.min(MarketPrice.ts), func.max(MarketPrice.ts), func.count())
-                .where(MarketPrice.symbol == symbol, MarketPrice.resolution == resolution)
+                select(func.min(MarketPrice.ts), func.max(MarketPrice.ts), func.count()).where(
+                    MarketPrice.symbol == symbol, MarketPrice.resolution == resolution
+                )
             ).one()
         if not n:
             return None
@@ -186,7 +187,9 @@ class BarStore:
         source: str | None,
     ) -> tuple[pd.DataFrame, np.ndarray]:
         # NaN stands in for NULL so every row has the same binary layout (decoded by numpy).
-        selected = [sql.SQL("coalesce({}, 'NaN'::float8)").format(sql.Identifier(c)) for c in columns]
+        selected = [
+            sql.SQL("coalesce({}, 'NaN'::float8)").format(sql.Identifier(c)) for c in columns
+        ]
         if source is not None:
             selected.append(sql.SQL("(source = {})").format(sql.Literal(source)))
         where = [
@@ -210,7 +213,8 @@ class BarStore:
             return empty_bars().reindex(columns=list(columns)), np.zeros(0, dtype=bool)
         decoded = _pgbinary.decode_fixed(buffer, len(columns), 1 if source is not None else 0)
         frame = pd.DataFrame(
-            {c: decoded[f"v{j}"] for j, c in enumerate(columns)}, index=_index_from_us(decoded["ts"])
+            {c: decoded[f"v{j}"] for j, c in enumerate(columns)},
+            index=_index_from_us(decoded["ts"]),
         )
         same = decoded["b0"] if source is not None else np.zeros(0, dtype=bool)
         return frame, same
@@ -271,8 +275,9 @@ class BarStore:
         ``clear_dirty_from`` clears a marker at or after that instant in the last chunk's, so an
         interrupted multi-chunk write leaves a marker that makes the next run recompute.
         ``update_source=False`` rewrites values but keeps each stored row's source (indicator
-        refresh of bars that came from elsewhere). ``all_new`` says no row exists yet (PostgreSQL then COPYs directly; a concurrent writer
-        that got there first only costs a retry through the upsert path).
+        refresh of bars that came from elsewhere). ``all_new`` says no row exists yet (PostgreSQL
+        then COPYs directly; a concurrent writer that got there first only costs a retry through
+        the upsert path).
         Returns the number of rows written.
         """
         if frame.empty:
@@ -280,7 +285,7 @@ class BarStore:
                 with self.db.engine.begin() as conn:
                     self._mark(conn, symbol, resolution, dirty_from, clear_dirty_from)
             return 0
-        ts_us = _epoch_us(frame.index)
+        ts_us = _epoch_us(pd.DatetimeIndex(frame.index))
         values = [
             np.ascontiguousarray(frame[c].to_numpy(np.float64))
             if c in frame.columns
@@ -302,8 +307,13 @@ class BarStore:
                 chunk = (ts_us[lo:hi], [v[lo:hi] for v in values])
                 if self.db.is_postgres:
                     self._write_pg(
-                        conn, symbol, resolution, source, *chunk,
-                        all_new=all_new, update_source=update_source,
+                        conn,
+                        symbol,
+                        resolution,
+                        source,
+                        *chunk,
+                        all_new=all_new,
+                        update_source=update_source,
                     )
                 else:
                     self._write_sqlite(
@@ -340,7 +350,7 @@ class BarStore:
 
         if dirty_from is None and clear_from is None:
             return
-        table = SeriesState.__table__
+        table = Base.metadata.tables[SeriesState.__tablename__]
         key = {"symbol": symbol, "resolution": resolution}
         insert = pg_insert if self.db.is_postgres else sqlite_insert
         conn.execute(
@@ -350,7 +360,8 @@ class BarStore:
         )
         if dirty_from is not None:
             current = conn.execute(
-                select(table.c.dirty_from).where(*(table.c[k] == v for k, v in key.items()))
+                select(table.c.dirty_from)
+                .where(*(table.c[k] == v for k, v in key.items()))
                 .with_for_update()
             ).scalar_one_or_none()
             if current is None or dirty_from < current:
@@ -385,12 +396,14 @@ class BarStore:
         names = sql.SQL(", ").join(sql.Identifier(c) for c in _ROW_COLUMNS)
         if all_new:
             try:
-                with raw.transaction(), raw.cursor() as cur:  # type: ignore[union-attr]
-                    # A savepoint: a concurrent writer's rows make this fail as a whole.
-                    with cur.copy(
-                        sql.SQL("COPY market_prices ({}) FROM STDIN (FORMAT BINARY)").format(names)
-                    ) as copy:
-                        copy.write(payload)
+                copy_sql = sql.SQL("COPY market_prices ({}) FROM STDIN (FORMAT BINARY)")
+                # A savepoint: a concurrent writer's rows make this fail as a whole.
+                with (
+                    raw.transaction(),  # type: ignore[union-attr]
+                    raw.cursor() as cur,  # type: ignore[union-attr]
+                    cur.copy(copy_sql.format(names)) as copy,
+                ):
+                    copy.write(payload)
                 return
             except pg_errors.UniqueViolation:
                 log.info("rows of %s %s appeared meanwhile; upserting instead", symbol, resolution)

@@ -6,7 +6,6 @@ which host and port were tried and the ways out.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -71,7 +70,7 @@ async def connect_ib(
         raise GatewayUnavailableError(
             f"no TWS/IB Gateway answers at {where} ({reason})", _ways_out(settings)
         ) from None
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         ib.disconnect()
         raise GatewayUnavailableError(
             f"TWS/IB Gateway at {where} did not complete the API handshake (clientId {cid} may "

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from algotrader.plotting.charts import SYNTHETIC_NOTE, mark_synthetic, style_time_axis
@@ -46,12 +47,12 @@ def _naive(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return index.tz_convert("UTC").tz_localize(None)
 
 
-def _price_panel(ax: object, frame: pd.DataFrame, result: Result) -> None:
-    x = _naive(frame.index)
-    ax.plot(x, frame["close"], color="#1f3b73", linewidth=1.1, label="close")  # type: ignore[attr-defined]
+def _price_panel(ax: Axes, frame: pd.DataFrame, result: Result) -> None:
+    x = _naive(pd.DatetimeIndex(frame.index))
+    ax.plot(x, frame["close"], color="#1f3b73", linewidth=1.1, label="close")
     for column, color in (("ma20", "#f28e2b"), ("ma50", "#59a14f")):
         if column in frame:
-            ax.plot(x, frame[column], color=color, linewidth=0.9, label=column.upper())  # type: ignore[attr-defined]
+            ax.plot(x, frame[column], color=color, linewidth=0.9, label=column.upper())
     fills = result.fills
     if len(fills):
         ts = _naive(pd.DatetimeIndex(fills["ts"]))
@@ -61,7 +62,7 @@ def _price_panel(ax: object, frame: pd.DataFrame, result: Result) -> None:
             fills["price"][buys],
             marker="^",
             s=70,
-            color="#2ca02c",  # type: ignore[attr-defined]
+            color="#2ca02c",
             edgecolor="black",
             linewidth=0.5,
             zorder=5,
@@ -72,15 +73,15 @@ def _price_panel(ax: object, frame: pd.DataFrame, result: Result) -> None:
             fills["price"][~buys],
             marker="v",
             s=70,
-            color="#d62728",  # type: ignore[attr-defined]
+            color="#d62728",
             edgecolor="black",
             linewidth=0.5,
             zorder=5,
             label="sell",
         )
-    ax.set_ylabel("price")  # type: ignore[attr-defined]
-    ax.grid(alpha=0.3)  # type: ignore[attr-defined]
-    ax.legend(loc="upper left", fontsize=8, ncol=5)  # type: ignore[attr-defined]
+    ax.set_ylabel("price")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8, ncol=5)
     style_time_axis(ax)
 
 
@@ -110,7 +111,7 @@ def backtest_chart(
         price = fig.add_subplot(grid[0, 0])
         _price_panel(price, frame, result)
         equity = fig.add_subplot(grid[1, 0], sharex=price)
-        x = _naive(result.equity.index)
+        x = _naive(pd.DatetimeIndex(result.equity.index))
         equity.plot(x, result.equity.to_numpy(), color="#1f77b4", linewidth=1.2, label="strategy")
         equity.plot(
             x, result.buy_hold.to_numpy(), color="#7f7f7f", linewidth=1.0, label="buy & hold"

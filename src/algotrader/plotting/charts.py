@@ -8,6 +8,7 @@ from pathlib import Path
 
 import matplotlib.dates as mdates
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 SYNTHETIC_NOTE = "SYNTHETIC DATA - not market prices"
@@ -21,11 +22,11 @@ def plot_path(plots_dir: Path, symbol: str, resolution: str, suffix: str = "") -
     return plots_dir / name
 
 
-def style_time_axis(ax: object) -> None:
+def style_time_axis(ax: Axes) -> None:
     """Readable dates on the x axis whatever the span."""
     locator = mdates.AutoDateLocator(minticks=4, maxticks=9)
-    ax.xaxis.set_major_locator(locator)  # type: ignore[attr-defined]
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[attr-defined]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
 def mark_synthetic(fig: Figure) -> None:
@@ -48,7 +49,7 @@ def price_chart(
     """Close with MA20 and MA50 (the seeds' chart). Returns ``path``."""
     fig = Figure(figsize=(12, 6), dpi=110)
     ax = fig.add_subplot()
-    x = frame.index.tz_convert("UTC").tz_localize(None)
+    x = pd.DatetimeIndex(frame.index).tz_convert("UTC").tz_localize(None)
     ax.plot(x, frame["close"], color="#1f3b73", linewidth=1.2, label="close")
     for column, color in (("ma20", "#f28e2b"), ("ma50", "#59a14f")):
         if column in frame:
