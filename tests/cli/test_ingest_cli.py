@@ -215,7 +215,8 @@ def test_several_resolutions_are_stored_side_by_side(
         assert f"Computed indicators for AAPL @ {res}: {n} rows updated." in lines
         counts.append(n)
     assert counts == sorted(counts, reverse=True) and counts[-1] >= 1
-    assert counts[0] == 390 * counts[5]  # every session has 390 one-minute bars
+    # Every whole session has 390 one-minute bars; the window may open mid-session.
+    assert 390 * counts[5] <= counts[0] < 390 * (counts[5] + 1)
 
 
 def test_incremental_run_fetches_only_the_tail(
