@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     log_dir: Path = Path("logs")
     log_level: str = "INFO"
-    data_source: DataSource = "synthetic"
+    data_source: DataSource = "ibkr"
 
     ib_host: str = "127.0.0.1"
     ib_port: int = 7497

@@ -25,9 +25,11 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "events",
     "fetch",
+    "ib",
     "ibsim",
     "ingest",
     "instruments",
+    "orders",
 )
 
 app = typer.Typer(

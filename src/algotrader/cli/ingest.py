@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,12 +63,39 @@ def run_ingest(
     csv_path: Path | None = None,
     show_progress: bool = True,
 ) -> list[IngestReport]:
-    """Ingest every (symbol, resolution), printing the seed's lines; used by several commands."""
+    """Ingest every (symbol, resolution), printing the seed's lines; used by several commands.
+
+    A provider that can fetch several symbols at once (``ingest_many``, the IBKR provider) gets
+    them all in one call and ingests them concurrently; the others go one after another.
+    """
     provider = get_provider(source or settings.data_source, settings, csv_path)
     db = open_db(settings)
     store = BarStore(db)
-    reports = []
+    reports: list[IngestReport] = []
+    what = f"duration={window.duration}" if window.duration else "incremental"
+    if window.incremental:
+        what = "incremental"
+    many = getattr(provider, "ingest_many", None)
     try:
+        if many is not None and len(symbols) * len(resolutions) > 1:
+            lock = threading.Lock()
+
+            def started(symbol: str, resolution: Resolution) -> None:
+                with lock:
+                    console.print(
+                        f"Running ingest pipeline: {symbol} / {resolution.name} / {what}"
+                    )
+
+            def finished(report: IngestReport) -> None:
+                with lock:
+                    for line in report_lines(report, provider.label):
+                        console.print(line)
+
+            reports = many(
+                store, symbols, resolutions, window, on_start=started, on_report=finished
+            )
+            console.print("Ingestion complete.")
+            return reports
         with _progress(show_progress and len(symbols) * len(resolutions) > 1) as progress:
             overall = (
                 progress.add_task("ingest", total=len(symbols) * len(resolutions))
@@ -76,9 +104,6 @@ def run_ingest(
             )
             for symbol in symbols:
                 for resolution in resolutions:
-                    what = f"duration={window.duration}" if window.duration else "incremental"
-                    if window.incremental:
-                        what = "incremental"
                     console.print(f"Running ingest pipeline: {symbol} / {resolution.name} / {what}")
                     report = ingest_symbol(store, provider, symbol, resolution, window)
                     for line in report_lines(report, provider.label):
@@ -88,6 +113,9 @@ def run_ingest(
                         progress.advance(overall)
         console.print("Ingestion complete.")
     finally:
+        close = getattr(provider, "close", None)
+        if close is not None:
+            close()  # e.g. disconnect from IB
         db.dispose()
     return reports
 

@@ -28,13 +28,21 @@ def to_signals(buy: np.ndarray, sell: np.ndarray) -> np.ndarray:
     return out
 
 
+@numba.njit(cache=True)
 def crossings(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """+1 where ``a`` crosses above ``b`` (a > b now, a <= b on the previous bar), -1 for below.
 
-    A nan on either bar never counts as a crossing.
+    A nan on either bar never counts as a crossing (every comparison with nan is false). One fused
+    pass: the array version allocated eight temporaries per call.
     """
-    pa, pb = previous(a), previous(b)
-    return to_signals((a > b) & (pa <= pb), (a < b) & (pa >= pb))
+    n = a.shape[0]
+    out = np.zeros(n, np.int8)
+    for t in range(1, n):
+        if a[t] > b[t] and a[t - 1] <= b[t - 1]:
+            out[t] = 1
+        elif a[t] < b[t] and a[t - 1] >= b[t - 1]:
+            out[t] = -1
+    return out
 
 
 _RESUM_EVERY = 4096

@@ -35,12 +35,10 @@ def _csv(settings: Settings, csv_path: Path | None) -> BarProvider:
 
 
 def _ibkr(settings: Settings, csv_path: Path | None) -> BarProvider:
-    # Replace with the IBKR provider (algotrader.data.providers.ibkr) once it exists; it will
-    # read settings.ib_host / ib_port / ib_client_id / ib_timeout.
-    raise InvalidInputError(
-        "the ibkr data source is not available in this version yet",
-        "use --source synthetic, or --source csv --csv PATH",
-    )
+    from algotrader.data.providers.ibkr import IbkrProvider
+
+    # Connects lazily (on the first describe/fetch), so building it never needs a gateway.
+    return IbkrProvider(settings)
 
 
 # Builders are imported lazily so that, e.g., the CSV path never imports ib_async.
