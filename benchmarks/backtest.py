@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import argparse
 import resource
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -81,6 +84,8 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    # Before this process grows: a child's max RSS starts from its parent's size at fork.
+    fresh = {path: _fresh_process_rss(args.bars, path) for path in ("on_bar", "vectorized")}
     frame = synthetic_frame(args.bars)
     frame_mib = frame.memory_usage(deep=True).sum() / 2**20
     print(f"frame: {len(frame):,} bars, {frame.shape[1]} columns, {frame_mib:.0f} MiB")
@@ -108,7 +113,28 @@ def main() -> None:
     print(f"peak traced memory on_bar:     {_peak_mib(on_bar_run):.0f} MiB (excl. the frame)")
     print(f"peak traced memory vectorized: {_peak_mib(fast_run):.0f} MiB (excl. the frame)")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"process max RSS:               {rss:.0f} MiB (incl. frame, Python, numba)")
+    print(f"this process max RSS:          {rss:.0f} MiB (both paths, tracemalloc on)")
+    for path, mib in fresh.items():
+        print(
+            f"peak RSS, one {path} backtest: {mib:.0f} MiB "
+            "(fresh process: Python, numba, the frame, trades and equity curve)"
+        )
+
+
+def _fresh_process_rss(bars: int, path: str) -> float:
+    """Max RSS of a new interpreter that builds the frame and runs one backtest (MiB)."""
+    here = str(Path(__file__).parent)
+    strategy = "b.SeedMACross()" if path == "on_bar" else "get_strategy('ma_cross')"
+    code = (
+        f"import resource, sys; sys.path.insert(0, {here!r}); import backtest as b; "
+        "from algotrader.backtest.engine import run_backtest; "
+        "from algotrader.strategies import get_strategy; "
+        f"f = b.synthetic_frame({bars}); s = {strategy}; "
+        f"r = run_backtest(f, s, path={path!r}, resolution='1m'); assert len(r.equity) == len(f); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
 if __name__ == "__main__":

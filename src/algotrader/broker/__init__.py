@@ -1,7 +1,8 @@
 """``algotrader.broker``: orders through IBKR with pre-trade risk checks and an order log.
 
 - :mod:`algotrader.broker.orders`: :class:`OrderRequest`, :func:`place_order`,
-  :func:`cancel_order`, :func:`list_orders`, :func:`open_gateway_orders`.
+  :func:`cancel_order`, :func:`list_orders`, :func:`open_gateway_orders`,
+  :func:`sync_orders`.
 - :mod:`algotrader.broker.risk`: limits from settings, the notional price, paper vs live.
 - :mod:`algotrader.broker.orderlog`: the ``orders`` table (status history).
 """
@@ -16,6 +17,7 @@ from algotrader.broker.orders import (
     list_orders,
     open_gateway_orders,
     place_order,
+    sync_orders,
 )
 from algotrader.broker.risk import LiveTradingRefusedError, RiskLimitError
 
@@ -32,4 +34,5 @@ __all__ = [
     "list_orders",
     "open_gateway_orders",
     "place_order",
+    "sync_orders",
 ]

@@ -31,7 +31,8 @@ import logging
 import math
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -317,6 +318,24 @@ def _ib_order(request: OrderRequest, account: str, client_ref: str) -> IBOrder:
     return order
 
 
+@asynccontextmanager
+async def _gateway(
+    settings: Settings, client_id: int, readonly: bool = False
+) -> AsyncIterator[IB]:
+    """:func:`connect_ib`, with a way out that fits orders (no "--source" advice)."""
+    try:
+        async with connect_ib(settings, client_id=client_id, readonly=readonly) as ib:
+            yield ib
+    except GatewayUnavailableError as exc:
+        if exc.fix and "--source" not in exc.fix:
+            raise
+        raise GatewayUnavailableError(
+            exc.problem,
+            "start TWS or IB Gateway with the API enabled (paper: port 7497 or 4002), or run "
+            f"`algotrader ib-sim --port {settings.ib_port}` in another terminal",
+        ) from None
+
+
 async def _qualified(ib: IB, symbol: str) -> Contract:
     contract = Stock(symbol, "SMART", "USD")
     [result] = await ib.qualifyContractsAsync(contract)
@@ -342,9 +361,9 @@ async def _gateway_trade(ib: IB, client_ref: str) -> Trade | None:
 
 def _adopt(
     orders: OrderLog, existing: StoredOrder | None, trade: Trade, request: OrderRequest,
-    client_ref: str, account: str, paper: bool,
+    client_ref: str, account: str, paper: bool, message: str = "found at the gateway by orderRef",
 ) -> StoredOrder:
-    """Store (or complete) our row for an order the gateway already has."""
+    """Store (or bring up to date) our row for an order the gateway has."""
     status = trade.orderStatus.status
     filled = float(trade.orderStatus.filled or 0.0)
     avg = float(trade.orderStatus.avgFillPrice) if filled and trade.orderStatus.avgFillPrice \
@@ -353,12 +372,15 @@ def _adopt(
         # completedOrders carries no fill price; the executions synced at connect do.
         filled = sum(f.execution.shares for f in trade.fills)
         avg = sum(f.execution.shares * f.execution.price for f in trade.fills) / filled
+    order_filled = trade.order.filledQuantity
+    if not filled and order_filled and math.isfinite(order_filled) and order_filled < 1e300:
+        filled = float(order_filled)  # completed orders state the quantity, not the price
     ids = {
         "ib_order_id": trade.order.orderId or None,
         "perm_id": trade.order.permId or None,
         "client_id": trade.order.clientId,
     }
-    entry = history_entry(status, filled, avg, "found at the gateway by its orderRef")
+    entry = history_entry(status, filled, avg, message)
     if existing is not None:
         return orders.update(existing.id, entry=entry, **ids)
     return orders.create(
@@ -424,7 +446,7 @@ async def _place(
     risk.check_static_limits(request, settings)
     risk.refuse_live_port(settings, live)
     cid = settings.ib_client_id if client_id is None else client_id
-    async with connect_ib(settings, client_id=cid, readonly=False) as ib:
+    async with _gateway(settings, cid) as ib:
         account = risk.resolve_account(ib, settings)
         paper = risk.check_trading_mode(account, settings, live)
         contract = await _qualified(ib, request.symbol)
@@ -529,7 +551,7 @@ async def _cancel(
             "check `algotrader orders list --open`",
         )
     cid = stored.client_id if stored.client_id is not None else settings.ib_client_id
-    async with connect_ib(settings, client_id=cid, readonly=False) as ib:
+    async with _gateway(settings, cid) as ib:
         trade = next(
             (t for t in ib.openTrades()
              if t.order.orderId == stored.ib_order_id or t.order.orderRef == stored.client_ref),
@@ -617,7 +639,7 @@ def list_orders(db: Database, limit: int = 50) -> list[StoredOrder]:
 
 async def open_gateway_orders(settings: Settings) -> list[GatewayOrder]:
     """Every open order at the gateway, placed by any client (``reqAllOpenOrders``)."""
-    async with connect_ib(settings, readonly=True) as ib:
+    async with _gateway(settings, settings.ib_client_id, readonly=True) as ib:
         trades = await ib.reqAllOpenOrdersAsync()
     out: list[GatewayOrder] = []
     for t in trades:
@@ -634,3 +656,28 @@ async def open_gateway_orders(settings: Settings) -> list[GatewayOrder]:
         ))
     return out
 
+
+
+async def sync_orders(settings: Settings, db: Database) -> list[StoredOrder]:
+    """Bring stored orders that are still open up to date with the gateway; returns the changed.
+
+    An order placed earlier keeps changing after its command ended (a LMT fills, a STP
+    triggers, a DAY order expires). This reads the gateway's open and completed orders (and the
+    executions synced at connect, for fill prices) and stores each new status by ``orderRef``.
+    """
+    orders = OrderLog(db)
+    pending = [o for o in orders.recent(1000) if not o.is_done and o.confirmed]
+    if not pending:
+        return []
+    changed: list[StoredOrder] = []
+    async with _gateway(settings, settings.ib_client_id) as ib:
+        trades = [*await ib.reqAllOpenOrdersAsync(), *ib.trades()]
+        by_ref = {t.order.orderRef: t for t in reversed(trades) if t.order.orderRef}
+        for stored in pending:
+            trade = by_ref.get(stored.client_ref)
+            if trade is None or trade.orderStatus.status == stored.status:
+                continue
+            changed.append(_adopt(orders, stored, trade, _request_of(stored), stored.client_ref,
+                                  stored.account or "", stored.is_paper,
+                                  "synced from the gateway"))
+    return changed

@@ -45,7 +45,7 @@ class LiveTradingRefusedError(UserError):
 
 
 def _num(value: float) -> str:
-    return f"{value:,.2f}" if value != int(value) or abs(value) >= 1000 else f"{value:g}"
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.4f}".rstrip("0")
 
 
 def check_static_limits(request: OrderRequest, settings: Settings) -> None:

@@ -24,6 +24,7 @@ from algotrader.broker.orders import (
     list_orders,
     open_gateway_orders,
     place_order,
+    sync_orders,
 )
 from algotrader.cli._common import console, open_db
 from algotrader.cli.app import settings_from
@@ -117,7 +118,8 @@ def cancel(
 def list_command(
     ctx: typer.Context,
     show_open: bool = typer.Option(
-        False, "--open", help="Also ask the gateway for its open orders (any client)."
+        False, "--open",
+        help="Ask the gateway too: update stored orders, then show its open orders.",
     ),
     limit: int = typer.Option(50, "--limit", help="How many of the newest orders to show."),
     host: str | None = _HOST,
@@ -128,6 +130,10 @@ def list_command(
     settings = _settings(ctx, host, port, client_id)
     db = open_db(settings)
     try:
+        if show_open:
+            # Orders keep changing after `place` ends (fills, triggers, expiry): catch up first.
+            for order in asyncio.run(sync_orders(settings, db)):
+                console.print(f"Updated: {order.describe()}")
         stored = list_orders(db, limit)
     finally:
         db.dispose()
