@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -27,6 +28,8 @@ from algotrader.errors import DataNotFoundError
 from algotrader.frames import OHLCV_COLUMNS
 from algotrader.strategies.registry import get_strategy, strategy_name, strategy_params
 from algotrader.timeframes import Duration, Resolution
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ def run_stored_backtest(
             session.flush()
             run_id = int(run.id)
             session.commit()
+    log.info("run %d: %s %s %s %s", run_id, symbol, resolution.name, run.strategy, result.summary())
     return StoredRun(run_id, symbol, result, frame, fp, sources)
 
 

@@ -134,6 +134,17 @@ def store_bars(
     elif progress is not None:
         progress(len(bars))
 
+    log.info(
+        "%s %s from %s: %d fetched, %d inserted, %d updated, %d unchanged, %d indicator rows",
+        symbol,
+        resolution,
+        source,
+        len(bars),
+        inserted,
+        updated,
+        unchanged,
+        indicator_rows,
+    )
     return IngestReport(
         symbol=symbol,
         resolution=resolution,
