@@ -114,10 +114,11 @@ def run_stored_backtest(
     fp = fingerprint(frame)
     sources = frozenset(store.sources(symbol, resolution.name))
     document = result.to_dict()
+    name = strategy if isinstance(strategy, str) else strategy_name(instance)
     run = BacktestRun(
         symbol=symbol,
         resolution=resolution.name,
-        strategy=strategy if isinstance(strategy, str) else strategy_name(instance),
+        strategy=name,
         params=_jsonable(strategy_params(instance)),
         config=config.to_dict(),
         start_ts=frame.index[0].to_pydatetime(),
@@ -137,7 +138,7 @@ def run_stored_backtest(
             session.flush()
             run_id = int(run.id)
             session.commit()
-    log.info("run %d: %s %s %s %s", run_id, symbol, resolution.name, run.strategy, result.summary())
+    log.info("run %d: %s %s %s %s", run_id, symbol, resolution.name, name, result.summary())
     return StoredRun(run_id, symbol, result, frame, fp, sources)
 
 

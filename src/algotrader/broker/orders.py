@@ -327,13 +327,10 @@ async def _gateway(
         async with connect_ib(settings, client_id=client_id, readonly=readonly) as ib:
             yield ib
     except GatewayUnavailableError as exc:
-        if exc.fix and "--source" not in exc.fix:
+        fix = re.sub(r",? or use --source [^,;]*", "", exc.fix or "")
+        if fix == (exc.fix or ""):
             raise
-        raise GatewayUnavailableError(
-            exc.problem,
-            "start TWS or IB Gateway with the API enabled (paper: port 7497 or 4002), or run "
-            f"`algotrader ib-sim --port {settings.ib_port}` in another terminal",
-        ) from None
+        raise GatewayUnavailableError(exc.problem, fix) from None
 
 
 async def _qualified(ib: IB, symbol: str) -> Contract:
@@ -655,7 +652,6 @@ async def open_gateway_orders(settings: Settings) -> list[GatewayOrder]:
             remaining=float(t.orderStatus.remaining or 0.0),
         ))
     return out
-
 
 
 async def sync_orders(settings: Settings, db: Database) -> list[StoredOrder]:
