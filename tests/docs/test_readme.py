@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from algotrader.backtest.metrics import compute_metrics
+from algotrader.strategies.registry import list_strategies
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -50,18 +51,7 @@ def test_every_metric_has_a_one_line_definition_in_the_readme() -> None:
 
 
 @pytest.mark.parametrize(
-    "name",
-    [
-        "ma_cross",
-        "db_ma_cross",
-        "rsi",
-        "bollinger",
-        "macd",
-        "supertrend",
-        "ath_breakout",
-        "streak",
-        "hello_world",
-    ],
+    "name", [info.name for info in list_strategies() if info.source == "builtin"]
 )
 def test_every_builtin_strategy_is_named_in_the_readme(name: str) -> None:
     assert f"`{name}`" in README

@@ -56,29 +56,20 @@ def _price_panel(ax: Axes, frame: pd.DataFrame, result: Result) -> None:
     fills = result.fills
     if len(fills):
         ts = _naive(pd.DatetimeIndex(fills["ts"]))
-        buys = (fills["action"] == "BUY").to_numpy()
-        ax.scatter(
-            ts[buys],
-            fills["price"][buys],
-            marker="^",
-            s=70,
-            color="#2ca02c",
-            edgecolor="black",
-            linewidth=0.5,
-            zorder=5,
-            label="buy",
-        )
-        ax.scatter(
-            ts[~buys],
-            fills["price"][~buys],
-            marker="v",
-            s=70,
-            color="#d62728",
-            edgecolor="black",
-            linewidth=0.5,
-            zorder=5,
-            label="sell",
-        )
+        price = fills["price"].to_numpy()
+        for action, marker, color in (("BUY", "^", "#2ca02c"), ("SELL", "v", "#d62728")):
+            rows = (fills["action"] == action).to_numpy()
+            ax.scatter(
+                ts[rows],
+                price[rows],
+                marker=marker,
+                s=70,
+                color=color,
+                edgecolor="black",
+                linewidth=0.5,
+                zorder=5,
+                label=action.lower(),
+            )
     ax.set_ylabel("price")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8, ncol=5)
