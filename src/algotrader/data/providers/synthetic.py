@@ -131,7 +131,7 @@ class _Params:
     def __init__(self, seed: int) -> None:
         u = [(_mix_int(seed + k) >> 11) / 9007199254740992.0 for k in range(1, 6)]
         self.start_price = math.exp(math.log(15.0) + u[0] * (math.log(400.0) - math.log(15.0)))
-        self.daily_vol = 0.011 + 0.017 * u[1]  # long-run daily volatility 1.1% .. 2.8%
+        self.daily_vol = 0.007 + 0.014 * u[1]  # long-run daily volatility 0.7% .. 2.1%
         self.base_volume = math.exp(math.log(4e5) + u[2] * (math.log(4e7) - math.log(4e5)))
         self.nasdaq = u[3] < 0.5
         self.con_id = 100_000_000 + int(u[4] * 800_000_000)
