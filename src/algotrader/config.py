@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from algotrader.errors import InvalidInputError
 
-DataSource = Literal["ibkr", "synthetic", "csv"]
+DataSource = Literal["ibkr", "ibsim", "synthetic", "csv"]
 
 
 class Settings(BaseSettings):

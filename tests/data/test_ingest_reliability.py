@@ -35,8 +35,10 @@ from algotrader.timeframes import parse_duration, parse_resolution
 
 ALGOTRADER = str(Path(sys.executable).with_name("algotrader"))
 FIXED_END = datetime(2024, 6, 28, 21, 0, tzinfo=UTC)
-# 1-minute bars over this look-back: ~300k bars, three 100k-row chunks, a write of a few seconds.
-KILL_DURATION = "3 Y"
+# 1-minute bars over this look-back: ~510k bars, six chunks of up to 100k rows. PostgreSQL
+# writes two chunks at a time, so once the first rows are visible at least two more rounds
+# (over a second) remain for the kill to land in, even on a loaded machine.
+KILL_DURATION = "5 Y"
 
 
 def _table_checksum(url: str) -> tuple[int, str]:
@@ -224,7 +226,7 @@ def test_kill_during_ingest_leaves_whole_chunks_and_the_rerun_repairs_everything
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "no rows appeared within 60 s"
         time.sleep(0.02)
-    time.sleep(0.15)
+    time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     t_killed = _now()

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from algotrader.backtest.engine import run_backtest
 from algotrader.backtest.result import BacktestConfig, Result
+from algotrader.data.providers import is_synthetic
 from algotrader.db.engine import Database
 from algotrader.db.models import BacktestRun
 from algotrader.db.store import BarStore
@@ -45,7 +46,7 @@ class StoredRun:
 
     @property
     def synthetic(self) -> bool:
-        return "synthetic" in self.sources
+        return is_synthetic(self.sources)
 
 
 def fingerprint(frame: pd.DataFrame) -> str:

@@ -1,4 +1,9 @@
-"""``algotrader demo``: the README's main job on the embedded default (no IB account needed)."""
+"""``algotrader demo``: the README's main job on the embedded default (no IB account needed).
+
+It starts the TWS simulator in-process and ingests through the real ``ib_async`` client path
+(contract qualification, chunked historical requests, pacing), so what runs is what would run
+against TWS; the simulator's bars are synthetic and labelled so.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from algotrader.config import mask_url
 from algotrader.data.ingest import IngestWindow
 from algotrader.db.engine import Database
 from algotrader.db.store import BarStore
+from algotrader.ibsim import SimConfig, start_in_thread
 from algotrader.plotting import backtest_chart, plot_path, price_chart
 from algotrader.strategies.registry import list_strategies
 from algotrader.timeframes import parse_duration, parse_resolution
@@ -27,25 +33,31 @@ def demo(
     ctx: typer.Context,
     symbols: str = typer.Option(DEMO_SYMBOLS, "-s", "--symbols", help="Symbols to ingest."),
 ) -> None:
-    """Ingest a few symbols (synthetic data) at 1d and 1h, compute indicators, draw a chart."""
+    """Ingest a few symbols from the built-in IBKR simulator at 1d and 1h (synthetic bars),
+    backtest every built-in strategy on them and draw charts."""
     started = time.perf_counter()
     settings = settings_from(ctx)
     chosen = parse_symbols(symbols)
-    console.print(f"algotrader demo: synthetic data into {mask_url(settings.db_url)}")
-    reports = run_ingest(
-        settings,
-        chosen,
-        [parse_resolution("1d")],
-        IngestWindow(parse_duration("5 Y")),
-        source="synthetic",
-    )
-    reports += run_ingest(
-        settings,
-        chosen,
-        [parse_resolution("1h")],
-        IngestWindow(parse_duration("3 M")),
-        source="synthetic",
-    )
+    with start_in_thread(SimConfig(port=0, strict=False)) as sim:
+        console.print(
+            f"algotrader demo: IBKR simulator on {sim.host}:{sim.port} (synthetic bars) "
+            f"-> {mask_url(settings.db_url)}"
+        )
+        through_sim = settings.model_copy(update={"ib_host": sim.host, "ib_port": sim.port})
+        reports = run_ingest(
+            through_sim,
+            chosen,
+            [parse_resolution("1d")],
+            IngestWindow(parse_duration("5 Y")),
+            source="ibsim",
+        )
+        reports += run_ingest(
+            through_sim,
+            chosen,
+            [parse_resolution("1h")],
+            IngestWindow(parse_duration("3 M")),
+            source="ibsim",
+        )
     db = open_db(settings)
     try:
         frame = BarStore(db).load_bars(chosen[0], "1d")

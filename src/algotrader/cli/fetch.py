@@ -14,6 +14,7 @@ from algotrader.cli.app import settings_from
 from algotrader.cli.ingest import run_ingest
 from algotrader.config import Settings
 from algotrader.data.ingest import IngestWindow
+from algotrader.data.providers import is_synthetic
 from algotrader.db.store import BarStore
 from algotrader.plotting import price_chart
 from algotrader.timeframes import parse_duration, parse_resolution
@@ -45,7 +46,7 @@ def export_bars(settings: Settings, symbol: str, resolution: str) -> tuple[Path,
         "symbol": symbol,
         "resolution": resolution,
         "sources": sorted(sources),
-        "synthetic": "synthetic" in sources,
+        "synthetic": is_synthetic(sources),
         "bars": records,
     }
     tmp = json_path.with_suffix(".json.tmp")
@@ -56,7 +57,7 @@ def export_bars(settings: Settings, symbol: str, resolution: str) -> tuple[Path,
         symbol,
         resolution,
         out / f"{symbol}_{resolution}_plot.png",
-        synthetic="synthetic" in sources,
+        synthetic=is_synthetic(sources),
     )
     return json_path, png
 

@@ -93,7 +93,8 @@ def report_lines(facts: GatewayFacts) -> list[str]:
         f"Accounts: {accounts} ({account_kind} account prefix)",
         f"Mode: {mode} (port {facts.port} is {port_kind})",
         f"Server time: {facts.server_time:%Y-%m-%d %H:%M:%S} UTC "
-        f"(offset from local clock: {facts.offset_seconds:+.1f} s)",
+        f"(offset from local clock: {facts.offset_seconds:+.1f} s; "
+        "the server reports whole seconds)",
     ]
 
 

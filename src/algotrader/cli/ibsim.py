@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
             typer.echo("Point algotrader at it, e.g.:")
             typer.echo(
                 f"  ALGOTRADER_IB_HOST={sim.host} ALGOTRADER_IB_PORT={sim.port} "
-                'algotrader ingest -s AAPL -r 1d -d "1 Y" --source ibkr'
+                'algotrader ingest -s AAPL -r 1d -d "1 Y" --source ibsim'
             )
             typer.echo("Bars are synthetic (not market prices). Press Ctrl-C to stop.")
 

@@ -130,7 +130,7 @@ def ingest(
         "1 Y", "-d", "--duration", help='How far back, IB style: "5 Y", "30 D".'
     ),
     source: str | None = typer.Option(
-        None, "--source", help="ibkr, synthetic or csv (default: ALGOTRADER_DATA_SOURCE)."
+        None, "--source", help="ibkr, ibsim, synthetic or csv (default: ALGOTRADER_DATA_SOURCE)."
     ),
     csv: Path | None = typer.Option(None, "--csv", help="The CSV file for --source csv."),
     incremental: bool = typer.Option(

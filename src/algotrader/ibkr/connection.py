@@ -64,12 +64,7 @@ async def connect_ib(
             readonly=readonly,
             account=settings.ib_account,
         )
-    except (ConnectionRefusedError, OSError) as exc:
-        ib.disconnect()
-        reason = exc.strerror or type(exc).__name__ if isinstance(exc, OSError) else str(exc)
-        raise GatewayUnavailableError(
-            f"no TWS/IB Gateway answers at {where} ({reason})", _ways_out(settings)
-        ) from None
+    # TimeoutError and ConnectionError are OSErrors: they must be caught before OSError.
     except TimeoutError:
         ib.disconnect()
         raise GatewayUnavailableError(
@@ -77,10 +72,22 @@ async def connect_ib(
             "be in use, or the API is disabled)",
             f"set another ALGOTRADER_IB_CLIENT_ID, or {_ways_out(settings)}",
         ) from None
-    except ConnectionError as exc:
+    except ConnectionRefusedError as exc:
+        ib.disconnect()
+        reason = exc.strerror or type(exc).__name__ if isinstance(exc, OSError) else str(exc)
+        raise GatewayUnavailableError(
+            f"no TWS/IB Gateway answers at {where} ({reason})", _ways_out(settings)
+        ) from None
+    except ConnectionError as exc:  # after refused: that one is a ConnectionError too
         ib.disconnect()
         raise GatewayUnavailableError(
             f"TWS/IB Gateway at {where} closed the connection ({exc})", _ways_out(settings)
+        ) from None
+    except OSError as exc:
+        ib.disconnect()
+        reason = exc.strerror or type(exc).__name__ if isinstance(exc, OSError) else str(exc)
+        raise GatewayUnavailableError(
+            f"no TWS/IB Gateway answers at {where} ({reason})", _ways_out(settings)
         ) from None
     try:
         yield ib

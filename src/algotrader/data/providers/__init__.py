@@ -1,4 +1,7 @@
-"""Bar providers by name: ``get_provider("synthetic" | "csv" | "ibkr", settings)``.
+"""Bar providers by name: ``get_provider("ibkr" | "ibsim" | "synthetic" | "csv", settings)``.
+
+``ibsim`` is the IBKR client path pointed at ``algotrader ib-sim``: the same requests, but its
+bars are synthetic and stored (and labelled) as such.
 
 >>> from algotrader.config import Settings
 >>> get_provider("synthetic", Settings()).label
@@ -15,7 +18,22 @@ from algotrader.config import Settings
 from algotrader.data.providers.base import BarProvider, InstrumentInfo
 from algotrader.errors import InvalidInputError
 
-__all__ = ["PROVIDER_NAMES", "BarProvider", "InstrumentInfo", "get_provider"]
+__all__ = [
+    "PROVIDER_NAMES",
+    "SYNTHETIC_SOURCES",
+    "BarProvider",
+    "InstrumentInfo",
+    "get_provider",
+    "is_synthetic",
+]
+
+# Sources whose bars are made up: charts and reports label them as not market prices.
+SYNTHETIC_SOURCES = frozenset({"synthetic", "ibsim"})
+
+
+def is_synthetic(sources: set[str] | frozenset[str]) -> bool:
+    """True when any of ``sources`` (stored ``market_prices.source`` values) is synthetic."""
+    return bool(SYNTHETIC_SOURCES & set(sources))
 
 
 def _synthetic(settings: Settings, csv_path: Path | None) -> BarProvider:
@@ -41,9 +59,16 @@ def _ibkr(settings: Settings, csv_path: Path | None) -> BarProvider:
     return IbkrProvider(settings)
 
 
+def _ibsim(settings: Settings, csv_path: Path | None) -> BarProvider:
+    from algotrader.data.providers.ibkr import IbkrProvider
+
+    return IbkrProvider(settings, name="ibsim", label="the IBKR simulator (synthetic data)")
+
+
 # Builders are imported lazily so that, e.g., the CSV path never imports ib_async.
 _BUILDERS: dict[str, Callable[[Settings, Path | None], BarProvider]] = {
     "ibkr": _ibkr,
+    "ibsim": _ibsim,
     "synthetic": _synthetic,
     "csv": _csv,
 }

@@ -42,19 +42,28 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Hashable,
+    Iterator,
+)
 from concurrent.futures import Future as ConcurrentFuture
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+import numpy as np
 import pandas as pd
 
 from algotrader.config import Settings
 from algotrader.data.providers.base import InstrumentInfo, as_resolution, as_utc, normalise_symbol
 from algotrader.data.validation import validate_bars
 from algotrader.errors import DataNotFoundError, GatewayUnavailableError, UserError
-from algotrader.frames import INDEX_NAME, OHLCV_COLUMNS, empty_bars
+from algotrader.frames import INDEX_NAME, empty_bars
 from algotrader.timeframes import IB_MAX_DURATION, Duration, Resolution
 
 if TYPE_CHECKING:
@@ -235,9 +244,7 @@ def _max_in(unit: str, limit: Duration) -> int:
     return int(limit.approx_seconds // per)
 
 
-def plan_duration(
-    cursor: datetime, start: datetime, resolution: Resolution
-) -> Duration:
+def plan_duration(cursor: datetime, start: datetime, resolution: Resolution) -> Duration:
     """The ``durationStr`` of the request ending at ``cursor``: the shortest that reaches back to
     ``start``, or the longest IB allows for the bar size when ``start`` is further away.
 
@@ -279,19 +286,17 @@ def bars_to_frame(bars: list[BarData], resolution: Resolution) -> pd.DataFrame:
     """
     if not bars:
         return empty_bars()
-    stamps: list[pd.Timestamp] = []
-    for bar in bars:
-        when = bar.date
-        if isinstance(when, datetime):
-            ts = pd.Timestamp(when)
-            ts = ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)
-        else:
-            day = cast(date, when)
-            if resolution.seconds >= 7 * 86_400:
-                day = day - timedelta(days=day.weekday())
-            ts = pd.Timestamp(day.year, day.month, day.day, tz=UTC)
-        stamps.append(ts)
-    index = pd.DatetimeIndex(stamps, name=INDEX_NAME).as_unit("us")
+    first = bars[0].date
+    if isinstance(first, datetime):
+        index = pd.DatetimeIndex(pd.to_datetime([b.date for b in bars], utc=True))
+    else:
+        # Days since 1970-01-01 (ordinal 719163), vectorised: a 5 Y history is ~1,300 dates.
+        days = np.fromiter((cast(date, b.date).toordinal() for b in bars), np.int64, len(bars))
+        days -= 719_163
+        if resolution.seconds >= 7 * 86_400:
+            days -= (days + 3) % 7  # back to Monday (1970-01-01 was a Thursday)
+        index = pd.DatetimeIndex(pd.to_datetime(days * 86_400, unit="s", utc=True))
+    index = index.as_unit("us").rename(INDEX_NAME)
     frame = pd.DataFrame(
         {
             "open": [b.open for b in bars],
@@ -541,7 +546,8 @@ class IbkrProvider:
 
     ``settings`` gives host, port, clientId and connect timeout. ``pacer`` defaults to the
     process-wide :func:`shared_pacer`; ``retry`` to :class:`RetryPolicy`; ``concurrency`` bounds
-    how many symbols :meth:`ingest_many` fetches at once.
+    how many symbols :meth:`ingest_many` fetches at once. ``name``/``label`` say what the bars are
+    stored and shown as (``ibsim`` for the simulator's synthetic bars).
     """
 
     name = "ibkr"
@@ -555,7 +561,10 @@ class IbkrProvider:
         retry: RetryPolicy | None = None,
         concurrency: int = 4,
         client_id: int | None = None,
+        name: str = "ibkr",
+        label: str = "IBKR",
     ) -> None:
+        self.name, self.label = name, label
         self.settings = settings
         self.pacer = pacer or shared_pacer()
         self.retry = retry or RetryPolicy()
@@ -578,6 +587,7 @@ class IbkrProvider:
             return
         with contextlib.suppress(Exception):
             loop.run_until_complete(self.aclose())
+            loop.run_until_complete(loop.shutdown_default_executor())  # ingest_many's threads
         loop.close()
 
     async def aclose(self) -> None:
@@ -666,7 +676,7 @@ class IbkrProvider:
         resolution: Resolution | str,
         start: datetime,
         end: datetime,
-    ) -> AsyncIterator[pd.DataFrame]:
+    ) -> AsyncGenerator[pd.DataFrame, None]:
         """Async form of :meth:`iter_bars`."""
         symbol = normalise_symbol(symbol)
         res = as_resolution(resolution)
@@ -778,7 +788,16 @@ class _ThreadBridge:
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         future: ConcurrentFuture[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        return future.result()
+        while True:
+            try:
+                return future.result(timeout=0.5)
+            except TimeoutError:
+                if future.done():
+                    raise  # the coroutine's own TimeoutError
+                # Ctrl-C stops the loop: give up rather than wait forever (and block exit).
+                if not self._loop.is_running():
+                    future.cancel()
+                    raise UserError("interrupted", "run the same command again") from None
 
     def describe(self, symbol: str) -> InstrumentInfo:
         return self._call(self._provider.adescribe(symbol))
@@ -796,7 +815,8 @@ class _ThreadBridge:
             while (chunk := self._call(_next_or_none(agen))) is not None:
                 yield chunk
         finally:
-            self._call(agen.aclose())
+            with contextlib.suppress(UserError, RuntimeError):
+                self._call(agen.aclose())
 
 
 class _SerialStore:

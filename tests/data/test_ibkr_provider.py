@@ -1,0 +1,492 @@
+"""The IBKR provider against the TWS simulator: the real ib_async client on a real socket.
+
+The simulator serves bars from :class:`SyntheticProvider` on a fixed clock, so what the provider
+stores can be compared bar for bar with what the simulator served. Pacing and retry delays are
+made tiny (injected pacer and retry policy) to keep the faults fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from algotrader.config import Settings
+from algotrader.data.ingest import IngestWindow, ingest_symbol
+from algotrader.data.providers import get_provider
+from algotrader.data.providers.ibkr import (
+    HistoricalPacer,
+    IbkrProvider,
+    PacingRules,
+    RetryPolicy,
+    bars_to_frame,
+    ib_end,
+    plan_duration,
+)
+from algotrader.data.providers.synthetic import SyntheticProvider
+from algotrader.db.engine import open_database
+from algotrader.db.store import BarStore
+from algotrader.errors import DataNotFoundError, GatewayUnavailableError, UserError
+from algotrader.frames import OHLCV_COLUMNS
+from algotrader.ibsim import Faults, SimConfig, SimulatorThread, start_in_thread
+from algotrader.indicators import compute_indicators
+from algotrader.timeframes import Duration, parse_duration, parse_resolution
+
+# A Friday evening after the close: every session before it is complete.
+NOW = datetime(2024, 6, 14, 20, 30, tzinfo=UTC)
+CLIENT_ID = 7
+
+
+def _now() -> datetime:
+    return NOW
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorThread]:
+    handle = start_in_thread(SimConfig(clock=_now, tick_interval=0.05))
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def _settings(port: int, tmp_path: Path, db_url: str | None = None, **extra: object) -> Settings:
+    values: dict[str, object] = {
+        "ib_host": "127.0.0.1",
+        "ib_port": port,
+        "ib_client_id": CLIENT_ID,
+        "ib_timeout": 2.0,
+        "database_url": db_url,
+        "data_dir": tmp_path / "data",
+        "log_dir": tmp_path / "logs",
+        **extra,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+FAST_RULES = PacingRules(identical_interval=0.05, per_contract_window=0.05, window=0.05)
+FAST_RETRY = RetryPolicy(
+    attempts=6, base_delay=0.05, factor=2.0, max_delay=0.5, request_timeout=5.0
+)
+
+
+@pytest.fixture
+def make_provider(sim: SimulatorThread, tmp_path: Path) -> Iterator[Callable[..., IbkrProvider]]:
+    made: list[IbkrProvider] = []
+
+    def make(retry: RetryPolicy = FAST_RETRY, **kwargs: object) -> IbkrProvider:
+        provider = IbkrProvider(
+            _settings(sim.port, tmp_path),
+            pacer=HistoricalPacer(FAST_RULES),
+            retry=retry,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        made.append(provider)
+        return provider
+
+    yield make
+    for provider in made:
+        provider.close()
+
+
+def _served(symbol: str, resolution: str, start: datetime, end: datetime = NOW) -> pd.DataFrame:
+    """What the simulator serves for the window: its own bar source on its own clock."""
+    return SyntheticProvider(clock=_now).fetch_bars(symbol, resolution, start, end)
+
+
+def _stored(db_url: str, symbol: str, resolution: str) -> pd.DataFrame:
+    db = open_database(db_url)
+    try:
+        return BarStore(db).load_bars(symbol, resolution)
+    finally:
+        db.dispose()
+
+
+def _ingest(
+    provider: IbkrProvider, db_url: str, symbol: str, resolution: str, duration: str
+) -> None:
+    db = open_database(db_url)
+    try:
+        window = IngestWindow(duration=parse_duration(duration), end=NOW)
+        ingest_symbol(BarStore(db), provider, symbol, parse_resolution(resolution), window)
+    finally:
+        db.dispose()
+
+
+def _assert_same_bars(stored: pd.DataFrame, expected: pd.DataFrame) -> None:
+    assert len(stored) == len(expected) > 0
+    assert stored.index.is_unique and stored.index.is_monotonic_increasing
+    pd.testing.assert_frame_equal(
+        stored[list(OHLCV_COLUMNS)], expected[list(OHLCV_COLUMNS)], check_freq=False
+    )
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- connect and qualify -------------------------------------------------------------------------
+
+
+def test_describe_qualifies_the_stock_with_ib_contract_details(
+    make_provider: Callable[..., IbkrProvider],
+) -> None:
+    info = make_provider().describe("aapl")
+    assert info.symbol == "AAPL"
+    assert info.con_id == 265598
+    assert info.exchange == "SMART" and info.primary_exchange == "NASDAQ"
+    assert info.name == "APPLE INC" and info.timezone == "US/Eastern"
+    assert info.currency == "USD" and info.sec_type == "STK"
+
+
+def test_get_provider_builds_the_ibkr_provider_without_connecting(tmp_path: Path) -> None:
+    provider = get_provider("ibkr", _settings(_closed_port(), tmp_path))
+    assert isinstance(provider, IbkrProvider)
+    assert (provider.name, provider.label) == ("ibkr", "IBKR")
+
+
+def test_ibkr_is_the_default_data_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ALGOTRADER_DATA_SOURCE", raising=False)
+    assert Settings(_env_file=None).data_source == "ibkr"  # type: ignore[call-arg]
+
+
+# -- history, chunked ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("resolution", "duration", "requests"),
+    [
+        ("1d", "5 Y", 1),  # daily bars: up to 30 Y in one request
+        ("1h", "30 D", 1),  # 1 M per request for 1-hour bars
+        ("1m", "5 D", 1),  # 1 W per request for 1-minute bars
+        ("1m", "30 D", 5),  # ... so 30 days take five
+    ],
+)
+def test_ingest_stores_exactly_what_the_simulator_served_with_indicators(
+    db_url: str,
+    sim: SimulatorThread,
+    make_provider: Callable[..., IbkrProvider],
+    resolution: str,
+    duration: str,
+    requests: int,
+) -> None:
+    provider = make_provider()
+    _ingest(provider, db_url, "AAPL", resolution, duration)
+
+    assert sim.sim.historical_requests == requests == provider.requests
+    start = parse_duration(duration).start_before(NOW)
+    stored = _stored(db_url, "AAPL", resolution)
+    _assert_same_bars(stored, _served("AAPL", resolution, start))
+    indicators = compute_indicators(stored[list(OHLCV_COLUMNS)])
+    np.testing.assert_allclose(stored["ma20"], indicators["ma20"], equal_nan=True)
+    assert stored["rsi"].notna().sum() > len(stored) // 2
+
+    db = open_database(db_url)
+    try:
+        with db.engine.connect() as conn:
+            from sqlalchemy import text
+
+            row = conn.execute(
+                text(
+                    "SELECT con_id, primary_exchange, name, timezone, exchange, currency "
+                    "FROM instruments WHERE symbol='AAPL'"
+                )
+            ).one()
+    finally:
+        db.dispose()
+    assert tuple(row) == (265598, "NASDAQ", "APPLE INC", "US/Eastern", "SMART", "USD")
+
+
+def test_weekly_bars_are_keyed_by_their_monday(
+    make_provider: Callable[..., IbkrProvider],
+) -> None:
+    start = NOW - timedelta(days=400)
+    bars = make_provider().fetch_bars("MSFT", "1w", start, NOW)
+    assert (pd.DatetimeIndex(bars.index).day_of_week == 0).all()
+    _assert_same_bars(bars, _served("MSFT", "1w", start))
+
+
+def test_fetch_bars_with_no_bars_in_the_window_is_an_empty_frame(
+    make_provider: Callable[..., IbkrProvider],
+) -> None:
+    saturday = datetime(2024, 6, 15, 12, tzinfo=UTC)
+    bars = make_provider().fetch_bars("AAPL", "1h", saturday, saturday + timedelta(hours=6))
+    assert bars.empty and list(bars.columns) == list(OHLCV_COLUMNS)
+
+
+# -- faults -------------------------------------------------------------------------------------
+
+
+def test_pacing_violations_mid_history_complete_after_back_off(
+    db_url: str, sim: SimulatorThread, make_provider: Callable[..., IbkrProvider]
+) -> None:
+    # The server allows two requests per 0.3 s; the client's own pacer is told nothing about it,
+    # so it runs into 162 "pacing violation" at the third chunk and has to back off.
+    sim.sim.faults = Faults(pacing_limit=2, pacing_window=0.3)
+    provider = make_provider()
+    _ingest(provider, db_url, "TSLA", "1m", "30 D")
+
+    assert sim.sim.historical_requests > 5  # refused requests were retried
+    _assert_same_bars(_stored(db_url, "TSLA", "1m"), _served("TSLA", "1m", NOW - timedelta(30)))
+
+
+def test_a_dropped_connection_mid_history_resumes_after_reconnecting(
+    db_url: str, sim: SimulatorThread, make_provider: Callable[..., IbkrProvider]
+) -> None:
+    sim.sim.faults = Faults(drop_on_historical_request=3)
+    provider = make_provider()
+    _ingest(provider, db_url, "NVDA", "1m", "30 D")
+
+    assert provider.reconnects == 1
+    assert sim.sim.historical_requests == 6  # five chunks, the third one twice
+    _assert_same_bars(_stored(db_url, "NVDA", "1m"), _served("NVDA", "1m", NOW - timedelta(30)))
+
+
+def test_a_crash_mid_history_loses_nothing_and_a_rerun_completes(
+    db_url: str, sim: SimulatorThread, make_provider: Callable[..., IbkrProvider]
+) -> None:
+    # The connection dies at the third chunk and the run gives up at once (no retries): the two
+    # chunks already received are committed; the re-run fills the rest without gap or duplicate.
+    sim.sim.faults = Faults(drop_on_historical_request=3)
+    crashing = make_provider(retry=replace(FAST_RETRY, attempts=1))
+    with pytest.raises(UserError) as failed:
+        _ingest(crashing, db_url, "META", "1m", "30 D")
+    message = str(failed.value)
+    assert "\n" not in message and "failed after 1 attempts" in message
+    assert f"127.0.0.1:{sim.port}" in message
+    expected = _served("META", "1m", NOW - timedelta(30))
+    partial = _stored(db_url, "META", "1m")
+    assert 0 < len(partial) < len(expected)
+    _assert_same_bars(partial, expected[expected.index >= partial.index[0]])
+
+    sim.sim.faults = Faults()
+    _ingest(make_provider(), db_url, "META", "1m", "30 D")
+    stored = _stored(db_url, "META", "1m")
+    _assert_same_bars(stored, expected)
+    fresh = compute_indicators(expected)
+    for column in ("ma50", "macd", "supertrend", "atr"):
+        np.testing.assert_allclose(stored[column], fresh[column], equal_nan=True)
+
+
+def test_an_unknown_symbol_is_one_line(make_provider: Callable[..., IbkrProvider]) -> None:
+    with pytest.raises(DataNotFoundError) as failed:
+        make_provider().describe("XYZ")
+    message = str(failed.value)
+    assert message.startswith("IBKR has no contract for 'XYZ' (error 200")
+    assert "\n" not in message
+
+
+def test_a_symbol_without_data_is_one_line(
+    db_url: str, sim: SimulatorThread, make_provider: Callable[..., IbkrProvider]
+) -> None:
+    sim.sim.faults = Faults(no_data_symbols=frozenset({"KO"}))
+    with pytest.raises(DataNotFoundError) as failed:
+        _ingest(make_provider(), db_url, "KO", "1d", "1 Y")
+    message = str(failed.value)
+    assert message.startswith("IBKR returned no 1d bars for KO") and "\n" not in message
+
+
+def test_a_gateway_that_is_down_is_one_line_naming_host_and_port(tmp_path: Path) -> None:
+    port = _closed_port()
+    provider = IbkrProvider(_settings(port, tmp_path))
+    with provider, pytest.raises(GatewayUnavailableError) as failed:
+        provider.describe("AAPL")
+    message = str(failed.value)
+    assert f"127.0.0.1:{port}" in message and "ib-sim" in message and "\n" not in message
+
+
+def test_a_client_id_in_use_is_one_line(sim: SimulatorThread, tmp_path: Path) -> None:
+    sim.sim.faults = Faults(client_ids_in_use=frozenset({CLIENT_ID}))
+    settings = _settings(sim.port, tmp_path, ib_timeout=0.5)
+    provider = IbkrProvider(settings)
+    with provider, pytest.raises(GatewayUnavailableError) as failed:
+        provider.describe("AAPL")
+    message = str(failed.value)
+    assert f"clientId {CLIENT_ID} may be in use" in message and "\n" not in message
+
+
+def test_a_timeout_is_retried_then_reported_in_one_line(
+    sim: SimulatorThread, make_provider: Callable[..., IbkrProvider]
+) -> None:
+    provider = make_provider(retry=replace(FAST_RETRY, attempts=2, request_timeout=0.2))
+    provider.fetch_bars("IBM", "1d", NOW - timedelta(days=10), NOW)  # connected, head known
+    sim.sim.faults = Faults(latency=0.5)
+    with pytest.raises(UserError) as failed:
+        provider.fetch_bars("IBM", "1d", NOW - timedelta(days=30), NOW)
+    message = str(failed.value)
+    assert "failed after 2 attempts" in message and "no answer within 0.2s" in message
+
+
+# -- several symbols ----------------------------------------------------------------------------
+
+
+def test_several_symbols_are_ingested_concurrently_over_one_connection(
+    db_url: str, sim: SimulatorThread, make_provider: Callable[..., IbkrProvider]
+) -> None:
+    symbols = ["AAPL", "MSFT", "SPY", "JPM", "XOM", "KO"]
+    provider = make_provider(concurrency=3)
+    started: list[str] = []
+    db = open_database(db_url)
+    try:
+        reports = provider.ingest_many(
+            BarStore(db),
+            symbols,
+            [parse_resolution("1d")],
+            IngestWindow(duration=parse_duration("2 Y"), end=NOW),
+            on_start=lambda symbol, _res: started.append(symbol),
+        )
+    finally:
+        db.dispose()
+    assert [r.symbol for r in reports] == symbols
+    assert sorted(started) == sorted(symbols)
+    assert provider.reconnects == 0 and sim.sim.connected_client_ids == {CLIENT_ID}
+    for symbol in symbols:
+        _assert_same_bars(
+            _stored(db_url, symbol, "1d"), _served(symbol, "1d", NOW - pd.DateOffset(years=2))
+        )
+
+
+def test_ingest_many_stores_the_good_symbols_and_raises_the_first_failure(
+    db_url: str, make_provider: Callable[..., IbkrProvider]
+) -> None:
+    db = open_database(db_url)
+    try:
+        with pytest.raises(DataNotFoundError, match="'NOPE'"):
+            make_provider().ingest_many(
+                BarStore(db),
+                ["AAPL", "NOPE", "MSFT"],
+                [parse_resolution("1d")],
+                IngestWindow(duration=parse_duration("1 Y"), end=NOW),
+            )
+    finally:
+        db.dispose()
+    assert len(_stored(db_url, "AAPL", "1d")) > 200 and len(_stored(db_url, "MSFT", "1d")) > 200
+
+
+def test_blocking_methods_refuse_to_run_inside_an_event_loop(tmp_path: Path) -> None:
+    async def main() -> None:
+        provider = IbkrProvider(_settings(_closed_port(), tmp_path))
+        with provider, pytest.raises(RuntimeError, match="adescribe"):
+            provider.describe("AAPL")
+
+    asyncio.run(main())
+
+
+# -- pure parts: pacer, chunk plan, bar conversion ---------------------------------------------
+
+
+class _FakeTime:
+    """A clock that only moves when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def _paced(rules: PacingRules, requests: Sequence[tuple[object, object, int]]) -> list[float]:
+    """Send ``requests`` through a pacer on a fake clock; the time each went out."""
+    fake = _FakeTime()
+    pacer = HistoricalPacer(rules, clock=fake.clock, sleep=fake.sleep)
+
+    async def main() -> list[float]:
+        times = []
+        for key, contract, seconds in requests:
+            await pacer.acquire(key, contract, seconds)
+            times.append(fake.now)
+        return times
+
+    return asyncio.run(main())
+
+
+def test_pacer_spaces_identical_requests_by_15_seconds() -> None:
+    times = _paced(PacingRules(), [("same", 1, 60), ("same", 1, 60), ("other", 1, 60)])
+    assert times == [0.0, 15.0, 15.0]
+
+
+def test_pacer_allows_five_requests_per_contract_within_two_seconds() -> None:
+    times = _paced(PacingRules(), [(k, 1, 60) for k in range(6)] + [(99, 2, 60)])
+    assert times == [0.0] * 5 + [2.0, 2.0]
+
+
+def test_pacer_window_rule_applies_to_small_bars_unless_configured_for_all() -> None:
+    rules = PacingRules(max_requests=3, window=10.0, per_contract_max=100)
+    assert _paced(rules, [(k, k, 60) for k in range(4)]) == [0.0] * 4
+    assert _paced(rules, [(k, k, 30) for k in range(4)]) == [0.0, 0.0, 0.0, 10.0]
+    everything = replace(rules, window_max_bar_seconds=86_400)
+    assert _paced(everything, [(k, k, 3600) for k in range(4)])[-1] == 10.0
+
+
+def test_pacer_hold_pauses_every_request() -> None:
+    fake = _FakeTime()
+    pacer = HistoricalPacer(clock=fake.clock, sleep=fake.sleep)
+    pacer.hold(4.0)
+    assert pacer.delay("k", 1, 60) == 4.0
+    assert asyncio.run(pacer.acquire("k", 1, 60)) == 4.0
+
+
+@pytest.mark.parametrize(
+    ("resolution", "days", "expected"),
+    [
+        ("1m", 0.5, Duration(43_200, "S")),
+        ("1m", 5, Duration(1, "W")),
+        ("1m", 30, Duration(1, "W")),  # the limit: the walk takes several
+        ("1h", 30, Duration(1, "M")),
+        ("1h", 20, Duration(3, "W")),
+        ("1h", 90, Duration(1, "M")),
+        ("1d", 5 * 365 + 1, Duration(5, "Y")),
+        ("1d", 40, Duration(6, "W")),
+        ("1d", 200, Duration(29, "W")),
+        ("1d", 500, Duration(2, "Y")),
+        ("1d", 365 * 40, Duration(30, "Y")),
+    ],
+)
+def test_plan_duration_reaches_back_to_start_within_ib_limits(
+    resolution: str, days: float, expected: Duration
+) -> None:
+    start = NOW - timedelta(days=days)
+    assert plan_duration(NOW, start, parse_resolution(resolution)) == expected
+
+
+def test_ib_end_is_explicit_utc() -> None:
+    assert ib_end(datetime(2024, 6, 14, 16, 30, tzinfo=UTC) + timedelta(hours=0)) == (
+        "20240614-16:30:00"
+    )
+
+
+def test_bars_to_frame_keys_days_weeks_and_intraday_in_utc_and_zeroes_missing_volume() -> None:
+    def bar(when: object, volume: float) -> SimpleNamespace:
+        return SimpleNamespace(date=when, open=10.0, high=11.0, low=9.0, close=10.5, volume=volume)
+
+    daily = bars_to_frame(
+        [bar(date(2024, 6, 13), -1), bar(date(2024, 6, 14), 5)],  # type: ignore[list-item]
+        parse_resolution("1d"),
+    )
+    assert list(daily.index) == [
+        pd.Timestamp("2024-06-13", tz=UTC),
+        pd.Timestamp("2024-06-14", tz=UTC),
+    ]
+    assert list(daily["volume"]) == [0.0, 5.0]
+    weekly = bars_to_frame([bar(date(2024, 6, 14), 1)], parse_resolution("1w"))  # type: ignore[list-item]
+    assert weekly.index[0] == pd.Timestamp("2024-06-10", tz=UTC)
+    minute = bars_to_frame(
+        [bar(datetime(2024, 6, 14, 13, 30, tzinfo=UTC), 1)] * 2,  # type: ignore[list-item]
+        parse_resolution("1m"),
+    )
+    assert len(minute) == 1 and minute.index[0] == pd.Timestamp("2024-06-14 13:30", tz=UTC)
