@@ -98,9 +98,11 @@ def worker(url: str, start: str, end: str) -> None:
     }))
 
 
-def run_child(url: str, start: datetime, end: datetime) -> dict[str, float]:
+def run_child(
+    url: str, start: datetime, end: datetime, role: str = "--worker"
+) -> dict[str, float]:
     done = subprocess.run(
-        [sys.executable, __file__, "--worker", url, start.isoformat(), end.isoformat()],
+        [sys.executable, __file__, role, url, start.isoformat(), end.isoformat()],
         capture_output=True, text=True, check=False,
     )
     if done.returncode != 0:
@@ -111,17 +113,45 @@ def run_child(url: str, start: datetime, end: datetime) -> dict[str, float]:
 # -------------------------------------------------------------------------------- the parent
 
 
-def exact_window(rows: int) -> tuple[datetime, datetime, object]:
-    """[start, END) holding exactly ``rows`` one-minute bars, and those bars."""
-    from algotrader.data.providers.synthetic import SyntheticProvider
+def exact_window(rows: int) -> tuple[datetime, datetime]:
+    """[start, END) holding exactly ``rows`` one-minute bars (390 per synthetic session).
+
+    Worked out from daily bars and one session of minutes, so this process never holds the
+    million bars: a child's max RSS counts its parent's high-water mark at spawn time.
+    """
+    from algotrader.data.providers.synthetic import SESSION_MINUTES, SyntheticProvider
 
     provider = SyntheticProvider()
-    days = int(rows / 390 * 7 / 5) + 10
-    bars = provider.fetch_bars(SYMBOL, RESOLUTION, END - timedelta(days=days), END)
-    if len(bars) < rows:
+    full, partial = divmod(rows, SESSION_MINUTES)
+    days = int((full + 1) * 7 / 5) + 10
+    sessions = provider.fetch_bars(SYMBOL, "1d", END - timedelta(days=days), END).index
+    if len(sessions) < full + 1:
         sys.exit(f"could not find {rows} bars before {END:%Y-%m-%d}")
-    bars = bars.iloc[-rows:]
-    return bars.index[0].to_pydatetime(), END, bars
+    if partial == 0:
+        first_day = sessions[-full]
+        return _minutes(provider, first_day)[0], END
+    minutes = _minutes(provider, sessions[-full - 1])
+    return minutes[-partial], END
+
+
+def _minutes(provider: object, day: object) -> list[datetime]:
+    day = day.to_pydatetime()  # type: ignore[attr-defined]
+    bars = provider.fetch_bars(SYMBOL, RESOLUTION, day, day + timedelta(days=1))  # type: ignore[attr-defined]
+    return [ts.to_pydatetime() for ts in bars.index]
+
+
+def raw_worker(url: str, start: str, end: str) -> None:
+    """Raw COPY and indicators-vs-TA-Lib figures over the same bars, as one JSON line."""
+    from algotrader.data.providers.synthetic import SyntheticProvider
+
+    bars = SyntheticProvider().fetch_bars(
+        SYMBOL, RESOLUTION, datetime.fromisoformat(start), datetime.fromisoformat(end)
+    )
+    out: dict[str, float] = {"bars": len(bars)}
+    if url != "-":
+        out["copy"] = raw_copy_seconds(url, bars)
+    out["ours"], out["talib"] = indicator_figures(bars)
+    print(json.dumps(out))
 
 
 def raw_copy_seconds(url: str, bars: object) -> float:
@@ -192,17 +222,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-sqlite", action="store_true")
-    parser.add_argument("--worker", nargs=3, metavar=("URL", "START", "END"),
-                        help=argparse.SUPPRESS)
+    for role in ("--worker", "--raw-worker"):
+        parser.add_argument(role, nargs=3, metavar=("URL", "START", "END"),
+                            help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(*args.worker)
+        return
+    if args.raw_worker:
+        raw_worker(*args.raw_worker)
         return
 
     import psycopg
     from psycopg import sql
 
-    start, end, bars = exact_window(args.rows)
+    start, end = exact_window(args.rows)
     print(f"ingest benchmark: {args.rows:,} {RESOLUTION} synthetic bars of {SYMBOL}, "
           f"{start:%Y-%m-%d %H:%M} -> {end:%Y-%m-%d %H:%M} UTC")
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} "
@@ -225,7 +259,8 @@ def main() -> None:
         again = run_child(pg_url, start, end)
         print()
         say_ingest(f"PostgreSQL {version} (fresh database {name})", first, again)
-        raw = raw_copy_seconds(pg_url, bars)
+        figures = run_child(pg_url, start, end, "--raw-worker")
+        raw = figures["copy"]
         n = args.rows
         print(f"  raw binary COPY (1 conn)  {raw:8.2f} s  {n / raw:>12,.0f} bars/s"
               f"   (same rows with indicators into the emptied table; COPY + commit only)")
@@ -241,7 +276,7 @@ def main() -> None:
             size = sum(p.stat().st_size for p in tmp.glob("bench.db*"))
             print(f"  file size                 {size / 2**20:8.1f} MiB")
 
-        ours, theirs = indicator_figures(bars)
+        ours, theirs = figures["ours"], figures["talib"]
         print()
         print(f"indicators over {n:,} bars (best of 5)")
         print(f"  compute_indicators        {ours * 1e3:8.1f} ms")
@@ -249,12 +284,15 @@ def main() -> None:
         print(f"  ratio ours / TA-Lib       {ours / theirs:8.2f}")
 
         print()
-        print("peak memory of the first ingest (child process, RUSAGE_CHILDREN)")
+        print("peak memory of the first ingest (its own child process, RUSAGE_CHILDREN)")
         print(f"  max RSS                   {peak_kib / 1024:8.0f} MiB   (after imports and "
               f"setup: {first['rss_setup_kib'] / 1024:.0f} MiB; "
               f"raw bars+indicators: {n * 22 * 8 / 2**20:.0f} MiB)")
+        print("  other children (their own RUSAGE_SELF):")
+        print(f"  PostgreSQL re-ingest      {again['rss_peak_kib'] / 1024:8.0f} MiB")
         if not args.skip_sqlite:
             print(f"  SQLite first ingest       {s_first['rss_peak_kib'] / 1024:8.0f} MiB")
+            print(f"  SQLite re-ingest          {s_again['rss_peak_kib'] / 1024:8.0f} MiB")
     finally:
         if created_pg:
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
