@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import sys
 
+import typer
 from rich.console import Console
 
-from algotrader.config import Settings
+from algotrader.config import Settings, load_settings
 from algotrader.db.engine import Database, open_database
 from algotrader.errors import InvalidInputError
+from algotrader.log import setup_logging
 
 # Piped output (tests, logs) gets a fixed, wide width instead of rich's 80 columns.
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
@@ -34,6 +36,14 @@ def parse_symbols(text: str) -> list[str]:
     if not symbols:
         raise InvalidInputError("no symbol given", "pass -s AAPL or -s AAPL,MSFT,SPY")
     return symbols
+
+
+def settings_from(ctx: typer.Context, **overrides: object) -> Settings:
+    """Settings from env/.env, then the root flags, then the command's own flags."""
+    root = ctx.find_root().obj or {}
+    settings = load_settings(**{**root, **overrides})
+    setup_logging(settings.log_dir, settings.log_level)
+    return settings
 
 
 def open_db(settings: Settings) -> Database:

@@ -1,9 +1,10 @@
 """The ``algotrader`` command: a thin typer layer over the library.
 
 Each command group lives in its own module under ``algotrader.cli`` and exposes
-``register(app: typer.Typer) -> None``; :data:`_COMMAND_MODULES` lists them. Commands read settings
-with :func:`settings_from` and raise :class:`~algotrader.errors.UserError` for user mistakes,
-which :func:`main` turns into one line on stderr and exit code 2.
+``register(app: typer.Typer) -> None``; :data:`_COMMAND_MODULES` lists them. Commands read
+settings with :func:`algotrader.cli._common.settings_from` and raise
+:class:`~algotrader.errors.UserError` for user mistakes, which :func:`main` turns into one line on
+stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from collections.abc import Sequence
 import click
 import typer
 
-from algotrader.config import Settings, load_settings
 from algotrader.errors import UserError
-from algotrader.log import setup_logging
 
 _COMMAND_MODULES: tuple[str, ...] = (
     "backtest",
@@ -52,14 +51,6 @@ def _root(
     log_level: str | None = typer.Option(None, "--log-level", help="Log file level."),
 ) -> None:
     ctx.obj = {"database_url": database_url, "data_dir": data_dir, "log_level": log_level}
-
-
-def settings_from(ctx: typer.Context, **overrides: object) -> Settings:
-    """Settings from env/.env, then the root flags, then the command's own flags."""
-    root = ctx.find_root().obj or {}
-    settings = load_settings(**{**root, **overrides})
-    setup_logging(settings.log_dir, settings.log_level)
-    return settings
 
 
 for _name in _COMMAND_MODULES:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import typer
 from sqlalchemy import inspect, text
 
-from algotrader.cli._common import console, open_db
-from algotrader.cli.app import settings_from
+from algotrader.cli._common import console, open_db, settings_from
 from algotrader.db.engine import current_revision, head_revision, open_database, upgrade
 from algotrader.db.models import Base
 

@@ -14,8 +14,7 @@ from rich.table import Table
 
 from algotrader.backtest.result import BacktestConfig
 from algotrader.backtest.runner import StoredRun, run_stored_backtest
-from algotrader.cli._common import console, open_db, parse_symbols
-from algotrader.cli.app import settings_from
+from algotrader.cli._common import console, open_db, parse_symbols, settings_from
 from algotrader.cli.ingest import run_ingest
 from algotrader.config import mask_url
 from algotrader.data.ingest import IngestWindow

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import typer
 
-from algotrader.cli._common import console, open_db
-from algotrader.cli.app import settings_from
+from algotrader.cli._common import console, open_db, settings_from
 from algotrader.data.events import ImportReport, import_events, import_signals
 
 events_app = typer.Typer(help="Market and symbol events.", no_args_is_help=True)

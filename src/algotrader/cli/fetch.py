@@ -9,8 +9,7 @@ from pathlib import Path
 
 import typer
 
-from algotrader.cli._common import console, open_db, parse_symbols
-from algotrader.cli.app import settings_from
+from algotrader.cli._common import console, open_db, parse_symbols, settings_from
 from algotrader.cli.ingest import run_ingest
 from algotrader.config import Settings
 from algotrader.data.ingest import IngestWindow

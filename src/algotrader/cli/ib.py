@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 
 import typer
 
-from algotrader.cli._common import console
-from algotrader.cli.app import settings_from
+from algotrader.cli._common import console, settings_from
 from algotrader.config import Settings
 from algotrader.ibkr.connection import connect_ib, is_live_port, is_paper_account
 

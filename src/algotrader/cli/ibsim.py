@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from algotrader.cli._common import settings_from
 from algotrader.errors import InvalidInputError
 
 # A module-level default: a list-typed option built inline would be a call in a default (B008).
@@ -44,7 +45,6 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Run a TWS / IB Gateway simulator (synthetic bars, paper orders) until Ctrl-C."""
-        from algotrader.cli.app import settings_from
         from algotrader.ibsim import Faults, IBSimulator, SimConfig, serve
 
         settings_from(ctx)  # sets up logging like every other command

@@ -10,8 +10,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from algotrader.cli._common import console, open_db, parse_symbols
-from algotrader.cli.app import settings_from
+from algotrader.cli._common import console, open_db, parse_symbols, settings_from
 from algotrader.config import Settings
 from algotrader.data.ingest import IngestReport, IngestWindow, ingest_symbol
 from algotrader.data.providers import get_provider
@@ -82,9 +81,7 @@ def run_ingest(
 
             def started(symbol: str, resolution: Resolution) -> None:
                 with lock:
-                    console.print(
-                        f"Running ingest pipeline: {symbol} / {resolution.name} / {what}"
-                    )
+                    console.print(f"Running ingest pipeline: {symbol} / {resolution.name} / {what}")
 
             def finished(report: IngestReport) -> None:
                 with lock:

@@ -6,8 +6,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import func, select
 
-from algotrader.cli._common import console, open_db, parse_symbols
-from algotrader.cli.app import settings_from
+from algotrader.cli._common import console, open_db, parse_symbols, settings_from
 from algotrader.data.providers.base import InstrumentInfo
 from algotrader.db.models import Instrument, MarketPrice
 from algotrader.db.store import BarStore

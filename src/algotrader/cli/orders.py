@@ -26,8 +26,7 @@ from algotrader.broker.orders import (
     place_order,
     sync_orders,
 )
-from algotrader.cli._common import console, open_db
-from algotrader.cli.app import settings_from
+from algotrader.cli._common import console, open_db, settings_from
 from algotrader.config import Settings
 from algotrader.errors import InvalidInputError
 
@@ -62,9 +61,10 @@ def place(
     ),
     tif: str = typer.Option("DAY", "--tif", help="Time in force: DAY or GTC."),
     ref: str | None = typer.Option(
-        None, "--ref",
+        None,
+        "--ref",
         help="Label that makes a retry safe: the same command with the same --ref is never "
-             "sent twice. Generated and printed when omitted.",
+        "sent twice. Generated and printed when omitted.",
     ),
     live: bool = typer.Option(
         False, "--live", help="Allow a live (real-money) account; refused without it."
@@ -84,8 +84,10 @@ def place(
         console.print(order.describe())
     if result.generated_label:
         console.print(f"To retry this order safely, re-run with --ref {result.label}")
-    if order.status in ("Cancelled", "ApiCancelled", "Inactive", "ValidationError") \
-            and not result.already_placed:
+    if (
+        order.status in ("Cancelled", "ApiCancelled", "Inactive", "ValidationError")
+        and not result.already_placed
+    ):
         raise typer.Exit(1)
 
 
@@ -118,7 +120,8 @@ def cancel(
 def list_command(
     ctx: typer.Context,
     show_open: bool = typer.Option(
-        False, "--open",
+        False,
+        "--open",
         help="Ask the gateway too: update stored orders, then show its open orders.",
     ),
     limit: int = typer.Option(50, "--limit", help="How many of the newest orders to show."),
@@ -146,8 +149,13 @@ def list_command(
         for o in stored:
             account = f"{o.account or '?'}{'' if o.is_paper else ' LIVE'}"
             table.add_row(
-                str(o.id), o.created_at.strftime("%Y-%m-%d %H:%M:%S"), o.client_ref, account,
-                o.terms, o.state, "" if o.ib_order_id is None else str(o.ib_order_id),
+                str(o.id),
+                o.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                o.client_ref,
+                account,
+                o.terms,
+                o.state,
+                "" if o.ib_order_id is None else str(o.ib_order_id),
             )
         console.print(table)
     if show_open:
@@ -160,7 +168,12 @@ def list_command(
             table.add_column(column)
         for g in gateway:
             table.add_row(
-                str(g.ib_order_id), str(g.client_id), g.account, g.ref, g.terms, g.status,
+                str(g.ib_order_id),
+                str(g.client_id),
+                g.account,
+                g.ref,
+                g.terms,
+                g.status,
                 f"{g.filled:g}/{g.filled + g.remaining:g}",
             )
         console.print(table)
