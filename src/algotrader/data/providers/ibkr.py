@@ -684,13 +684,17 @@ class IbkrProvider:
         hi = as_utc(end, "end").to_pydatetime()
         hi = min(hi, datetime.now(UTC) + timedelta(days=1))  # IB has no future
         q = await self._session.qualify(symbol)
-        head = await self._session.head_timestamp(q)
-        if head is None:
-            return
-        # Daily/weekly bars are keyed at 00:00 UTC of the session date: the first bar IB has
-        # is keyed at or before its head timestamp's date.
-        floor = pd.Timestamp(head).floor("D").to_pydatetime() if not res.is_intraday else head
-        lo = max(lo, floor)
+        if plan_duration(hi, lo, res).start_before(hi) > lo:
+            # Several requests: the head timestamp stops the walk where IB's history begins. (One
+            # request needs no bound, and skipping it saves two messages per symbol against
+            # ib_async's 45-messages-per-second client throttle.)
+            head = await self._session.head_timestamp(q)
+            if head is None:
+                return
+            # Daily/weekly bars are keyed at 00:00 UTC of the session date: the first bar IB
+            # has is keyed at or before its head timestamp's date.
+            floor = pd.Timestamp(head).floor("D").to_pydatetime() if not res.is_intraday else head
+            lo = max(lo, floor)
         cursor = hi
         oldest: pd.Timestamp | None = None  # the earliest bar already yielded
         while cursor > lo:
