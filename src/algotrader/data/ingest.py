@@ -75,17 +75,11 @@ def store_bars(
         first_changed = bars.index[0] if len(bars) else None
         merged, from_new_rows = bars, np.ones(len(bars), dtype=bool)
     else:
-        pos = old.index.get_indexer(bars.index)
+        changed, pos = _changed_rows(stored, bars)
         exists = pos >= 0
-        new_values = bars[list(OHLCV_COLUMNS)].to_numpy()
-        old_values = old.to_numpy()[pos[exists]]
-        differs = (new_values[exists] != old_values).any(axis=1) | ~stored.same_source[pos[exists]]
         inserted = int((~exists).sum())
-        updated = int(differs.sum())
-        unchanged = int(exists.sum()) - updated
-        changed = np.zeros(len(bars), dtype=bool)
-        changed[~exists] = True
-        changed[np.flatnonzero(exists)[differs]] = True
+        updated = int(changed.sum()) - inserted
+        unchanged = len(bars) - int(changed.sum())
         first_changed = bars.index[changed][0] if changed.any() else None
         if first_changed is None:
             merged = old
@@ -187,9 +181,9 @@ def store_chunks(
         first = lo if first is None else min(first, lo)
         last = hi if last is None else max(last, hi)
         stored = store.load_series(symbol, resolution, source, lo, hi + timedelta(microseconds=1))
-        changed = _changed_rows(stored, chunk)
+        changed, pos = _changed_rows(stored, chunk)
         fetched += len(chunk)
-        new_rows = int((~chunk.index.isin(stored.bars.index)).sum())
+        new_rows = int((pos < 0).sum())
         inserted += new_rows
         updated += int(changed.sum()) - new_rows
         unchanged += len(chunk) - int(changed.sum())
@@ -216,17 +210,18 @@ def store_chunks(
     )
 
 
-def _changed_rows(stored: StoredSeries, bars: pd.DataFrame) -> np.ndarray:
-    """Which rows of ``bars`` are new or differ from the stored ones (values or source)."""
+def _changed_rows(stored: StoredSeries, bars: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows of ``bars`` are new or differ from the stored ones (values or source), and
+    each row's position in the stored series (-1 when new)."""
     if stored.bars.empty:
-        return np.ones(len(bars), dtype=bool)
+        return np.ones(len(bars), dtype=bool), np.full(len(bars), -1, dtype=np.intp)
     pos = stored.bars.index.get_indexer(bars.index)
     exists = pos >= 0
     changed = ~exists
     old = stored.bars.to_numpy()[pos[exists]]
     new = bars[list(OHLCV_COLUMNS)].to_numpy()[exists]
     changed[exists] = (new != old).any(axis=1) | ~stored.same_source[pos[exists]]
-    return changed
+    return changed, pos
 
 
 @dataclass(frozen=True)

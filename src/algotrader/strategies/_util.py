@@ -45,31 +45,6 @@ def crossings(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-_RESUM_EVERY = 4096
-
-
-@numba.njit(cache=True)
-def sma(values: np.ndarray, window: int) -> np.ndarray:
-    """Simple moving average over ``window`` bars; the first ``window - 1`` values are nan.
-
-    A running sum, re-summed exactly every 4096 bars so rounding cannot drift over millions of bars.
-    """
-    n = values.shape[0]
-    out = np.full(n, np.nan)
-    total = 0.0
-    for t in range(n):
-        total += values[t]
-        if t >= window:
-            total -= values[t - window]
-        if t % _RESUM_EVERY == 0 and t >= window - 1:
-            total = 0.0
-            for k in range(t - window + 1, t + 1):
-                total += values[k]
-        if t >= window - 1:
-            out[t] = total / window
-    return out
-
-
 def run_lengths(flags: np.ndarray) -> np.ndarray:
     """Length of the run of True values ending at each position (0 where False)."""
     idx = np.arange(flags.shape[0])

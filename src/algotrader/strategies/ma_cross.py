@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from algotrader.errors import InvalidInputError
-from algotrader.strategies._util import column, crossings, sma, with_columns
+from algotrader.indicators import sma
+from algotrader.strategies._util import column, crossings, with_columns
 from algotrader.strategies.base import BUY, SELL, Signal, Strategy
 from algotrader.strategies.registry import register
 
