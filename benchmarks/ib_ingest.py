@@ -35,9 +35,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+from algotrader.data.ingest import IngestWindow, ingest_symbol
 
 from algotrader.config import Settings
-from algotrader.data.ingest import IngestWindow, ingest_symbol
 from algotrader.data.providers.ibkr import HistoricalPacer, IbkrProvider, PacingRules
 from algotrader.data.providers.synthetic import SyntheticProvider
 from algotrader.db.engine import open_database

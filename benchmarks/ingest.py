@@ -51,8 +51,8 @@ def worker(url: str, start: str, end: str) -> None:
     t0 = time.perf_counter()
     import numpy as np
     import pandas as pd
-
     from algotrader.data.ingest import store_bars
+
     from algotrader.data.providers.synthetic import SyntheticProvider
     from algotrader.data.validation import validate_bars
     from algotrader.db.engine import open_database

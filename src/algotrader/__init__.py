@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from algotrader.backtest.api import Backtest
+    from algotrader.api import Backtest
     from algotrader.strategies.base import Strategy
 
 __version__ = "0.1.0"
@@ -18,7 +18,7 @@ __all__ = ["Backtest", "Strategy", "__version__"]
 
 def __getattr__(name: str) -> Any:
     if name == "Backtest":
-        from algotrader.backtest.api import Backtest
+        from algotrader.api import Backtest
 
         return Backtest
     if name == "Strategy":

@@ -19,7 +19,7 @@ from algotrader.cli.app import main
 from algotrader.data.providers import ibkr
 from algotrader.data.providers.synthetic import SyntheticProvider
 from algotrader.db.engine import open_database
-from algotrader.db.store import BarStore
+from algotrader.db.store import SqlBarStore
 from algotrader.frames import OHLCV_COLUMNS
 from algotrader.ibsim import SimConfig, SimulatorThread, start_in_thread
 
@@ -149,7 +149,7 @@ def test_ingest_several_symbols_from_ibkr_stores_what_the_simulator_served(
 
     db = open_database(db_url)
     try:
-        store = BarStore(db)
+        store = SqlBarStore(db)
         with db.engine.connect() as conn:
             con_ids: dict[str, int] = dict(
                 conn.execute(text("SELECT symbol, con_id FROM instruments")).all()

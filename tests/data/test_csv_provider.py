@@ -346,9 +346,8 @@ def test_intraday_file_loaded_as_daily_is_refused_with_the_right_resolution(
 
 
 def test_a_quarter_million_rows_load_in_well_under_two_seconds(tmp_path: Path) -> None:
-    import time
 
-    n = 250_000  # a million take about 0.5-0.9 s; a smaller file keeps the suite quick
+    n = 250_000  # speed is measured by benchmarks/data.py
     ts = pd.date_range("2010-01-01", periods=n, freq="min")
     close = np.round(100 + np.sin(np.arange(n) / 1000.0), 2)
     frame = pd.DataFrame(
@@ -363,8 +362,6 @@ def test_a_quarter_million_rows_load_in_well_under_two_seconds(tmp_path: Path) -
     )
     path = tmp_path / "big.csv"
     frame.to_csv(path, index=False)
-    t0 = time.perf_counter()
     bars = load(path, "1m")
-    elapsed = time.perf_counter() - t0
     assert len(bars) == n
-    assert elapsed < 2.0, f"{elapsed:.2f} s"
+    np.testing.assert_array_equal(bars["close"].to_numpy(), close)

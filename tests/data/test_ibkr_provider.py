@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from algotrader.app._stores import stores_of
+from algotrader.app.ingest import IngestRequest, IngestWindow, ingest, ingest_symbol
 from algotrader.config import Settings
-from algotrader.data.ingest import IngestWindow, ingest_symbol
 from algotrader.data.providers import get_provider
 from algotrader.data.providers.ibkr import (
     HistoricalPacer,
@@ -33,7 +34,7 @@ from algotrader.data.providers.ibkr import (
 )
 from algotrader.data.providers.synthetic import SyntheticProvider
 from algotrader.db.engine import open_database
-from algotrader.db.store import BarStore
+from algotrader.db.store import SqlBarStore
 from algotrader.errors import DataNotFoundError, GatewayUnavailableError, UserError
 from algotrader.frames import OHLCV_COLUMNS
 from algotrader.ibsim import Faults, SimConfig, SimulatorThread, start_in_thread
@@ -105,7 +106,7 @@ def _served(symbol: str, resolution: str, start: datetime, end: datetime = NOW) 
 def _stored(db_url: str, symbol: str, resolution: str) -> pd.DataFrame:
     db = open_database(db_url)
     try:
-        return BarStore(db).load_bars(symbol, resolution)
+        return SqlBarStore(db).load_bars(symbol, resolution)
     finally:
         db.dispose()
 
@@ -116,7 +117,7 @@ def _ingest(
     db = open_database(db_url)
     try:
         window = IngestWindow(duration=parse_duration(duration), end=NOW)
-        ingest_symbol(BarStore(db), provider, symbol, parse_resolution(resolution), window)
+        ingest_symbol(stores_of(db), provider, symbol, parse_resolution(resolution), window)
     finally:
         db.dispose()
 
@@ -331,24 +332,15 @@ def test_a_timeout_is_retried_then_reported_in_one_line(
 
 
 def test_several_symbols_are_ingested_concurrently_over_one_connection(
-    db_url: str, sim: SimulatorThread, make_provider: Callable[..., IbkrProvider]
+    db_url: str, sim: SimulatorThread, make_provider: Callable[..., IbkrProvider], tmp_path: Path
 ) -> None:
-    symbols = ["AAPL", "MSFT", "SPY", "JPM", "XOM", "KO"]
+    symbols = ("AAPL", "MSFT", "SPY", "JPM", "XOM", "KO")
     provider = make_provider(concurrency=3)
-    started: list[str] = []
-    db = open_database(db_url)
-    try:
-        reports = provider.ingest_many(
-            BarStore(db),
-            symbols,
-            [parse_resolution("1d")],
-            IngestWindow(duration=parse_duration("2 Y"), end=NOW),
-            on_start=lambda symbol, _res: started.append(symbol),
-        )
-    finally:
-        db.dispose()
-    assert [r.symbol for r in reports] == symbols
-    assert sorted(started) == sorted(symbols)
+    request = IngestRequest(
+        symbols, (parse_resolution("1d"),), IngestWindow(duration=parse_duration("2 Y"), end=NOW)
+    )
+    reports = ingest(_settings(sim.port, tmp_path, db_url), request, provider=provider)
+    assert [r.symbol for r in reports] == list(symbols)
     assert provider.reconnects == 0 and sim.sim.connected_client_ids == {CLIENT_ID}
     for symbol in symbols:
         _assert_same_bars(
@@ -356,20 +348,16 @@ def test_several_symbols_are_ingested_concurrently_over_one_connection(
         )
 
 
-def test_ingest_many_stores_the_good_symbols_and_raises_the_first_failure(
-    db_url: str, make_provider: Callable[..., IbkrProvider]
+def test_ingest_of_several_stores_the_good_symbols_and_raises_the_first_failure(
+    db_url: str, sim: SimulatorThread, make_provider: Callable[..., IbkrProvider], tmp_path: Path
 ) -> None:
-    db = open_database(db_url)
-    try:
-        with pytest.raises(DataNotFoundError, match="'NOPE'"):
-            make_provider().ingest_many(
-                BarStore(db),
-                ["AAPL", "NOPE", "MSFT"],
-                [parse_resolution("1d")],
-                IngestWindow(duration=parse_duration("1 Y"), end=NOW),
-            )
-    finally:
-        db.dispose()
+    request = IngestRequest(
+        ("AAPL", "NOPE", "MSFT"),
+        (parse_resolution("1d"),),
+        IngestWindow(duration=parse_duration("1 Y"), end=NOW),
+    )
+    with pytest.raises(DataNotFoundError, match="'NOPE'"):
+        ingest(_settings(sim.port, tmp_path, db_url), request, provider=make_provider())
     assert len(_stored(db_url, "AAPL", "1d")) > 200 and len(_stored(db_url, "MSFT", "1d")) > 200
 
 

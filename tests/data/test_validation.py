@@ -223,19 +223,17 @@ def test_missing_timestamp_is_refused() -> None:
         validate_bars(frame)
 
 
-def test_a_million_bars_validate_quickly() -> None:
-    import time
-
-    n = 1_000_000
+def test_a_large_frame_validates_in_one_vectorised_pass() -> None:
+    # Speed is measured by benchmarks/data.py; here: a large frame passes unchanged.
+    n = 200_000
     close = np.linspace(50, 150, n)
     frame = pd.DataFrame(
         {"open": close, "high": close + 1, "low": close - 1, "close": close, "volume": np.ones(n)},
         index=pd.date_range("2000-01-01", periods=n, freq="min", tz="UTC", name="ts"),
     )
-    validate_bars(frame.iloc[:10])
-    t0 = time.perf_counter()
-    validate_bars(frame)
-    assert time.perf_counter() - t0 < 0.2
+    checked = validate_bars(frame)
+    assert len(checked) == n
+    np.testing.assert_array_equal(checked["close"].to_numpy(), close)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -61,39 +61,6 @@ class Backtest:
         self.resolution = resolution
         self.path: ExecutionPath = path
 
-    @classmethod
-    def from_store(
-        cls,
-        symbol: str,
-        resolution: str = "1d",
-        strategy: Any = "ma_cross",
-        *,
-        duration: str | None = None,
-        database_url: str | None = None,
-        **config: Any,
-    ) -> Backtest:
-        """A backtest over the bars of ``symbol`` stored in the database (with their indicators).
-
-        ``duration`` ("1 Y") keeps only the last part of the stored history; ``database_url``
-        defaults to the configured database (``ALGOTRADER_DATABASE_URL`` or the SQLite file).
-
-        >>> Backtest.from_store("SPY", "1d", "rsi", duration="2 Y").run()  # doctest: +SKIP
-        """
-        from algotrader.backtest.runner import load_for_backtest
-        from algotrader.config import load_settings
-        from algotrader.db.engine import open_database
-        from algotrader.db.store import BarStore
-        from algotrader.timeframes import parse_duration, parse_resolution
-
-        res = parse_resolution(resolution)
-        db = open_database(load_settings(database_url=database_url))
-        try:
-            window = parse_duration(duration) if duration else None
-            frame = load_for_backtest(BarStore(db), symbol.upper(), res, window)
-        finally:
-            db.dispose()
-        return cls(frame, strategy, resolution=res, **config)
-
     def run(self, **params: Any) -> Result:
         """Run the backtest; ``params`` override the strategy's parameters (strings coerced)."""
         strategy = get_strategy(self.strategy, **params)

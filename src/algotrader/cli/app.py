@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
 
 import click
@@ -37,7 +38,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+    rich_markup_mode="rich",
 )
 
 
@@ -48,7 +49,12 @@ def _root(
         None, "--database-url", help="SQLAlchemy URL (default: ALGOTRADER_DATABASE_URL or SQLite)."
     ),
     data_dir: str | None = typer.Option(None, "--data-dir", help="Where data and plots go."),
-    log_level: str | None = typer.Option(None, "--log-level", help="Log file level."),
+    log_level: str | None = typer.Option(
+        None, "--log-level", help="Log file level: DEBUG, INFO, WARNING or ERROR."
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback behind an error line."
+    ),
 ) -> None:
     ctx.obj = {"database_url": database_url, "data_dir": data_dir, "log_level": log_level}
 
@@ -64,9 +70,12 @@ def _one_line(text: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns (and exits with) the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
     try:
-        app(args=args, prog_name="algotrader", standalone_mode=False)
+        returned = app(args=args, prog_name="algotrader", standalone_mode=False)
     except UserError as exc:
+        if debug:
+            traceback.print_exception(exc)
         print(f"error: {exc.message}", file=sys.stderr)
         code = exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:
@@ -85,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         code = 130
     else:
-        code = 0
+        # click returns the code of a `typer.Exit` raised by a command instead of raising it.
+        code = returned if isinstance(returned, int) else 0
     if argv is None:
         sys.exit(code)
     return code

@@ -3,34 +3,34 @@
 from __future__ import annotations
 
 import json
-import math
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
-from algotrader.backtest.result import BacktestConfig, Result
-from algotrader.backtest.runner import StoredRun, list_runs, rerun, run_stored_backtest
-from algotrader.cli._common import console, open_db, parse_symbols, settings_from
-from algotrader.cli.ingest import run_ingest
-from algotrader.config import Settings
-from algotrader.data.ingest import IngestWindow
-from algotrader.db.store import BarStore
+from algotrader.cli._common import console, fmt_metric, parse_symbols, settings_from, shorten
+from algotrader.cli.ingest import ConsoleListener
 from algotrader.errors import InvalidInputError
-from algotrader.plotting import backtest_chart, plot_path
-from algotrader.strategies.registry import list_strategies
-from algotrader.timeframes import Duration, Resolution, parse_duration, parse_resolution
 
-_PCT = {
-    "total_return",
-    "buy_hold_return",
-    "alpha",
-    "cagr",
-    "volatility",
-    "max_drawdown",
-    "win_rate",
-    "exposure",
-}
+if TYPE_CHECKING:
+    from algotrader.app.backtests import BatchItem, StoredRun
+    from algotrader.backtest.result import Result
+    from algotrader.config import Settings
+
+_EXAMPLES = """Examples:
+
+  algotrader backtest -s SPY -r 1d --auto-fetch --fetch-duration "5 Y" --plot
+
+  algotrader backtest -s TSLA -r 1d --strategy supertrend --plot full
+
+  algotrader backtest -s AAPL --strategy ma_cross --param fast=10 --param slow=30 --json
+
+  algotrader backtest -s AAPL,MSFT,SPY --strategy rsi     (one run per symbol, ranked)
+
+  algotrader backtest -s AAPL --strategy strategies/my_strategy.py:MyStrategy
+"""
+_TRADES_SHOWN = 20
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, str]:
@@ -40,118 +40,84 @@ def parse_params(pairs: list[str] | None) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise InvalidInputError(
-                f"invalid --param {pair!r}", "write it as NAME=VALUE, e.g. --param fast=10"
+                f"invalid --param {shorten(pair)!r}", "write it as NAME=VALUE, e.g. --param fast=10"
             )
         params[key.strip()] = value.strip()
     return params
 
 
-def _fmt(key: str, value: Any) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    if key in _PCT:
-        return f"{value * 100:.2f}%"
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return str(value)
-
-
-def _buy_hold_metrics(result: Result) -> dict[str, float]:
-    """The risk metrics of the buy-and-hold curve, computed like the strategy's."""
-    import numpy as np
-
-    from algotrader.backtest import metrics as mt
-
-    curve = result.buy_hold.to_numpy(np.float64)
-    periods = result.metrics["periods_per_year"]
-    rf = result.config.risk_free_rate
-    growth = mt.cagr(result.metrics["buy_hold_return"], result.metrics["years"])
-    drawdown = mt.max_drawdown(curve)[0]
-    return {
-        "cagr": growth,
-        "volatility": mt.annualized_volatility(curve, periods),
-        "sharpe": mt.sharpe_ratio(curve, periods, rf),
-        "sortino": mt.sortino_ratio(curve, periods, rf),
-        "max_drawdown": drawdown,
-        "calmar": mt.calmar_ratio(growth, drawdown),
-    }
+def read_universe(path: Path) -> list[str]:
+    """Symbols from a file: one a line (``#`` starts a comment; commas also separate)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(
+            f"cannot read the universe file {path} ({exc})",
+            "give a UTF-8 text file with one symbol a line",
+        ) from None
+    lines = [line.split("#", 1)[0] for line in text.splitlines()]
+    return parse_symbols(",".join(lines))
 
 
 def metrics_table(result: Result) -> Table:
     """Strategy beside buy & hold (the metrics that exist for both) and alpha."""
+    from algotrader.app.backtests import buy_hold_metrics
+
     m = result.metrics
-    bh = _buy_hold_metrics(result)
-    table = Table(title=f"{result.strategy} vs buy & hold", title_justify="left")
+    bh = buy_hold_metrics(result)
+    table = Table(
+        title=f"{result.strategy} vs buy & hold (from the first tradable bar of the window)",
+        title_justify="left",
+    )
     table.add_column("metric")
     table.add_column("strategy", justify="right")
     table.add_column("buy & hold", justify="right")
     table.add_row(
         "total return",
-        _fmt("total_return", m["total_return"]),
-        _fmt("total_return", m["buy_hold_return"]),
+        fmt_metric("total_return", m["total_return"]),
+        fmt_metric("total_return", m["buy_hold_return"]),
     )
-    table.add_row("alpha (vs buy & hold)", _fmt("alpha", m["alpha"]), "")
+    table.add_row("alpha (vs buy & hold)", fmt_metric("alpha", m["alpha"]), "")
     for key in ("cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar"):
-        table.add_row(key.replace("_", " "), _fmt(key, m[key]), _fmt(key, bh.get(key)))
+        table.add_row(key.replace("_", " "), fmt_metric(key, m[key]), fmt_metric(key, bh.get(key)))
     table.add_row("max drawdown duration", f"{m['max_drawdown_duration_bars']} bars", "")
     for key in ("num_trades", "win_rate", "profit_factor", "exposure"):
-        table.add_row(key.replace("_", " "), _fmt(key, m[key]), "")
+        table.add_row(key.replace("_", " "), fmt_metric(key, m[key]), "")
     table.add_row("periods per year", f"{m['periods_per_year']:.1f}", "")
     return table
 
 
-def ensure_bars(
-    settings: Settings,
-    symbol: str,
-    resolution: Resolution,
-    fetch_duration: Duration,
-    source: str | None,
-) -> None:
-    """Fetch through the ingest pipeline when the store does not cover ``fetch_duration``."""
-    db = open_db(settings)
-    try:
-        bounds = BarStore(db).bounds(symbol, resolution.name)
-    finally:
-        db.dispose()
-    if bounds is not None:
-        import pandas as pd
-
-        wanted = fetch_duration.start_before(pd.Timestamp.now("UTC").to_pydatetime())
-        # A few days of slack: the first session after `wanted` may start later (weekends).
-        if bounds[0] <= wanted + pd.Timedelta(days=7):
-            return
-    run_ingest(
-        settings,
-        [symbol],
-        [resolution],
-        IngestWindow(fetch_duration),
-        source=source,
-        show_progress=False,
-    )
-
-
 def backtest(
     ctx: typer.Context,
-    symbol: str = typer.Option(..., "-s", "--symbol", help="Symbol to backtest (stored bars)."),
-    resolution: str = typer.Option("1d", "-r", "--resolution"),
+    symbol: str | None = typer.Option(
+        None, "-s", "--symbol", "--symbols", help="Symbol(s) with stored bars: SPY or AAPL,MSFT."
+    ),
+    universe: Path | None = typer.Option(
+        None, "--universe", help="A file of symbols, one a line: one backtest per symbol."
+    ),
+    resolution: str = typer.Option("1d", "-r", "--resolution", help="Bar size: 1m ... 1w."),
     strategy: str = typer.Option(
-        "ma_cross", "--strategy", help="Name, entry point or path/file.py:Class."
+        "ma_cross",
+        "--strategy",
+        help="Name, entry point, strategies/NAME.py or path/file.py:Class.",
     ),
     param: list[str] | None = typer.Option(
         None, "--param", help="Strategy parameter NAME=VALUE (repeatable)."
     ),
     duration: str | None = typer.Option(
-        None, "-d", "--duration", help="Backtest only the last DURATION of stored bars."
+        None, "-d", "--duration", help='Backtest only the last DURATION of stored bars, e.g. "2 Y".'
     ),
     auto_fetch: bool = typer.Option(
-        False, "--auto-fetch", help="Fetch missing bars through the ingest pipeline."
+        False, "--auto-fetch", help="Fetch missing bars (start and end of the window) first."
     ),
     fetch_duration: str | None = typer.Option(
-        None, "--fetch-duration", help='How much to fetch (and test), e.g. "5 Y".'
+        None,
+        "--fetch-duration",
+        help='How much to fetch and test with --auto-fetch (default "5 Y").',
     ),
     source: str | None = typer.Option(None, "--source", help="Data source for --auto-fetch."),
     plot: bool = typer.Option(
-        False, "--plot", help="Save a PNG (add `full` for equity, drawdown and metrics)."
+        False, "--plot", help="Save a PNG (`--plot full` adds equity, drawdown and metrics)."
     ),
     plot_mode: str | None = typer.Argument(
         None, help="`full` after --plot for the full plot.", show_default=False
@@ -160,24 +126,43 @@ def backtest(
     fill: str = typer.Option(
         "open", "--fill", help="open: next bar's open (default); close: the signal bar's close."
     ),
-    allow_short: bool = typer.Option(False, "--allow-short"),
-    whole_shares: bool = typer.Option(False, "--whole-shares"),
-    cash: float = typer.Option(100_000.0, "--cash"),
-    commission_per_share: float = typer.Option(0.0, "--commission-per-share"),
-    commission_bps: float = typer.Option(0.0, "--commission-bps"),
-    commission_min: float = typer.Option(0.0, "--commission-min"),
-    slippage_bps: float = typer.Option(0.0, "--slippage-bps"),
-    risk_free_rate: float = typer.Option(0.0, "--risk-free-rate", help="Annual, e.g. 0.02."),
+    allow_short: bool = typer.Option(
+        False, "--allow-short", help="SELL opens a short position (default: SELL goes flat)."
+    ),
+    whole_shares: bool = typer.Option(
+        False, "--whole-shares", help="Trade whole shares only (default: fractional)."
+    ),
+    cash: float = typer.Option(100_000.0, "--cash", help="Starting cash."),
+    commission_per_share: float = typer.Option(
+        0.0, "--commission-per-share", help="Commission per share traded."
+    ),
+    commission_bps: float = typer.Option(
+        0.0, "--commission-bps", help="Commission in basis points of the traded value."
+    ),
+    commission_min: float = typer.Option(
+        0.0, "--commission-min", help="Minimum commission per order."
+    ),
+    slippage_bps: float = typer.Option(
+        0.0, "--slippage-bps", help="Adverse price move per fill, in basis points."
+    ),
+    risk_free_rate: float = typer.Option(
+        0.0, "--risk-free-rate", help="Annual risk-free rate for Sharpe/Sortino, e.g. 0.02."
+    ),
 ) -> None:
-    """Backtest a strategy on stored bars; prints the summary line and a metrics table."""
+    """Backtest a strategy on stored bars; prints the summary line and a metrics table.
+
+    Several symbols run one independent backtest each and print one ranked table."""
+    from algotrader.app.backtests import BacktestRequest
+    from algotrader.backtest.result import BacktestConfig
+    from algotrader.timeframes import parse_duration, parse_resolution
+
     if plot_mode is not None and (plot_mode.lower() != "full" or not plot):
-        raise InvalidInputError(f"unexpected argument {plot_mode!r}", "use --plot or --plot full")
-    full = plot_mode is not None
-    sym = parse_symbols(symbol)[0]
+        raise InvalidInputError(
+            f"unexpected argument {shorten(plot_mode)!r}", "use --plot or --plot full"
+        )
+    symbols = _symbols(symbol, universe)
     res = parse_resolution(resolution)
     fetch = parse_duration(fetch_duration) if fetch_duration else None
-    window = parse_duration(duration) if duration else fetch
-    params = parse_params(param)
     config = BacktestConfig(
         cash=cash,
         commission_per_share=commission_per_share,
@@ -189,45 +174,72 @@ def backtest(
         whole_shares=whole_shares,
         risk_free_rate=risk_free_rate,
     )
+    requests = [
+        BacktestRequest(
+            symbol=sym,
+            resolution=res,
+            strategy=strategy,
+            params=parse_params(param),
+            config=config,
+            duration=parse_duration(duration) if duration else fetch,
+            auto_fetch=auto_fetch,
+            fetch_duration=fetch,
+            source=source,
+        )
+        for sym in symbols
+    ]
     settings = settings_from(ctx)
-    if auto_fetch:
-        ensure_bars(settings, sym, res, fetch or parse_duration("5 Y"), source)
-    db = open_db(settings)
-    try:
-        stored = run_stored_backtest(db, sym, res, strategy, params, config, duration=window)
-    finally:
-        db.dispose()
-    _report(settings, sym, stored, as_json=as_json, plot=plot, full=full)
+    if len(requests) > 1:
+        _run_batch(settings, requests, as_json=as_json, plot=plot, full=plot_mode is not None)
+        return
+    from algotrader.app.backtests import run_backtest
+
+    with ConsoleListener("auto-fetch") as listener:
+        stored = run_backtest(settings, requests[0], listener)
+    _report(settings, stored, as_json=as_json, plot=plot, full=plot_mode is not None)
+
+
+def _symbols(symbol: str | None, universe: Path | None) -> list[str]:
+    if (symbol is None) == (universe is None):
+        raise InvalidInputError(
+            "give either -s SYMBOLS or --universe FILE", "e.g. -s SPY or --universe sp100.txt"
+        )
+    return parse_symbols(symbol) if symbol is not None else read_universe(universe)  # type: ignore[arg-type]
+
+
+def _chart(settings: Settings, stored: StoredRun, plot: bool, full: bool) -> Path | None:
+    if not plot:
+        return None
+    from algotrader.app.charts import save_backtest_chart
+
+    return save_backtest_chart(settings, stored, full=full)
+
+
+def _document(stored: StoredRun, chart: Path | None) -> dict[str, Any]:
+    document = stored.result.to_dict()
+    document.update(
+        run_id=stored.run_id,
+        symbol=stored.symbol,
+        final_equity=float(stored.result.equity.iloc[-1]),
+        data_fingerprint=stored.fingerprint,
+        data_sources=sorted(stored.sources),
+        synthetic=stored.synthetic,
+        plot=str(chart) if chart else None,
+    )
+    return document
 
 
 def _report(
-    settings: Settings, symbol: str, stored: StoredRun, *, as_json: bool, plot: bool, full: bool
+    settings: Settings, stored: StoredRun, *, as_json: bool, plot: bool, full: bool
 ) -> None:
     result = stored.result
-    chart = None
-    if plot:
-        chart = backtest_chart(
-            stored.frame,
-            result,
-            symbol,
-            plot_path(settings.plots_dir, symbol, result.resolution, "full" if full else ""),
-            full=full,
-            synthetic=stored.synthetic,
-        )
+    chart = _chart(settings, stored, plot, full)
     if as_json:
-        document = result.to_dict()
-        document.update(
-            run_id=stored.run_id,
-            symbol=symbol,
-            data_fingerprint=stored.fingerprint,
-            data_sources=sorted(stored.sources),
-            plot=str(chart) if chart else None,
-        )
-        print(json.dumps(document, indent=2))
+        print(json.dumps(_document(stored, chart), indent=2))
         return
     label = " [synthetic data]" if stored.synthetic else ""
     console.print(
-        f"Backtest complete for {symbol} @ {result.resolution}: {result.summary()}{label}"
+        f"Backtest complete for {stored.symbol} @ {result.resolution}: {result.summary()}{label}"
     )
     console.print(metrics_table(result))
     console.print(f"Run id: {stored.run_id} (`algotrader runs show {stored.run_id}`)")
@@ -235,22 +247,104 @@ def _report(
         console.print(f"Saved plot: {chart}")
 
 
+def _run_batch(
+    settings: Settings, requests: list[Any], *, as_json: bool, plot: bool, full: bool
+) -> None:
+    from rich.progress import Progress
+
+    from algotrader.app.backtests import run_batch
+
+    with Progress(console=console, transient=True, disable=as_json) as progress:
+        task = progress.add_task("backtests", total=len(requests))
+        items = run_batch(
+            settings,
+            requests,
+            on_done=lambda _: progress.advance(task),
+            listener=None if as_json else ConsoleListener("auto-fetch"),
+        )
+    charts = {i.symbol: _chart(settings, i.run, plot, full) for i in items if i.run is not None}
+    if as_json:
+        print(json.dumps([_batch_document(i, charts.get(i.symbol)) for i in items], indent=2))
+    else:
+        console.print(_batch_table(items))
+        for path in charts.values():
+            if path is not None:
+                console.print(f"Saved plot: {path}")
+    if any(item.run is None for item in items):
+        raise typer.Exit(1)
+
+
+def _batch_document(item: BatchItem, chart: Path | None) -> dict[str, Any]:
+    if item.run is None:
+        return {"symbol": item.symbol, "error": item.error}
+    return _document(item.run, chart)
+
+
+def _batch_table(items: list[BatchItem]) -> Table:
+    first = next((i.run for i in items if i.run is not None), None)
+    title = f"{first.result.strategy} per symbol, best first" if first else "backtests"
+    table = Table(title=title, title_justify="left")
+    for column in (
+        "#",
+        "symbol",
+        "run",
+        "return",
+        "buy & hold",
+        "alpha",
+        "sharpe",
+        "max dd",
+        "trades",
+    ):
+        table.add_column(column, justify="left" if column == "symbol" else "right")
+    for rank, item in enumerate(items, start=1):
+        if item.run is None:
+            table.add_row(str(rank), item.symbol, "", f"failed: {item.error}", "", "", "", "", "")
+            continue
+        m = item.run.result.metrics
+        table.add_row(
+            str(rank),
+            item.symbol + (" (synthetic)" if item.run.synthetic else ""),
+            str(item.run.run_id),
+            fmt_metric("total_return", m["total_return"]),
+            fmt_metric("buy_hold_return", m["buy_hold_return"]),
+            fmt_metric("alpha", m["alpha"]),
+            fmt_metric("sharpe", m["sharpe"]),
+            fmt_metric("max_drawdown", m["max_drawdown"]),
+            str(m["num_trades"]),
+        )
+    return table
+
+
 runs_app = typer.Typer(help="Stored backtest runs.", no_args_is_help=True)
 
 
 @runs_app.command("list")
-def runs_list(ctx: typer.Context, limit: int = typer.Option(20, "--limit")) -> None:
-    """The latest runs."""
-    db = open_db(settings_from(ctx))
-    try:
-        runs = list_runs(db, limit)
-    finally:
-        db.dispose()
+def runs_list(
+    ctx: typer.Context,
+    limit: int = typer.Option(20, "--limit", min=1, help="How many of the latest runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
+) -> None:
+    """The latest runs, newest first, with their parameters."""
+    from algotrader.app.backtests import list_runs
+
+    runs = list_runs(settings_from(ctx), limit)
+    if as_json:
+        print(json.dumps([_run_summary(r) for r in runs], indent=2, default=str))
+        return
     if not runs:
         console.print("No runs yet: try `algotrader backtest -s SPY -r 1d --auto-fetch`.")
         return
     table = Table(
-        "id", "created (UTC)", "symbol", "res", "strategy", "bars", "return", "sharpe", "max dd"
+        "id",
+        "created (UTC)",
+        "symbol",
+        "res",
+        "strategy",
+        "params",
+        "bars",
+        "return",
+        "sharpe",
+        "max dd",
     )
     for run in runs:
         m = run.metrics
@@ -260,26 +354,48 @@ def runs_list(ctx: typer.Context, limit: int = typer.Option(20, "--limit")) -> N
             run.symbol,
             run.resolution,
             run.strategy,
+            _params_text(run.params),
             str(run.bars),
-            _fmt("total_return", m.get("total_return")),
-            _fmt("sharpe", m.get("sharpe")),
-            _fmt("max_drawdown", m.get("max_drawdown")),
+            fmt_metric("total_return", m.get("total_return")),
+            fmt_metric("sharpe", m.get("sharpe")),
+            fmt_metric("max_drawdown", m.get("max_drawdown")),
         )
     console.print(table)
 
 
-@runs_app.command("show")
-def runs_show(ctx: typer.Context, run_id: int = typer.Argument(...)) -> None:
-    """One run: parameters, data, code version, metrics and trades."""
-    from algotrader.backtest.runner import get_run
+def _params_text(params: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items())
 
-    db = open_db(settings_from(ctx))
-    try:
-        run = get_run(db, run_id)
-    finally:
-        db.dispose()
+
+def _run_summary(run: Any) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "created_at": run.created_at,
+        "symbol": run.symbol,
+        "resolution": run.resolution,
+        "strategy": run.strategy,
+        "params": run.params,
+        "bars": run.bars,
+        "start": run.start_ts,
+        "end": run.end_ts,
+        "data_source": run.data_source,
+        "metrics": run.metrics,
+    }
+
+
+@runs_app.command("show")
+def runs_show(
+    ctx: typer.Context,
+    run_id: int = typer.Argument(..., help="The run id (see `algotrader runs list`)."),
+    all_trades: bool = typer.Option(False, "--all-trades", help="List every trade."),
+) -> None:
+    """One run: parameters, data, code version, metrics and trades."""
+    from algotrader.app.backtests import get_run
+
+    run = get_run(settings_from(ctx), run_id)
     console.print(
-        f"Run {run.id}: {run.symbol} @ {run.resolution}, strategy {run.strategy} {run.params}"
+        f"Run {run.id}: {run.symbol} @ {run.resolution}, strategy {run.strategy} "
+        f"{_params_text(run.params)}"
     )
     console.print(
         f"Data: {run.bars} bars {run.start_ts:%Y-%m-%d %H:%M} .. {run.end_ts:%Y-%m-%d %H:%M} UTC, "
@@ -288,12 +404,23 @@ def runs_show(ctx: typer.Context, run_id: int = typer.Argument(...)) -> None:
     console.print(f"Code: {run.code_version}; config: {run.config}")
     table = Table("metric", "value")
     for key, value in run.metrics.items():
-        table.add_row(key, _fmt(key, value))
+        table.add_row(key, fmt_metric(key, value))
     console.print(table)
-    console.print(f"Trades: {len(run.trades)}")
-    trades = Table("entry", "exit", "side", "qty", "entry px", "exit px", "pnl", "return %")
-    for t in run.trades[-20:]:
-        trades.add_row(
+    shown = run.trades if all_trades else run.trades[-_TRADES_SHOWN:]
+    if len(shown) < len(run.trades):
+        console.print(
+            f"Trades: {len(run.trades)} (the last {len(shown)} shown; --all-trades lists every one)"
+        )
+    else:
+        console.print(f"Trades: {len(run.trades)}")
+    if shown:
+        console.print(_trades_table(shown))
+
+
+def _trades_table(trades: list[dict[str, Any]]) -> Table:
+    table = Table("entry", "exit", "side", "qty", "entry px", "exit px", "pnl", "return %")
+    for t in trades:
+        table.add_row(
             str(t["entry_time"]),
             str(t["exit_time"] or "open"),
             t["side"],
@@ -303,21 +430,24 @@ def runs_show(ctx: typer.Context, run_id: int = typer.Argument(...)) -> None:
             f"{t['pnl']:.2f}",
             f"{t['return_pct']:.2f}",
         )
-    if run.trades:
-        console.print(trades)
+    return table
 
 
 @runs_app.command("rerun")
-def runs_rerun(ctx: typer.Context, run_id: int = typer.Argument(...)) -> None:
+def runs_rerun(
+    ctx: typer.Context, run_id: int = typer.Argument(..., help="The run id to recompute.")
+) -> None:
     """Recompute a stored run and confirm the metrics are identical to the last bit."""
-    db = open_db(settings_from(ctx))
-    try:
-        report = rerun(db, run_id)
-    finally:
-        db.dispose()
+    from algotrader.app.backtests import rerun
+
+    report = rerun(settings_from(ctx), run_id)
     if not report.same_data:
         console.print(
             f"Warning: the stored bars of run {run_id} changed since it ran (fingerprint differs)."
+        )
+    if not report.same_code:
+        console.print(
+            f"Warning: the code changed since run {run_id} (stored {report.run.code_version})."
         )
     if report.identical_metrics and report.identical_trades:
         console.print(
@@ -327,10 +457,15 @@ def runs_rerun(ctx: typer.Context, run_id: int = typer.Argument(...)) -> None:
         return
     for line in report.differences:
         console.print(f"  {line}")
+    cause = []
+    if not report.same_data:
+        cause.append("the data changed")
+    if not report.same_code:
+        cause.append("the code changed")
     raise InvalidInputError(
         f"run {run_id} did not reproduce (metrics identical: {report.identical_metrics}, "
         f"trades identical: {report.identical_trades})",
-        "check the code version and whether the data changed",
+        " and ".join(cause) if cause else "report this: same data and code gave other numbers",
     )
 
 
@@ -339,7 +474,10 @@ strategies_app = typer.Typer(help="Strategies.", no_args_is_help=True)
 
 @strategies_app.command("list")
 def strategies_list() -> None:
-    """Names, parameters and the one-line rule of every strategy."""
+    """Names, parameters and the one-line rule of every strategy (built-in, entry point, and
+    the files in ./strategies)."""
+    from algotrader.strategies.registry import list_strategies
+
     table = Table("name", "parameters", "rule", "source")
     for info in list_strategies():
         params = ", ".join(f"{k}={v}" for k, v in info.params.items())
@@ -348,6 +486,6 @@ def strategies_list() -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("backtest")(backtest)
+    app.command("backtest", epilog=_EXAMPLES)(backtest)
     app.add_typer(runs_app, name="runs")
     app.add_typer(strategies_app, name="strategies")

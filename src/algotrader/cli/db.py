@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import typer
-from sqlalchemy import inspect, text
 
-from algotrader.cli._common import console, open_db, settings_from
-from algotrader.db.engine import current_revision, head_revision, open_database, upgrade
-from algotrader.db.models import Base
+from algotrader.cli._common import console, settings_from
 
 db_app = typer.Typer(help="Database schema and connection.", no_args_is_help=True)
 
@@ -15,43 +12,29 @@ db_app = typer.Typer(help="Database schema and connection.", no_args_is_help=Tru
 @db_app.command("upgrade")
 def upgrade_command(ctx: typer.Context) -> None:
     """Apply pending Alembic migrations (also done automatically on first use)."""
-    settings = settings_from(ctx)
-    db = open_database(settings, migrate=False)
-    try:
-        before, after = upgrade(db)
-    finally:
-        db.dispose()
-    if before == after:
-        console.print(f"Database {db.display_url} is up to date (revision {after}).")
+    from algotrader.app.database import upgrade_schema
+
+    done = upgrade_schema(settings_from(ctx))
+    if done.before == done.after:
+        console.print(f"Database {done.display_url} is up to date (revision {done.after}).")
     else:
-        console.print(f"Upgraded {db.display_url} from {before or 'empty'} to revision {after}.")
+        console.print(
+            f"Upgraded {done.display_url} from {done.before or 'empty'} to revision {done.after}."
+        )
 
 
 def check(ctx: typer.Context) -> None:
     """Print backend, server version, schema revision, tables and row counts."""
-    settings = settings_from(ctx)
-    db = open_db(settings)
-    try:
-        with db.engine.connect() as conn:
-            if db.is_postgres:
-                version = "PostgreSQL " + str(conn.execute(text("SHOW server_version")).scalar())
-            else:
-                version = "SQLite " + str(conn.execute(text("SELECT sqlite_version()")).scalar())
-            revision = current_revision(conn)
-            tables = sorted(set(inspect(conn).get_table_names()) & set(Base.metadata.tables))
-            counts = {
-                name: conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one()
-                for name in tables
-            }
-    finally:
-        db.dispose()
-    state = "up to date" if revision == head_revision() else f"behind (latest {head_revision()})"
-    console.print(f"Backend: {db.backend} ({version})")
-    console.print(f"URL: {db.display_url}")
-    console.print(f"Schema: revision {revision} ({state})")
+    from algotrader.app.database import check_database
+
+    found = check_database(settings_from(ctx))
+    state = "up to date" if found.up_to_date else f"behind (latest {found.head})"
+    console.print(f"Backend: {found.backend} ({found.server_version})")
+    console.print(f"URL: {found.display_url}")
+    console.print(f"Schema: revision {found.revision} ({state})")
     console.print("Tables:")
-    width = max(len(n) for n in counts) if counts else 0
-    for name, count in counts.items():
+    width = max((len(n) for n in found.row_counts), default=0)
+    for name, count in found.row_counts.items():
         console.print(f"  {name:<{width}}  {count:>10,}")
     console.print("Database connection OK.")
 

@@ -3,11 +3,50 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from algotrader.cli._common import console, open_db, settings_from
-from algotrader.data.events import ImportReport, import_events, import_signals
+from algotrader.cli._common import console, settings_from
+
+if TYPE_CHECKING:
+    from algotrader.db.events import UpsertReport
+
+_EVENTS_FORMAT = """File format (CSV with a header, or JSON lines):
+
+  ts       when (ISO date or datetime; naive = UTC) - also: timestamp, datetime, date, time
+
+  kind     what sort of event: earnings, split, macro, holiday...   (required)
+
+  name     which one: "Q3 2024", "CPI"...                             (required)
+
+  symbol   optional: rows with a symbol go to symbol_events, others to market_events
+
+  source   optional: who says so (default: the file name)
+
+  value    optional number;  payload: optional JSON object; any other column joins the payload
+
+Example CSV:  ts,symbol,kind,name,value / 2024-10-31,AAPL,earnings,Q4 2024,1.64
+
+Re-importing a file updates changed rows and adds nothing twice.
+"""
+
+_SIGNALS_FORMAT = """File format (CSV with a header, or JSON lines):
+
+  symbol   the symbol (required)
+
+  ts       when the value became known (ISO date or datetime; naive = UTC)
+
+  name     which signal: "fwd_return_5d", "sentiment"...             (required)
+
+  source   who made it (default: the file name)
+
+  value    a number;  payload: optional JSON object; any other column joins the payload
+
+Example JSON line:  {"symbol": "AAPL", "ts": "2024-06-03", "name": "fwd_ret", "value": 0.012}
+
+Re-importing a file updates changed rows and adds nothing twice.
+"""
 
 events_app = typer.Typer(help="Market and symbol events.", no_args_is_help=True)
 signals_app = typer.Typer(
@@ -15,36 +54,32 @@ signals_app = typer.Typer(
 )
 
 
-def _say(report: ImportReport) -> None:
+def _say(report: UpsertReport) -> None:
     console.print(
         f"{report.table}: inserted {report.inserted}, updated {report.updated}, "
         f"unchanged {report.unchanged}."
     )
 
 
-@events_app.command("import")
+@events_app.command("import", epilog=_EVENTS_FORMAT)
 def events_import(
-    ctx: typer.Context, file: Path = typer.Argument(..., help="CSV or JSON lines.")
+    ctx: typer.Context, file: Path = typer.Argument(..., help="CSV or JSON-lines file.")
 ) -> None:
-    """Import events: rows with a symbol go to symbol_events, others to market_events."""
-    db = open_db(settings_from(ctx))
-    try:
-        for report in import_events(db, file):
-            _say(report)
-    finally:
-        db.dispose()
+    """Import events: rows with a symbol go to symbol_events, the others to market_events."""
+    from algotrader.app.events import import_events
+
+    for report in import_events(settings_from(ctx), file):
+        _say(report)
 
 
-@signals_app.command("import")
+@signals_app.command("import", epilog=_SIGNALS_FORMAT)
 def signals_import(
-    ctx: typer.Context, file: Path = typer.Argument(..., help="CSV or JSON lines.")
+    ctx: typer.Context, file: Path = typer.Argument(..., help="CSV or JSON-lines file.")
 ) -> None:
     """Import external signals (symbol, ts, source, name, value, payload)."""
-    db = open_db(settings_from(ctx))
-    try:
-        _say(import_signals(db, file))
-    finally:
-        db.dispose()
+    from algotrader.app.events import import_signals
+
+    _say(import_signals(settings_from(ctx), file))
 
 
 def register(app: typer.Typer) -> None:

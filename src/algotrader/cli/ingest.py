@@ -3,19 +3,37 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
-from algotrader.cli._common import console, open_db, parse_symbols, settings_from
-from algotrader.config import Settings
-from algotrader.data.ingest import IngestReport, IngestWindow, ingest_symbol
-from algotrader.data.providers import get_provider
-from algotrader.db.store import BarStore
-from algotrader.timeframes import Resolution, parse_duration, parse_resolution
+from algotrader.cli._common import console, parse_symbols, settings_from
+from algotrader.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from algotrader.app.pipeline import IngestReport
+    from algotrader.timeframes import Resolution
+
+_EXAMPLES = """Examples:
+
+  algotrader ingest -s AAPL -r 1d -d "5 Y"
+
+  algotrader ingest -s AAPL,MSFT,SPY -r 1d,1h -d "30 D"
+
+  algotrader ingest -s AAPL -r 1d --incremental
+
+  algotrader ingest -s XYZ -r 1d --csv prices.csv      (the whole file)
+"""
 
 
 def report_lines(report: IngestReport, label: str) -> list[str]:
@@ -36,113 +54,124 @@ def report_lines(report: IngestReport, label: str) -> list[str]:
     ]
 
 
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Progress | None]:
-    if not enabled:
-        yield None
-        return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        yield progress
+class ConsoleListener:
+    """Prints the seed's lines as series start and finish (from any worker thread), under a
+    progress bar when there are several series."""
 
-
-def run_ingest(
-    settings: Settings,
-    symbols: list[str],
-    resolutions: list[Resolution],
-    window: IngestWindow,
-    *,
-    source: str | None = None,
-    csv_path: Path | None = None,
-    show_progress: bool = True,
-) -> list[IngestReport]:
-    """Ingest every (symbol, resolution), printing the seed's lines; used by several commands.
-
-    A provider that can fetch several symbols at once (``ingest_many``, the IBKR provider) gets
-    them all in one call and ingests them concurrently; the others go one after another.
-    """
-    provider = get_provider(source or settings.data_source, settings, csv_path)
-    db = open_db(settings)
-    store = BarStore(db)
-    reports: list[IngestReport] = []
-    what = f"duration={window.duration}" if window.duration else "incremental"
-    if window.incremental:
-        what = "incremental"
-    many = getattr(provider, "ingest_many", None)
-    try:
-        if many is not None and len(symbols) * len(resolutions) > 1:
-            lock = threading.Lock()
-
-            def started(symbol: str, resolution: Resolution) -> None:
-                with lock:
-                    console.print(f"Running ingest pipeline: {symbol} / {resolution.name} / {what}")
-
-            def finished(report: IngestReport) -> None:
-                with lock:
-                    for line in report_lines(report, provider.label):
-                        console.print(line)
-
-            reports = many(
-                store, symbols, resolutions, window, on_start=started, on_report=finished
+    def __init__(self, what: str, total: int = 1) -> None:
+        self._what = what
+        self._lock = threading.Lock()
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        if total > 1:
+            self._progress = Progress(
+                TextColumn("ingest"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
             )
-            console.print("Ingestion complete.")
-            return reports
-        with _progress(show_progress and len(symbols) * len(resolutions) > 1) as progress:
-            overall = (
-                progress.add_task("ingest", total=len(symbols) * len(resolutions))
-                if progress
-                else None
-            )
-            for symbol in symbols:
-                for resolution in resolutions:
-                    console.print(f"Running ingest pipeline: {symbol} / {resolution.name} / {what}")
-                    report = ingest_symbol(store, provider, symbol, resolution, window)
-                    for line in report_lines(report, provider.label):
-                        console.print(line)
-                    reports.append(report)
-                    if progress is not None and overall is not None:
-                        progress.advance(overall)
-        console.print("Ingestion complete.")
-    finally:
-        close = getattr(provider, "close", None)
-        if close is not None:
-            close()  # e.g. disconnect from IB
-        db.dispose()
-    return reports
+            self._task = self._progress.add_task("ingest", total=total)
+
+    def __enter__(self) -> ConsoleListener:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def started(self, symbol: str, resolution: Resolution, provider_label: str) -> None:
+        with self._lock:
+            console.print(f"Running ingest pipeline: {symbol} / {resolution.name} / {self._what}")
+
+    def finished(self, report: IngestReport, provider_label: str) -> None:
+        with self._lock:
+            for line in report_lines(report, provider_label):
+                console.print(line)
+            if self._progress is not None and self._task is not None:
+                self._progress.advance(self._task)
+
+
+def parse_resolutions(text: str) -> list[Resolution]:
+    """``"1d,1h"`` -> resolutions; an empty list is refused."""
+    from algotrader.timeframes import parse_resolution
+
+    resolutions = [parse_resolution(r) for r in text.split(",") if r.strip()]
+    if not resolutions:
+        raise InvalidInputError("no resolution given", "pass -r 1d or -r 1d,1h")
+    return resolutions
+
+
+def _parse_time(text: str | None, what: str) -> datetime | None:
+    if text is None:
+        return None
+    from algotrader.data.providers.base import as_utc
+
+    return as_utc(text, what).to_pydatetime()
 
 
 def ingest(
     ctx: typer.Context,
-    symbol: str = typer.Option(..., "-s", "--symbol", "--symbols", help="AAPL or AAPL,MSFT,SPY"),
+    symbol: str = typer.Option(
+        ..., "-s", "--symbol", "--symbols", help="Symbol(s): AAPL or AAPL,MSFT,SPY."
+    ),
     resolution: str = typer.Option(
-        "1d", "-r", "--resolution", help="1m 5m 15m 30m 1h 1d 1w; several: 1d,1h"
+        "1d", "-r", "--resolution", help="Bar size: 1m 5m 15m 30m 1h 1d 1w; several: 1d,1h."
     ),
-    duration: str = typer.Option(
-        "1 Y", "-d", "--duration", help='How far back, IB style: "5 Y", "30 D".'
+    duration: str | None = typer.Option(
+        None,
+        "-d",
+        "--duration",
+        help='How far back, IB style: "5 Y", "6 M", "30 D" (trading days). Default "1 Y"; '
+        "with --csv, the whole file.",
     ),
+    start: str | None = typer.Option(None, "--start", help="First bar to fetch (ISO date, UTC)."),
+    end: str | None = typer.Option(None, "--end", help="Fetch bars before this (ISO date, UTC)."),
     source: str | None = typer.Option(
         None, "--source", help="ibkr, ibsim, synthetic or csv (default: ALGOTRADER_DATA_SOURCE)."
     ),
-    csv: Path | None = typer.Option(None, "--csv", help="The CSV file for --source csv."),
+    csv: Path | None = typer.Option(None, "--csv", help="A CSV file of one symbol's bars."),
     incremental: bool = typer.Option(
         False, "--incremental", help="Fetch only what is missing after the last stored bar."
     ),
+    replace_real_data: bool = typer.Option(
+        False, "--replace-real-data", help="Let synthetic bars overwrite stored market data."
+    ),
 ) -> None:
     """Fetch OHLCV bars into the database and compute their indicators."""
+    from algotrader.app.ingest import IngestRequest, IngestWindow
+    from algotrader.app.ingest import ingest as run
+    from algotrader.timeframes import parse_duration
+
     symbols = parse_symbols(symbol)
-    resolutions = [parse_resolution(r) for r in resolution.split(",") if r.strip()]
-    window = IngestWindow(duration=parse_duration(duration), incremental=incremental)
-    if csv is not None and source is None:
-        source = "csv"
+    resolutions = parse_resolutions(resolution)
+    if csv is not None and source not in (None, "csv"):
+        raise InvalidInputError(
+            f"--csv reads a file but --source is {source!r}", "drop --source or --csv"
+        )
+    window = IngestWindow(
+        duration=parse_duration(duration or "1 Y"),
+        start=_parse_time(start, "--start"),
+        end=_parse_time(end, "--end"),
+        incremental=incremental,
+        everything=csv is not None and duration is None and start is None,
+    )
+    request = IngestRequest(
+        tuple(symbols),
+        tuple(resolutions),
+        window,
+        source="csv" if csv is not None else source,
+        csv_path=csv,
+        replace_real_data=replace_real_data,
+    )
     settings = settings_from(ctx)
-    run_ingest(settings, symbols, resolutions, window, source=source, csv_path=csv)
+    with ConsoleListener(window.describe(), len(symbols) * len(resolutions)) as listener:
+        run(settings, request, listener)
+    console.print("Ingestion complete.")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("ingest")(ingest)
+    app.command("ingest", epilog=_EXAMPLES)(ingest)

@@ -4,80 +4,94 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
-from sqlalchemy import func, select
 
-from algotrader.cli._common import console, open_db, parse_symbols, settings_from
-from algotrader.data.providers.base import InstrumentInfo
-from algotrader.db.models import Instrument, MarketPrice
-from algotrader.db.store import BarStore
+from algotrader.cli._common import console, parse_symbols, settings_from
+from algotrader.errors import InvalidInputError
 
 instruments_app = typer.Typer(
     help="Instruments (symbols and their metadata).", no_args_is_help=True
 )
+_MAX_CON_ID = 2**63 - 1
 
 
 @instruments_app.command("add")
 def add(
     ctx: typer.Context,
     symbol: str = typer.Argument(..., help="Ticker symbol, e.g. AAPL."),
-    name: str | None = typer.Option(None, "--name"),
-    sec_type: str = typer.Option("STK", "--sec-type"),
-    exchange: str = typer.Option("SMART", "--exchange"),
-    primary_exchange: str | None = typer.Option(None, "--primary-exchange"),
-    currency: str = typer.Option("USD", "--currency"),
-    con_id: int | None = typer.Option(None, "--con-id"),
-    timezone: str | None = typer.Option(None, "--timezone"),
+    name: str | None = typer.Option(None, "--name", help="Company or fund name."),
+    sec_type: str = typer.Option("STK", "--sec-type", help="IB security type: STK, ETF, FUT..."),
+    exchange: str = typer.Option("SMART", "--exchange", help="Routing exchange."),
+    primary_exchange: str | None = typer.Option(
+        None, "--primary-exchange", help="Listing exchange, e.g. NASDAQ."
+    ),
+    currency: str = typer.Option("USD", "--currency", help="Trading currency."),
+    con_id: int | None = typer.Option(None, "--con-id", help="IB contract id."),
+    timezone: str | None = typer.Option(
+        None, "--timezone", help="Exchange time zone, e.g. US/Eastern."
+    ),
+    sector: str | None = typer.Option(None, "--sector", help="Sector, for portfolio caps."),
+    industry: str | None = typer.Option(None, "--industry", help="Industry, for portfolio caps."),
 ) -> None:
-    """Add an instrument (does nothing if it is already there)."""
+    """Add an instrument (if it exists, only its blank fields are filled in)."""
+    from algotrader.app.instruments import add_instrument
+    from algotrader.ports.bars import InstrumentInfo
+
     (sym,) = parse_symbols(symbol)[:1]
+    if con_id is not None and not 0 < con_id <= _MAX_CON_ID:
+        raise InvalidInputError(f"invalid --con-id {con_id}", "use IB's positive contract id")
     info = InstrumentInfo(
         symbol=sym,
-        sec_type=sec_type.upper(),
-        exchange=exchange.upper(),
-        primary_exchange=primary_exchange,
-        currency=currency.upper(),
+        sec_type=_field(sec_type, "--sec-type", 16).upper(),
+        exchange=_field(exchange, "--exchange", 32).upper(),
+        primary_exchange=_optional(primary_exchange, "--primary-exchange", 32),
+        currency=_field(currency, "--currency", 8).upper(),
         con_id=con_id,
-        name=name,
-        timezone=timezone,
+        name=_optional(name, "--name", 200),
+        timezone=_optional(timezone, "--timezone", 64),
+        sector=_optional(sector, "--sector", 64),
+        industry=_optional(industry, "--industry", 128),
     )
-    db = open_db(settings_from(ctx))
-    try:
-        created = BarStore(db).ensure_instrument(info, "manual")
-    finally:
-        db.dispose()
+    created = add_instrument(settings_from(ctx), info)
     console.print(f"Added instrument {sym}." if created else f"Instrument {sym} already exists.")
+
+
+def _field(value: str, flag: str, limit: int) -> str:
+    text = value.strip()
+    if not text or len(text) > limit:
+        raise InvalidInputError(f"invalid {flag} {text[:40]!r}", f"give 1 to {limit} characters")
+    return text
+
+
+def _optional(value: str | None, flag: str, limit: int) -> str | None:
+    return None if value is None or not value.strip() else _field(value, flag, limit)
 
 
 @instruments_app.command("list")
 def list_instruments(ctx: typer.Context) -> None:
     """List instruments with their stored bars per resolution."""
-    db = open_db(settings_from(ctx))
-    try:
-        with db.engine.connect() as conn:
-            rows = conn.execute(select(Instrument.__table__).order_by(Instrument.symbol)).all()
-            counts = conn.execute(
-                select(MarketPrice.symbol, MarketPrice.resolution, func.count()).group_by(
-                    MarketPrice.symbol, MarketPrice.resolution
-                )
-            ).all()
-    finally:
-        db.dispose()
-    bars: dict[str, list[str]] = {}
-    for symbol, resolution, count in counts:
-        bars.setdefault(symbol, []).append(f"{resolution}:{count}")
-    table = Table("symbol", "name", "type", "exchange", "currency", "con_id", "source", "bars")
+    from algotrader.app.instruments import list_instruments as listed
+
+    rows = listed(settings_from(ctx))
+    if not rows:
+        console.print("No instruments yet: run `algotrader ingest -s AAPL`.")
+        return
+    table = Table(
+        "symbol", "name", "type", "exchange", "currency", "con_id", "sector", "source", "bars"
+    )
     for row in rows:
+        info = row.info
         table.add_row(
-            row.symbol,
-            row.name or "",
-            row.sec_type,
-            row.primary_exchange or row.exchange,
-            row.currency,
-            str(row.con_id or ""),
+            info.symbol,
+            info.name or "",
+            info.sec_type,
+            info.primary_exchange or info.exchange,
+            info.currency,
+            str(info.con_id or ""),
+            info.sector or "",
             row.source or "",
-            " ".join(bars.get(row.symbol, [])),
+            " ".join(f"{res}:{n}" for res, n in row.bars.items()),
         )
-    console.print(table if rows else "No instruments yet: run `algotrader ingest -s AAPL`.")
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -26,8 +26,9 @@ from algotrader.broker.orders import (
     place_order,
     sync_orders,
 )
-from algotrader.cli._common import console, open_db, settings_from
+from algotrader.cli._common import console, settings_from
 from algotrader.config import Settings
+from algotrader.db.engine import open_database as open_db
 from algotrader.errors import InvalidInputError
 
 orders_app = typer.Typer(

@@ -1,4 +1,4 @@
-"""Importing market events, symbol events and external signals from CSV or JSON-lines files.
+"""Reading market events, symbol events and external signals from CSV or JSON-lines files.
 
 Each row needs a timestamp (``ts``, ``date``, ``time`` or ``timestamp``) and a ``name`` (events
 also a ``kind``); ``source`` defaults to the file's stem, ``value`` is optional and numeric, and
@@ -13,27 +13,15 @@ import csv
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Table, and_, select, tuple_
 
-from algotrader.db.engine import Database
-from algotrader.db.models import Base, ExternalSignal, MarketEvent, SymbolEvent
 from algotrader.errors import InvalidInputError
 
 _TS_KEYS = ("ts", "timestamp", "datetime", "date", "time")
 _KNOWN = {"symbol", "source", "kind", "name", "value", "payload", *_TS_KEYS}
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    table: str
-    inserted: int
-    updated: int
-    unchanged: int
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -115,46 +103,8 @@ def _parse(path: Path, number: int, row: dict[str, Any], needs_kind: bool) -> di
     return out
 
 
-def _upsert(
-    db: Database, table: Table, keys: tuple[str, ...], records: list[dict[str, Any]]
-) -> ImportReport:
-    inserted = updated = unchanged = 0
-    if not records:
-        return ImportReport(table.name, 0, 0, 0)
-    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for record in records:
-        seen[tuple(record[k] for k in keys)] = record  # a later duplicate row wins
-    with db.engine.begin() as conn:
-        existing: dict[tuple[Any, ...], Any] = {}
-        key_cols = [table.c[k] for k in keys]
-        items = list(seen.items())
-        for lo in range(0, len(items), 500):
-            batch = [key for key, _ in items[lo : lo + 500]]
-            for found in conn.execute(select(table).where(tuple_(*key_cols).in_(batch))).mappings():
-                existing[tuple(found[k] for k in keys)] = found
-        for key, record in items:
-            row = existing.get(key)
-            if row is None:
-                conn.execute(table.insert().values(**record))
-                inserted += 1
-            elif any(row[c] != record[c] for c in record):
-                conn.execute(
-                    table.update()
-                    .where(and_(*(c == v for c, v in zip(key_cols, key, strict=True))))
-                    .values(**record)
-                )
-                updated += 1
-            else:
-                unchanged += 1
-    return ImportReport(table.name, inserted, updated, unchanged)
-
-
-def _table(model: type[Base]) -> Table:
-    return Base.metadata.tables[model.__tablename__]
-
-
-def import_events(db: Database, path: Path) -> list[ImportReport]:
-    """Import market and symbol events from ``path`` (all rows validated before any is written)."""
+def read_events(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Parse and validate every row of an events file: (market events, symbol events)."""
     market, symbol = [], []
     for number, row in _rows(path):
         record = _parse(path, number, row, needs_kind=True)
@@ -165,14 +115,11 @@ def import_events(db: Database, path: Path) -> list[ImportReport]:
             market.append(record)
     if not market and not symbol:
         raise InvalidInputError(f"{path.name} has no rows", "add at least one event")
-    return [
-        _upsert(db, _table(MarketEvent), ("source", "kind", "name", "ts"), market),
-        _upsert(db, _table(SymbolEvent), ("symbol", "source", "kind", "name", "ts"), symbol),
-    ]
+    return market, symbol
 
 
-def import_signals(db: Database, path: Path) -> ImportReport:
-    """Import external signals from ``path``; every row needs a symbol."""
+def read_signals(path: Path) -> list[dict[str, Any]]:
+    """Parse and validate every row of an external-signals file; every row needs a symbol."""
     records = []
     for number, row in _rows(path):
         record = _parse(path, number, row, needs_kind=False)
@@ -183,7 +130,7 @@ def import_signals(db: Database, path: Path) -> ImportReport:
         records.append(record)
     if not records:
         raise InvalidInputError(f"{path.name} has no rows", "add at least one signal")
-    return _upsert(db, _table(ExternalSignal), ("symbol", "source", "name", "ts"), records)
+    return records
 
 
-__all__ = ["ImportReport", "import_events", "import_signals"]
+__all__ = ["read_events", "read_signals"]

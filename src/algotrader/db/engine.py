@@ -3,10 +3,8 @@ Alembic migrations applied on first use (under a lock, so concurrent first runs 
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from alembic import command
@@ -18,29 +16,31 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from algotrader.config import Settings, mask_url
+from algotrader.db._dialect import Dialect, dialect_of, lock_key
 from algotrader.errors import DatabaseUnavailableError, InvalidInputError
 
 log = logging.getLogger(__name__)
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant works; it only has to be the same for every algotrader process.
-_MIGRATION_LOCK_KEY = 0x616C676F
+_MIGRATION_LOCK_KEY = lock_key("algotrader", "migrations")
 
 
 @dataclass(frozen=True)
 class Database:
-    """An open database: the SQLAlchemy engine plus what users may be shown about it."""
+    """An open database: the SQLAlchemy engine, its backend's :class:`Dialect`, and what users
+    may be shown about it (the URL without its password)."""
 
     engine: Engine
     display_url: str
+    dialect: Dialect = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dialect", dialect_of(self.engine))
 
     @property
     def backend(self) -> str:
         return self.engine.dialect.name
-
-    @property
-    def is_postgres(self) -> bool:
-        return self.backend == "postgresql"
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -114,28 +114,10 @@ def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-@contextlib.contextmanager
-def _migration_lock(db: Database) -> Iterator[Connection]:
-    """A connection holding an exclusive lock for the duration of a migration."""
-    with db.engine.connect() as conn:
-        if db.is_postgres:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
-            conn.commit()
-            try:
-                yield conn
-            finally:
-                conn.rollback()
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_KEY})
-                conn.commit()
-        else:
-            # BEGIN IMMEDIATE takes SQLite's write lock; other writers wait (busy_timeout).
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            yield conn
-
-
 def upgrade(db: Database) -> tuple[str | None, str]:
-    """Apply pending migrations. Returns (revision before, revision after)."""
-    with _migration_lock(db) as conn:
+    """Apply pending migrations under an exclusive lock (concurrent first runs are safe).
+    Returns (revision before, revision after)."""
+    with db.dialect.exclusive(db.engine, _MIGRATION_LOCK_KEY, "migrate the schema") as conn:
         before = current_revision(conn)
         head = head_revision()
         if before != head:

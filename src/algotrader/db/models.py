@@ -56,6 +56,8 @@ class Instrument(Base):
     con_id: Mapped[int | None] = mapped_column(BigInteger)
     name: Mapped[str | None] = mapped_column(String(200))
     timezone: Mapped[str | None] = mapped_column(String(64))
+    sector: Mapped[str | None] = mapped_column(String(64))
+    industry: Mapped[str | None] = mapped_column(String(128))
     source: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UtcTimestamp(), default=_utcnow)
 
@@ -100,10 +102,12 @@ class MarketPrice(Base):
 
 
 class SeriesState(Base):
-    """Bookkeeping per (symbol, resolution): from which bar on indicators must be recomputed.
+    """Bookkeeping per (symbol, resolution), written in the same transactions as the bars.
 
-    Set in the same transaction as the first chunk of a write whose indicators are not final yet
-    and cleared with the last one, so a killed ingest leaves a marker the next run acts on.
+    ``dirty_from``: from which bar on indicators must be recomputed; set with the first chunk of a
+    write whose indicators are not final yet and cleared with the last one, so a killed ingest
+    leaves a marker the next run acts on. ``fetch_start``/``fetch_reached``: a chunked fetch
+    (walking backwards) that has not finished; the next run fetches only ``[start, reached)``.
     """
 
     __tablename__ = "series_state"
@@ -111,6 +115,8 @@ class SeriesState(Base):
     symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
     resolution: Mapped[str] = mapped_column(String(8), primary_key=True)
     dirty_from: Mapped[datetime | None] = mapped_column(UtcTimestamp())
+    fetch_start: Mapped[datetime | None] = mapped_column(UtcTimestamp())
+    fetch_reached: Mapped[datetime | None] = mapped_column(UtcTimestamp())
     updated_at: Mapped[datetime] = mapped_column(UtcTimestamp(), default=_utcnow)
 
 

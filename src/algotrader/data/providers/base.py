@@ -1,66 +1,53 @@
-"""What every bar provider offers: :class:`BarProvider` and :class:`InstrumentInfo`.
-
-A provider turns ``(symbol, resolution, [start, end))`` into a bar frame (see
-:mod:`algotrader.frames`) and describes the instrument for the ``instruments`` table. Providers
-return frames already passed through :func:`algotrader.data.validation.validate_bars`, so the
-ingest pipeline can store them as they are.
-"""
+"""Helpers shared by bar providers (the :class:`~algotrader.ports.bars.BarProvider` adapters)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
 from algotrader.errors import InvalidInputError
+from algotrader.ports.bars import BarProvider, InstrumentInfo
 from algotrader.timeframes import Resolution, parse_resolution
 
-
-@dataclass(frozen=True, slots=True)
-class InstrumentInfo:
-    """One row of the ``instruments`` table, as a provider knows it.
-
-    ``con_id`` is IB's contract id when the provider has one (``None`` otherwise); ``timezone`` is
-    the exchange's time zone in IB's spelling (``"US/Eastern"``), used for display only.
-    """
-
-    symbol: str
-    sec_type: str = "STK"
-    exchange: str = "SMART"
-    primary_exchange: str | None = None
-    currency: str = "USD"
-    con_id: int | None = None
-    name: str | None = None
-    timezone: str | None = None
+__all__ = [
+    "BarProvider",
+    "InstrumentInfo",
+    "WholeWindowProvider",
+    "as_resolution",
+    "as_utc",
+    "normalise_symbol",
+]
 
 
-@runtime_checkable
-class BarProvider(Protocol):
-    """A source of OHLCV bars.
+class WholeWindowProvider:
+    """Defaults for providers that answer a whole window at once (CSV, synthetic).
 
-    ``name`` is what users pass as ``--source`` (``"synthetic"``, ``"csv"``, ``"ibkr"``); ``label``
-    is how the data is described in console output (``"synthetic data (not market prices)"``,
-    ``"CSV file prices.csv"``, ``"IBKR"``), e.g. ``Fetched 1256 rows from {label} for AAPL.``
+    Subclasses implement :meth:`describe` and :meth:`fetch_bars`; :meth:`iter_bars` yields that
+    window as one chunk, there is nothing to close, and calls are not meant to overlap.
     """
 
     name: str
     label: str
+    streams_chunks = False
+    max_concurrency = 1
+
+    def describe(self, symbol: str) -> InstrumentInfo:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def fetch_bars(
         self, symbol: str, resolution: Resolution, start: datetime, end: datetime
-    ) -> pd.DataFrame:
-        """The validated bars of ``symbol`` whose timestamp ``ts`` lies in ``[start, end)``.
+    ) -> pd.DataFrame:  # pragma: no cover - abstract
+        raise NotImplementedError
 
-        Naive datetimes mean UTC. The frame may be empty when the provider has no bars in the
-        window; it is never ``None``.
-        """
-        ...
+    def iter_bars(
+        self, symbol: str, resolution: Resolution, start: datetime, end: datetime
+    ) -> Iterator[pd.DataFrame]:
+        yield self.fetch_bars(symbol, resolution, start, end)
 
-    def describe(self, symbol: str) -> InstrumentInfo:
-        """The instrument row to store for ``symbol``."""
-        ...
+    def close(self) -> None:
+        return None
 
 
 def as_resolution(resolution: Resolution | str) -> Resolution:

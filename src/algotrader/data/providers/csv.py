@@ -34,6 +34,7 @@ import pandas as pd
 
 from algotrader.data.providers.base import (
     InstrumentInfo,
+    WholeWindowProvider,
     as_resolution,
     as_utc,
     normalise_symbol,
@@ -70,7 +71,7 @@ def _normalise_header(name: str) -> str:
     return " ".join(re.sub(r"[^0-9a-z]+", " ", str(name).lower()).split())
 
 
-class CsvProvider:
+class CsvProvider(WholeWindowProvider):
     """Bars read from one CSV file (see the module docstring for what it understands).
 
     >>> provider = CsvProvider("prices.csv")

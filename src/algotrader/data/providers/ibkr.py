@@ -51,7 +51,6 @@ from collections.abc import (
     Hashable,
     Iterator,
 )
-from concurrent.futures import Future as ConcurrentFuture
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -69,8 +68,6 @@ from algotrader.timeframes import IB_MAX_DURATION, Duration, Resolution
 if TYPE_CHECKING:
     from ib_async import IB, BarData, Contract, ContractDetails
 
-    from algotrader.data.ingest import IngestReport, IngestWindow
-    from algotrader.db.store import BarStore
 
 log = logging.getLogger(__name__)
 
@@ -552,6 +549,9 @@ class IbkrProvider:
 
     name = "ibkr"
     label = "IBKR"
+    streams_chunks = True
+    # iter_bars drives the provider's own event loop from the calling thread: one at a time.
+    max_concurrency = 1
 
     def __init__(
         self,
@@ -713,133 +713,12 @@ class IbkrProvider:
                 yield validate_bars(frame)
             cursor = duration.start_before(cursor)
 
-    # -- several symbols ------------------------------------------------------------------------
-
-    def ingest_many(
-        self,
-        store: BarStore,
-        symbols: list[str],
-        resolutions: list[Resolution],
-        window: IngestWindow,
-        *,
-        on_start: Callable[[str, Resolution], None] | None = None,
-        on_report: Callable[[IngestReport], None] | None = None,
-    ) -> list[IngestReport]:
-        """Ingest every (symbol, resolution), up to ``concurrency`` at once, over one connection.
-
-        Fetching runs on the provider's event loop; each symbol's store work runs in a worker
-        thread (``asyncio.to_thread``) that commits every chunk as it arrives (SQLite writers
-        take turns). All symbols are attempted; the first failure is raised at the end, after
-        ``on_report`` has seen every success. Reports come back in input order.
-        """
-        return self._run(
-            self._ingest_many(store, symbols, resolutions, window, on_start, on_report)
-        )
-
-    async def _ingest_many(
-        self,
-        store: BarStore,
-        symbols: list[str],
-        resolutions: list[Resolution],
-        window: IngestWindow,
-        on_start: Callable[[str, Resolution], None] | None,
-        on_report: Callable[[IngestReport], None] | None,
-    ) -> list[IngestReport]:
-        from algotrader.data.ingest import ingest_symbol
-
-        loop = asyncio.get_running_loop()
-        gate = asyncio.Semaphore(self.concurrency)
-        bridge = _ThreadBridge(self, loop)
-        # SQLite has one writer at a time; its busy handler cannot resolve a read-then-write
-        # upgrade, so store calls take turns. PostgreSQL writes concurrently.
-        shared: Any = store if store.db.is_postgres else _SerialStore(store)
-
-        def run_one(symbol: str, resolution: Resolution) -> IngestReport:
-            if on_start is not None:
-                on_start(symbol, resolution)
-            report = ingest_symbol(shared, bridge, symbol, resolution, window)
-            if on_report is not None:
-                on_report(report)
-            return report
-
-        async def one(symbol: str, resolution: Resolution) -> IngestReport:
-            async with gate:
-                return await asyncio.to_thread(run_one, symbol, resolution)
-
-        jobs = [one(s, r) for s in symbols for r in resolutions]
-        results = await asyncio.gather(*jobs, return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return cast("list[IngestReport]", results)
-
 
 async def _next_or_none(agen: AsyncIterator[T]) -> T | None:
     try:
         return await agen.__anext__()
     except StopAsyncIteration:
         return None
-
-
-class _ThreadBridge:
-    """A blocking BarProvider for worker threads whose requests run on the provider's loop."""
-
-    def __init__(self, provider: IbkrProvider, loop: asyncio.AbstractEventLoop) -> None:
-        self._provider = provider
-        self._loop = loop
-        self.name = provider.name
-        self.label = provider.label
-
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        future: ConcurrentFuture[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        while True:
-            try:
-                return future.result(timeout=0.5)
-            except TimeoutError:
-                if future.done():
-                    raise  # the coroutine's own TimeoutError
-                # Ctrl-C stops the loop: give up rather than wait forever (and block exit).
-                if not self._loop.is_running():
-                    future.cancel()
-                    raise UserError("interrupted", "run the same command again") from None
-
-    def describe(self, symbol: str) -> InstrumentInfo:
-        return self._call(self._provider.adescribe(symbol))
-
-    def fetch_bars(
-        self, symbol: str, resolution: Resolution, start: datetime, end: datetime
-    ) -> pd.DataFrame:
-        return self._call(self._provider.afetch_bars(symbol, resolution, start, end))
-
-    def iter_bars(
-        self, symbol: str, resolution: Resolution, start: datetime, end: datetime
-    ) -> Iterator[pd.DataFrame]:
-        agen = self._provider.aiter_bars(symbol, resolution, start, end)
-        try:
-            while (chunk := self._call(_next_or_none(agen))) is not None:
-                yield chunk
-        finally:
-            with contextlib.suppress(UserError, RuntimeError):
-                self._call(agen.aclose())
-
-
-class _SerialStore:
-    """A :class:`BarStore` whose calls from several threads take turns."""
-
-    def __init__(self, store: BarStore) -> None:
-        self._store = store
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._store, name)
-        if not callable(attr):
-            return attr
-
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return attr(*args, **kwargs)
-
-        return locked
 
 
 __all__ = [

@@ -44,6 +44,7 @@ import pandas as pd
 
 from algotrader.data.providers.base import (
     InstrumentInfo,
+    WholeWindowProvider,
     as_resolution,
     as_utc,
     normalise_symbol,
@@ -356,7 +357,7 @@ def _empty() -> pd.DataFrame:
     return _frame(np.empty(0, dtype=np.int64), tuple(np.empty(0) for _ in range(5)))
 
 
-class SyntheticProvider:
+class SyntheticProvider(WholeWindowProvider):
     """Invented but plausible bars for any symbol (see the module docstring for the model).
 
     ``clock`` returns the current time; tests pass a fixed one. Bars are cheap: a million

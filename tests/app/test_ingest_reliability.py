@@ -11,34 +11,28 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from sqlalchemy import text
 
-# The CLI package must be entered through its app module (it registers the command modules,
-# which import each other); importing algotrader.cli.ingest first is a circular import.
-import algotrader.cli.app  # noqa: F401
-from algotrader.cli.ingest import run_ingest
+from algotrader.app.ingest import IngestRequest, IngestWindow, ingest
 from algotrader.config import load_settings
-from algotrader.data.ingest import IngestWindow
 from algotrader.data.providers.synthetic import SyntheticProvider
 from algotrader.db.engine import open_database
-from algotrader.db.store import DEFAULT_CHUNK_ROWS, VALUE_COLUMNS, BarStore
+from algotrader.db.store import DEFAULT_CHUNK_ROWS, VALUE_COLUMNS, SqlBarStore
 from algotrader.frames import INDICATOR_COLUMNS, OHLCV_COLUMNS
 from algotrader.indicators import compute_indicators
 from algotrader.timeframes import parse_duration, parse_resolution
 
 ALGOTRADER = str(Path(sys.executable).with_name("algotrader"))
 FIXED_END = datetime(2024, 6, 28, 21, 0, tzinfo=UTC)
-# 1-minute bars over this look-back: ~510k bars, six chunks of up to 100k rows. PostgreSQL
-# writes two chunks at a time, so once the first rows are visible at least two more rounds
-# (over a second) remain for the kill to land in, even on a loaded machine.
-KILL_DURATION = "5 Y"
+FIXED_END_ARG = "2024-06-28T21:00:00"
+# 1-minute bars over this look-back: ~295k bars, three chunks of up to 100k rows; the process
+# kills itself after its second chunk (ALGOTRADER_TEST_KILL_AFTER_CHUNKS), not on a timer.
+KILL_DURATION = "3 Y"
 
 
 def _table_checksum(url: str) -> tuple[int, str]:
@@ -80,12 +74,12 @@ def _env(url: str, tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _count(store: BarStore) -> int:
+def _count(store: SqlBarStore) -> int:
     with store.db.engine.connect() as conn:
         return int(conn.execute(text("SELECT count(*) FROM market_prices")).scalar_one())
 
 
-def _duplicates(store: BarStore) -> list[tuple[object, ...]]:
+def _duplicates(store: SqlBarStore) -> list[tuple[object, ...]]:
     with store.db.engine.connect() as conn:
         return [
             tuple(r)
@@ -98,7 +92,7 @@ def _duplicates(store: BarStore) -> list[tuple[object, ...]]:
         ]
 
 
-def _incomplete_ohlcv(store: BarStore) -> int:
+def _incomplete_ohlcv(store: SqlBarStore) -> int:
     nulls = " OR ".join(f"{c} IS NULL" for c in OHLCV_COLUMNS)
     with store.db.engine.connect() as conn:
         return int(
@@ -129,15 +123,17 @@ def _now() -> datetime:
 # --------------------------------------------------------------------------------- idempotence
 
 
+def _hourly(window: IngestWindow) -> IngestRequest:
+    return IngestRequest(("AAPL",), (parse_resolution("1h"),), window, source="synthetic")
+
+
 def test_ten_reruns_of_an_ingest_leave_identical_rows(db_url: str, workdir: Path) -> None:
     settings = _settings(db_url, workdir)
     window = IngestWindow(duration=parse_duration("3 M"), end=FIXED_END)
-    res = [parse_resolution("1h")]
-    run_ingest(settings, ["AAPL"], res, window, source="synthetic", show_progress=False)
+    ingest(settings, _hourly(window))
     first = _table_checksum(db_url)
     for _ in range(9):
-        (report,) = run_ingest(settings, ["AAPL"], res, window, source="synthetic",
-                               show_progress=False)
+        (report,) = ingest(settings, _hourly(window))
         assert (report.inserted, report.updated, report.indicator_rows) == (0, 0, 0)
     assert first[0] > 400
     assert _table_checksum(db_url) == first
@@ -147,12 +143,11 @@ def test_rerun_with_a_later_end_keeps_earlier_rows_and_their_ids(
     db_url: str, workdir: Path
 ) -> None:
     settings = _settings(db_url, workdir)
-    res = [parse_resolution("1h")]
     early = IngestWindow(duration=parse_duration("3 M"), end=FIXED_END)
-    run_ingest(settings, ["AAPL"], res, early, source="synthetic", show_progress=False)
+    ingest(settings, _hourly(early))
     before = _table_checksum(db_url)
     later = IngestWindow(start=_start_of("3 M", FIXED_END), end=datetime(2024, 7, 10, tzinfo=UTC))
-    (report,) = run_ingest(settings, ["AAPL"], res, later, source="synthetic", show_progress=False)
+    (report,) = ingest(settings, _hourly(later))
     assert report.inserted > 0 and report.updated == 0
     db = open_database(db_url)
     try:
@@ -162,7 +157,7 @@ def test_rerun_with_a_later_end_keeps_earlier_rows_and_their_ids(
                     f"SELECT id, symbol, resolution, source, ts, {', '.join(VALUE_COLUMNS)} "
                     "FROM market_prices WHERE ts < :end ORDER BY symbol, resolution, ts"
                 ),
-                {"end": FIXED_END if db.is_postgres else int(FIXED_END.timestamp() * 1e6)},
+                {"end": FIXED_END if db.backend == "postgresql" else _us(FIXED_END)},
             )
             digest = hashlib.sha256()
             count = 0
@@ -209,122 +204,97 @@ def _whole_chunks(
     return None
 
 
+def _ingest_command(duration: str) -> list[str]:
+    return [
+        ALGOTRADER,
+        "ingest",
+        "-s",
+        "AAPL",
+        "-r",
+        "1m",
+        "-d",
+        duration,
+        "--end",
+        FIXED_END_ARG,
+        "--source",
+        "synthetic",
+    ]
+
+
+def _clean(duration: str) -> pd.DataFrame:
+    """What one uninterrupted ingest of ``duration`` stores: the bars and their indicators."""
+    bars = SyntheticProvider().fetch_bars(
+        "AAPL", parse_resolution("1m"), _start_of(duration, FIXED_END), FIXED_END
+    )
+    return pd.concat([bars, compute_indicators(bars)], axis=1)
+
+
 def test_kill_during_ingest_leaves_whole_chunks_and_the_rerun_repairs_everything(
     db_url: str, tmp_path: Path
 ) -> None:
-    store = BarStore(open_database(db_url))
-    provider = SyntheticProvider()
-    minute = parse_resolution("1m")
-    command = [ALGOTRADER, "ingest", "-s", "AAPL", "-r", "1m", "-d", KILL_DURATION,
-               "--source", "synthetic"]
-    env = _env(db_url, tmp_path)
+    store = SqlBarStore(open_database(db_url))
+    command = _ingest_command(KILL_DURATION)
+    env = {**_env(db_url, tmp_path), "ALGOTRADER_TEST_KILL_AFTER_CHUNKS": "2"}
+    killed = subprocess.run(command, env=env, capture_output=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
 
-    t_before = _now()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while _count(store) == 0:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "no rows appeared within 60 s"
-        time.sleep(0.02)
-    time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
-    t_killed = _now()
-    assert proc.returncode == -signal.SIGKILL, (
-        f"the ingest finished before the kill; make KILL_DURATION longer ({KILL_DURATION})"
-    )
-
-    # After the kill: only committed whole chunks, each with complete rows.
-    fetched = provider.fetch_bars("AAPL", minute, _start_of(KILL_DURATION, t_before), t_killed)
-    fetched_us = fetched.index.as_unit("us").asi8
+    clean = _clean(KILL_DURATION)
+    fetched_us = clean.index.as_unit("us").asi8
     after_kill = store.load_bars("AAPL", "1m")
-    stored_us = after_kill.index.as_unit("us").asi8
-    assert 0 < len(after_kill) < len(fetched)
     assert _incomplete_ohlcv(store) == 0
     assert _duplicates(store) == []
-    # The killed run fetched fetched[a:b]: its window opened between these two instants ...
-    starts = range(0, int(np.searchsorted(fetched_us, _us(_start_of(KILL_DURATION, t_killed)))) + 1)
-    # ... and closed between these (a bar exists once it is complete).
-    ends = range(
-        int(np.searchsorted(fetched_us, _us(t_before - pd.Timedelta(minutes=1)))),
-        len(fetched_us) + 1,
-    )
-    run_first = _whole_chunks(stored_us, fetched_us, starts, ends)
-    assert run_first is not None, (
-        f"{len(after_kill)} stored rows are not whole {DEFAULT_CHUNK_ROWS}-row chunks"
-    )
-    pd.testing.assert_frame_equal(
-        after_kill[list(OHLCV_COLUMNS)], fetched.loc[after_kill.index], check_freq=False
-    )
-    # The rows carry the indicators the killed run computed over its whole window (causal).
-    computed = compute_indicators(fetched.iloc[run_first:]).loc[after_kill.index]
-    _assert_indicators_match(after_kill, computed)
-    if store.dirty_from("AAPL", "1m") is None:
-        _assert_indicators_match(after_kill, compute_indicators(after_kill[list(OHLCV_COLUMNS)]))
+    if store.db.backend == "sqlite":
+        # The whole read-compute-write is one SQLite transaction: all of it or nothing.
+        assert after_kill.empty
+    else:
+        # PostgreSQL commits chunk by chunk: exactly whole chunks of the run, with the
+        # indicators it computed over its whole window, and a marker for the next run.
+        stored_us = after_kill.index.as_unit("us").asi8
+        assert 0 < len(after_kill) < len(clean)
+        ends = range(len(clean), len(clean) + 1)
+        assert _whole_chunks(stored_us, fetched_us, range(1), ends) == 0
+        pd.testing.assert_frame_equal(after_kill, clean.loc[after_kill.index], check_freq=False)
+        assert store.dirty_from("AAPL", "1m") is not None
 
-    # The same command again, to completion.
-    t_rerun = _now()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    t_done = _now()
+    done = subprocess.run(
+        command, env=_env(db_url, tmp_path), capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr
     assert "Ingestion complete." in done.stdout
-
     assert _duplicates(store) == []
     assert store.dirty_from("AAPL", "1m") is None
-    final = store.load_bars("AAPL", "1m")
-    union = provider.fetch_bars("AAPL", minute, _start_of(KILL_DURATION, t_before), t_done)
-    # No gap: the stored bars are one contiguous run of the provider's bars ...
-    first = union.index.get_loc(final.index[0])
-    expected = union.iloc[first : first + len(final)]
-    pd.testing.assert_frame_equal(final[list(OHLCV_COLUMNS)], expected, check_freq=False)
-    # ... covering at least the re-run's whole window.
-    must_have = union[
-        (union.index >= _start_of(KILL_DURATION, t_done)) & (union.index < t_rerun)
-    ]
-    assert must_have.index.isin(final.index).all()
-    _assert_indicators_match(final, compute_indicators(final[list(OHLCV_COLUMNS)]))
+    pd.testing.assert_frame_equal(store.load_bars("AAPL", "1m"), clean, check_freq=False)
     store.db.dispose()
 
 
 # --------------------------------------------------------------------------- concurrent ingests
 
 
-@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_four_concurrent_ingests_of_one_symbol_neither_duplicate_nor_deadlock(
+def test_concurrent_ingests_of_one_series_with_different_windows_equal_a_clean_ingest(
     db_url: str, tmp_path: Path
 ) -> None:
     env = _env(db_url, tmp_path)
-    command = [ALGOTRADER, "ingest", "-s", "AAPL", "-r", "1h", "-d", "1 Y", "--source", "synthetic"]
-    t_start = _now()
+    durations = ("3 M", "6 M", "9 M", "1 Y")
     procs = [
-        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
-        for _ in range(4)
+        subprocess.Popen(
+            _ingest_command(d), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for d in durations
     ]
-    outputs = [p.communicate(timeout=120) for p in procs]
-    t_end = _now()
+    outputs = [p.communicate(timeout=600) for p in procs]
     for proc, (out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
         assert "deadlock detected" not in err.lower()
         assert "Ingestion complete." in out
 
-    store = BarStore(open_database(db_url))
+    store = SqlBarStore(open_database(db_url))
     try:
         assert _duplicates(store) == []
-        assert store.dirty_from("AAPL", "1h") is None
-        stored = store.load_bars("AAPL", "1h")
-        provider = SyntheticProvider()
-        hour = parse_resolution("1h")
-        single = provider.fetch_bars("AAPL", hour, _start_of("1 Y", t_start), t_start)
-        latest = provider.fetch_bars("AAPL", hour, _start_of("1 Y", t_end), t_end)
-        if single.index.equals(latest.index):
-            # No bar boundary crossed while they ran: exactly one run's rows.
-            assert stored.index.equals(single.index)
-        else:
-            lo, hi = latest.index[0], single.index[-1]
-            assert single.index[(single.index >= lo)].isin(stored.index).all()
-            assert stored.index.isin(single.index.union(latest.index)).all()
-            assert hi in stored.index
-        _assert_indicators_match(stored, compute_indicators(stored[list(OHLCV_COLUMNS)]))
+        assert store.dirty_from("AAPL", "1m") is None
+        # Every window ends at the same bar, so together they are the longest one; every
+        # column, indicators included, equals one clean ingest of it.
+        pd.testing.assert_frame_equal(
+            store.load_bars("AAPL", "1m"), _clean("1 Y"), check_freq=False
+        )
     finally:
         store.db.dispose()

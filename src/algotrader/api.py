@@ -1,0 +1,93 @@
+"""The Python API: ``from algotrader import Backtest, Strategy``.
+
+:class:`Backtest` runs a strategy over any bar frame; :meth:`Backtest.from_store` loads the bars
+stored in the database (fetching what is missing with ``auto_fetch=True``), and
+``run(store=True)`` keeps the run in ``backtest_runs`` like the CLI does.
+
+>>> from algotrader import Backtest                                  # doctest: +SKIP
+>>> bt = Backtest.from_store("SPY", "1d", "rsi", duration="2 Y", auto_fetch=True)
+>>> result = bt.run(lower=25, store=True)
+>>> result.metrics["sharpe"], bt.run_id
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from algotrader.backtest.api import Backtest as _FrameBacktest
+from algotrader.backtest.result import Result
+
+__all__ = ["Backtest"]
+
+
+class Backtest(_FrameBacktest):
+    """One strategy over one bar frame (see :class:`algotrader.backtest.api.Backtest`), plus the
+    database: :meth:`from_store` and ``run(store=True)``."""
+
+    symbol: str | None = None
+    run_id: int | None = None
+    _database_url: str | None = None
+
+    @classmethod
+    def from_store(
+        cls,
+        symbol: str,
+        resolution: str = "1d",
+        strategy: Any = "ma_cross",
+        *,
+        duration: str | None = None,
+        auto_fetch: bool = False,
+        fetch_duration: str | None = None,
+        source: str | None = None,
+        database_url: str | None = None,
+        **config: Any,
+    ) -> Backtest:
+        """A backtest over the bars of ``symbol`` stored in the database (with indicators).
+
+        ``duration`` ("1 Y") keeps only the last part of the stored history; ``auto_fetch``
+        first fetches what the store lacks of ``fetch_duration`` (default: ``duration`` or 5 Y)
+        from ``source`` (default: ``ALGOTRADER_DATA_SOURCE``); ``database_url`` defaults to the
+        configured database.
+
+        >>> Backtest.from_store("SPY", "1d", "rsi", duration="2 Y").run()  # doctest: +SKIP
+        """
+        from algotrader.app._stores import open_stores
+        from algotrader.app.bars import DEFAULT_FETCH, ensure_bars, load_bars
+        from algotrader.config import load_settings
+        from algotrader.symbols import parse_symbol
+        from algotrader.timeframes import parse_duration, parse_resolution
+
+        sym = parse_symbol(symbol)
+        res = parse_resolution(resolution)
+        window = parse_duration(duration) if duration else None
+        settings = load_settings(database_url=database_url)
+        if auto_fetch:
+            fetch = parse_duration(fetch_duration) if fetch_duration else window or DEFAULT_FETCH
+            ensure_bars(settings, sym, res, fetch, source=source)
+        with open_stores(settings) as stores:
+            frame = load_bars(stores, sym, res, window)
+        bt = cls(frame, strategy, resolution=res, **config)
+        bt.symbol, bt._database_url = sym, database_url
+        return bt
+
+    def run(self, *, store: bool = False, **params: Any) -> Result:
+        """Run the backtest; ``params`` override the strategy's parameters (strings coerced).
+
+        ``store=True`` (only for :meth:`from_store` backtests) records the run in the database,
+        like ``algotrader backtest``; its id is then in :attr:`run_id`.
+        """
+        if not store:
+            return super().run(**params)
+        from algotrader.app.backtests import store_result
+        from algotrader.config import load_settings
+        from algotrader.errors import InvalidInputError
+
+        if self.symbol is None:
+            raise InvalidInputError(
+                "only backtests made with Backtest.from_store can be stored",
+                "load the bars with Backtest.from_store(symbol, resolution, strategy)",
+            )
+        result = super().run(**params)
+        settings = load_settings(database_url=self._database_url)
+        self.run_id = store_result(settings, self.symbol, self.frame, self.strategy, result)
+        return result

@@ -1,0 +1,28 @@
+"""Charts of stored data and runs, saved as PNG files under the plots folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from algotrader.app.backtests import StoredRun
+from algotrader.config import Settings
+from algotrader.errors import InvalidInputError
+
+
+def save_backtest_chart(settings: Settings, run: StoredRun, *, full: bool = False) -> Path:
+    """``data/plots/SYMBOL_RES_TIMESTAMP[_full].png``: price with the strategy's fills (``full``:
+    plus equity against buy and hold, drawdown and the metrics table)."""
+    from algotrader.plotting import backtest_chart, plot_path
+
+    target = plot_path(
+        settings.plots_dir, run.symbol, run.result.resolution, "full" if full else ""
+    )
+    try:
+        return backtest_chart(
+            run.frame, run.result, run.symbol, target, full=full, synthetic=run.synthetic
+        )
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot write the plot {target} ({exc.strerror or exc})",
+            "make the plots folder writable or set ALGOTRADER_DATA_DIR / --data-dir",
+        ) from None

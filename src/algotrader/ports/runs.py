@@ -1,0 +1,49 @@
+"""Stored backtest runs: :class:`RunRecord` and the :class:`RunStore` port."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One stored backtest: what ran, on which data, with which code, and what came out.
+
+    ``id`` and ``created_at`` are ``None`` until the run store has assigned them.
+    ``data_fingerprint`` is the SHA-256 of the bars used; ``code_version`` covers the package and
+    the strategy's own source, so a rerun can tell "the data changed" from "the code changed".
+    """
+
+    symbol: str
+    resolution: str
+    strategy: str
+    params: dict[str, Any]
+    config: dict[str, Any]
+    start_ts: datetime
+    end_ts: datetime
+    bars: int
+    data_fingerprint: str
+    data_source: str | None
+    code_version: str
+    metrics: dict[str, Any]
+    trades: list[dict[str, Any]]
+    id: int | None = None
+    created_at: datetime | None = None
+
+
+class RunStore(Protocol):
+    """Where backtest runs are kept."""
+
+    def add(self, record: RunRecord) -> int:
+        """Store ``record``; returns its new id."""
+        ...
+
+    def get(self, run_id: int) -> RunRecord:
+        """The run with ``run_id`` (a clear error when there is none)."""
+        ...
+
+    def latest(self, limit: int = 50) -> list[RunRecord]:
+        """The most recent runs, newest first."""
+        ...
