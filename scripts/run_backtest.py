@@ -1,5 +1,5 @@
 """`python -m scripts.run_backtest --symbol AAPL --strategy ma_cross` (seed 002): a backtest that
-fetches missing data automatically, with the full plot."""
+fetches missing data automatically and saves the full plot (equity, drawdown and metrics)."""
 
 import sys
 
@@ -8,4 +8,6 @@ from scripts import run
 if __name__ == "__main__":
     args = sys.argv[1:]
     extra = [] if "--auto-fetch" in args else ["--auto-fetch"]
-    run(["backtest", *extra, *args])
+    if "--plot" not in args and "--json" not in args:
+        extra += ["--plot", "full"]
+    run(["backtest", *args, *extra])

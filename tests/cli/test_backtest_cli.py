@@ -152,3 +152,66 @@ def test_demo_ranks_every_builtin_and_saves_the_best_full_plot(
     assert "best first" in out and out.count("Saved plot:") == 2
     full = next(line for line in out.splitlines() if "_full.png" in line)
     assert Path(full.split("Saved plot: ")[1].split(" (best")[0]).is_file()
+
+
+def _fetch_args(symbol: str = "SPY", duration: str = "2 Y") -> tuple[str, ...]:
+    return ("-s", symbol, "--auto-fetch", "--fetch-duration", duration, "--source", "synthetic")
+
+
+def test_summary_line_says_when_the_data_is_synthetic(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, "backtest", *_fetch_args())
+    assert code == 0
+    summary = next(line for line in out.splitlines() if line.startswith("Backtest complete"))
+    assert summary.endswith("[synthetic data]")
+
+
+def test_several_symbols_run_one_backtest_each_in_one_ranked_table(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, "backtest", *_fetch_args("SPY,AAPL,MSFT"), "--strategy", "rsi")
+    assert code == 0
+    assert "rsi per symbol, best first" in out and "Saved plot" not in out
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    assert [r.split("│")[2].split()[0] for r in rows] and len(rows) == 3
+    code, out, _ = _run(capsys, "runs", "list", "--json")
+    runs = json.loads(out)
+    assert sorted(r["symbol"] for r in runs) == ["AAPL", "MSFT", "SPY"]
+
+
+def test_a_universe_file_names_the_symbols(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Path("universe.txt").write_text("# my list\nSPY\nAAPL  # apple\n\n", encoding="utf-8")
+    code, out, _ = _run(
+        capsys, "backtest", "--universe", "universe.txt", "--auto-fetch", "--source",
+        "synthetic", "--fetch-duration", "1 Y", "--json",
+    )  # fmt: skip
+    assert code == 0
+    assert sorted(d["symbol"] for d in json.loads(out)) == ["AAPL", "SPY"]
+
+
+def test_json_has_the_final_equity_and_the_data_label(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _code, out, _ = _run(capsys, "backtest", *_fetch_args(), "--json")
+    document = json.loads(out)
+    assert document["final_equity"] == pytest.approx(
+        100_000 * (1 + document["metrics"]["total_return"])
+    )
+    assert document["synthetic"] is True
+
+
+def test_runs_list_shows_parameters_and_runs_show_says_how_many_trades_are_listed(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _run(capsys, "backtest", *_fetch_args(duration="5 Y"), "--strategy", "macd")
+    _run(capsys, "backtest", "-s", "SPY", "--param", "fast=5", "--param", "slow=20")
+    code, out, _ = _run(capsys, "runs", "list")
+    assert code == 0 and "fast=5 slow=20" in out
+    code, out, _ = _run(capsys, "runs", "show", "1")
+    trades = int(out.split("Trades: ")[1].split()[0])
+    assert trades > 20 and f"Trades: {trades} (the last 20 shown;" in out
+    code, out, _ = _run(capsys, "runs", "show", "1", "--all-trades")
+    assert f"Trades: {trades}\n" in out

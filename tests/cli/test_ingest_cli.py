@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -98,8 +100,19 @@ def test_malformed_csv_is_one_error_line_and_writes_nothing(
     path = env / f"{case}.csv"
     path.write_text(_BAD_CSV[case], encoding="utf-8")
     code, out, err = _run(
-        capsys, db_url, "ingest", "-s", "AAPL", "-r", "1d", "-d", "5 Y", "--source", "csv",
-        "--csv", str(path),
+        capsys,
+        db_url,
+        "ingest",
+        "-s",
+        "AAPL",
+        "-r",
+        "1d",
+        "-d",
+        "5 Y",
+        "--source",
+        "csv",
+        "--csv",
+        str(path),
     )
     _assert_one_error_line(code, out, err)
     assert path.name in err
@@ -111,13 +124,26 @@ def test_malformed_csv_is_one_error_line_and_writes_nothing(
     [("-r", "7x", "unknown resolution '7x'"), ("-d", "5 Years", "invalid duration '5 Years'")],
 )
 def test_bad_resolution_or_duration_is_one_error_line_and_writes_nothing(
-    flag: str, value: str, named: str, db_url: str, env: Path,
+    flag: str,
+    value: str,
+    named: str,
+    db_url: str,
+    env: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     args = {"-r": "1d", "-d": "1 Y", flag: value}
     code, out, err = _run(
-        capsys, db_url, "ingest", "-s", "AAPL", "-r", args["-r"], "-d", args["-d"],
-        "--source", "synthetic",
+        capsys,
+        db_url,
+        "ingest",
+        "-s",
+        "AAPL",
+        "-r",
+        args["-r"],
+        "-d",
+        args["-d"],
+        "--source",
+        "synthetic",
     )
     _assert_one_error_line(code, out, err)
     assert named in err
@@ -137,7 +163,10 @@ def test_console_script_refuses_a_bad_resolution_with_exit_code_2(tmp_path: Path
     url = f"sqlite:///{tmp_path / 'x.db'}"
     done = subprocess.run(
         [ALGOTRADER, "--database-url", url, "ingest", "-s", "AAPL", "-r", "7x"],
-        env=_subprocess_env(tmp_path), capture_output=True, text=True, timeout=60,
+        env=_subprocess_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     _assert_one_error_line(done.returncode, done.stdout, done.stderr)
     assert "7x" in done.stderr
@@ -147,9 +176,22 @@ def test_console_script_names_an_unreachable_database_without_its_password(
     tmp_path: Path,
 ) -> None:
     done = subprocess.run(
-        [ALGOTRADER, "--database-url", UNREACHABLE, "ingest", "-s", "AAPL", "-d", "1 Y",
-         "--source", "synthetic"],
-        env=_subprocess_env(tmp_path), capture_output=True, text=True, timeout=60,
+        [
+            ALGOTRADER,
+            "--database-url",
+            UNREACHABLE,
+            "ingest",
+            "-s",
+            "AAPL",
+            "-d",
+            "1 Y",
+            "--source",
+            "synthetic",
+        ],
+        env=_subprocess_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     _assert_one_error_line(done.returncode, done.stdout, done.stderr)
     assert "secret" not in done.stdout + done.stderr
@@ -193,8 +235,9 @@ def test_several_symbols_are_ingested_in_order(
 ) -> None:
     lines = _ingest(capsys, db_url, "-s", "AAPL,MSFT,SPY", "-r", "1d", "-d", "1 Y")
     running = [line for line in lines if line.startswith("Running ingest pipeline")]
-    assert running == [f"Running ingest pipeline: {s} / 1d / duration=1 Y"
-                       for s in ("AAPL", "MSFT", "SPY")]
+    assert running == [
+        f"Running ingest pipeline: {s} / 1d / duration=1 Y" for s in ("AAPL", "MSFT", "SPY")
+    ]
     assert lines[-1] == "Ingestion complete." and lines.count("Ingestion complete.") == 1
     for symbol in ("AAPL", "MSFT", "SPY"):
         n = _count(db_url, "market_prices", f"WHERE symbol='{symbol}'")
@@ -258,8 +301,12 @@ def test_db_check_prints_backend_version_tables_and_counts(
 def test_db_check_script_runs_from_the_repo_root(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'check.db'}"
     done = subprocess.run(
-        [sys.executable, "-m", "scripts.test_db_connection"], cwd=ROOT,
-        env=_subprocess_env(tmp_path, url), capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "scripts.test_db_connection"],
+        cwd=ROOT,
+        env=_subprocess_env(tmp_path, url),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert "Backend: sqlite" in done.stdout and "Database connection OK." in done.stdout
@@ -268,9 +315,24 @@ def test_db_check_script_runs_from_the_repo_root(tmp_path: Path) -> None:
 def test_ingest_script_runs_from_the_repo_root(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ingest.db'}"
     done = subprocess.run(
-        [sys.executable, "-m", "scripts.ingest", "-s", "AAPL", "-r", "1d", "-d", "5 Y",
-         "--source", "synthetic"],
-        cwd=ROOT, env=_subprocess_env(tmp_path, url), capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "scripts.ingest",
+            "-s",
+            "AAPL",
+            "-r",
+            "1d",
+            "-d",
+            "5 Y",
+            "--source",
+            "synthetic",
+        ],
+        cwd=ROOT,
+        env=_subprocess_env(tmp_path, url),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     n = _count(url, "market_prices")
@@ -286,8 +348,16 @@ _EVENTS_CSV = (
     "2024-01-31,macro,FOMC,,,\n"
 )
 _EVENTS_JSONL = (
-    json.dumps({"ts": "2024-01-02T14:30:00Z", "kind": "earnings", "name": "Q4 results",
-                "symbol": "AAPL", "value": 1.5, "payload": {"eps": 2.18}})
+    json.dumps(
+        {
+            "ts": "2024-01-02T14:30:00Z",
+            "kind": "earnings",
+            "name": "Q4 results",
+            "symbol": "AAPL",
+            "value": 1.5,
+            "payload": {"eps": 2.18},
+        }
+    )
     + "\n"
     + json.dumps({"ts": "2024-01-31", "kind": "macro", "name": "FOMC"})
     + "\n"
@@ -327,9 +397,7 @@ def test_events_import_is_idempotent(
     assert (_count(db_url, "market_events"), _count(db_url, "symbol_events")) == (1, 1)
 
 
-@pytest.mark.parametrize(
-    ("suffix", "content"), [("csv", _SIGNALS_CSV), ("jsonl", _SIGNALS_JSONL)]
-)
+@pytest.mark.parametrize(("suffix", "content"), [("csv", _SIGNALS_CSV), ("jsonl", _SIGNALS_JSONL)])
 def test_signals_import_is_idempotent(
     suffix: str, content: str, db_url: str, env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -348,13 +416,22 @@ def test_signals_import_is_idempotent(
         ("events", "csv", _EVENTS_CSV + "2024-02-01,macro,CPI,,not-a-number,\n", 4),
         ("events", "jsonl", _EVENTS_JSONL + '{"ts": "2024-02-01", "kind": "macro"}\n', 3),
         ("signals", "csv", _SIGNALS_CSV.replace("2024-01-03,AAPL", "2024-01-03,"), 3),
-        ("signals", "jsonl", _SIGNALS_JSONL + '{"ts": "yesterday-ish", "symbol": "AAPL", '
-                                              '"name": "x"}\n', 3),
+        (
+            "signals",
+            "jsonl",
+            _SIGNALS_JSONL + '{"ts": "yesterday-ish", "symbol": "AAPL", "name": "x"}\n',
+            3,
+        ),
     ],
     ids=["events-csv", "events-jsonl", "signals-csv", "signals-jsonl"],
 )
 def test_import_with_a_bad_row_names_its_line_and_writes_nothing(
-    command: str, suffix: str, content: str, line: int, db_url: str, env: Path,
+    command: str,
+    suffix: str,
+    content: str,
+    line: int,
+    db_url: str,
+    env: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = env / f"{command}.{suffix}"
@@ -402,7 +479,11 @@ def test_add_instrument_script_takes_the_seed_flags(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'instruments.db'}"
     done = subprocess.run(
         [sys.executable, "-m", "scripts.add_instrument", "--symbol", "AAPL", "--name", "Apple"],
-        cwd=ROOT, env=_subprocess_env(tmp_path, url), capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=_subprocess_env(tmp_path, url),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Added instrument AAPL."
@@ -415,9 +496,88 @@ def test_add_instrument_script_takes_the_seed_flags(tmp_path: Path) -> None:
 def test_demo_finishes_and_saves_a_png(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, f"sqlite:///{env / 'demo.db'}", "demo")
     assert code == 0, err
-    plots = [line.split("Saved plot: ", 1)[1].split(" (", 1)[0]
-             for line in out.splitlines() if line.startswith("Saved plot: ")]
+    plots = [
+        line.split("Saved plot: ", 1)[1].split(" (", 1)[0]
+        for line in out.splitlines()
+        if line.startswith("Saved plot: ")
+    ]
     assert plots
     for plot in plots:
         path = Path(plot) if Path(plot).is_absolute() else env / plot
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -------------------------------------------------------------------- whole files, data labels
+
+
+def _old_daily_csv(path: Path, start: str = "1986-03-13", days: int = 400) -> Path:
+    dates = pd.bdate_range(start, periods=days)
+    close = 10 + np.arange(days) * 0.01
+    rows = [f"{d:%Y-%m-%d},{c:.2f},{c + 0.5:.2f},{c - 0.5:.2f},{c + 0.1:.2f},1000"
+            for d, c in zip(dates, close, strict=True)]  # fmt: skip
+    path.write_text(_HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_csv_file_is_stored_whole_unless_a_window_is_given(
+    db_url: str, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _old_daily_csv(env / "msft_1986.csv")
+    code, out, err = _run(capsys, db_url, "ingest", "-s", "MSFT", "--csv", str(path))
+    assert code == 0, err
+    assert "Fetched 400 rows from CSV file msft_1986.csv for MSFT." in out
+    assert _count(db_url, "market_prices") == 400
+    code, out, err = _run(
+        capsys, db_url, "ingest", "-s", "XYZ", "--csv", str(path), "--start", "1986-06-01"
+    )
+    assert code == 0, err
+    assert 0 < _count(db_url, "market_prices", "WHERE symbol = 'XYZ'") < 400
+
+
+def test_synthetic_bars_never_overwrite_market_data_unless_asked(
+    db_url: str, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _old_daily_csv(env / "prices.csv", start="2024-01-02", days=100)
+    assert _run(capsys, db_url, "ingest", "-s", "ACME", "--csv", str(path))[0] == 0
+    code, out, err = _run(
+        capsys, db_url, "ingest", "-s", "ACME", "-d", "1 Y", "--source", "synthetic"
+    )
+    _assert_one_error_line(code, out, err)
+    assert "holds market data from csv" in err and "--replace-real-data" in err
+    assert _count(db_url, "market_prices", "WHERE source = 'synthetic'") == 0
+    code, _, err = _run(capsys, db_url, "ingest", "-s", "ACME", "-d", "1 Y", "--source",
+                        "synthetic", "--replace-real-data")  # fmt: skip
+    assert code == 0, err
+    assert _count(db_url, "market_prices", "WHERE source = 'synthetic'") > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["-s", "ß"], "invalid symbol 'ß'"),
+        (["-s", "AAPL", "-r", ""], "no resolution given"),
+        (["-s", "AAPL", "--csv", "x.csv", "--source", "synthetic"], "--csv reads a file"),
+        (["-s", "A" * 6000], "invalid symbol 'AAAAAAAAA"),
+    ],
+)
+def test_input_that_cannot_mean_anything_is_refused_in_one_short_line(
+    args: list[str], named: str, db_url: str, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(capsys, db_url, "ingest", *args)
+    _assert_one_error_line(code, out, err)
+    assert named in err and len(err) < 300
+    assert _count(db_url, "instruments") == 0
+
+
+def test_fetch_exports_only_the_duration_and_says_where(
+    db_url: str, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _ingest(capsys, db_url, "-s", "SPY", "-d", "3 Y")
+    code, out, err = _run(capsys, db_url, "fetch", "-s", "SPY", "-d", "1 Y", "--source",
+                          "synthetic")  # fmt: skip
+    assert code == 0, err
+    saved = next(line for line in out.splitlines() if line.startswith("Saved data: "))
+    path = Path(saved.split("Saved data: ")[1].split(" (")[0])
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert 240 <= len(document["bars"]) <= 260 and document["synthetic"] is True
+    assert f"({len(document['bars'])} bars)" in saved

@@ -12,17 +12,19 @@ from algotrader.db.events import SqlEventStore
 from algotrader.db.instruments import SqlInstrumentStore
 from algotrader.db.runs import SqlRunStore
 from algotrader.db.store import SqlBarStore
+from algotrader.ports.runs import RunStore
+from algotrader.ports.stores import BarStore, EventStore, InstrumentStore
 
 
 @dataclass(frozen=True)
 class Stores:
-    """The adapters of one open database."""
+    """The stores of one open database, seen through their ports."""
 
     db: Database
-    bars: SqlBarStore
-    runs: SqlRunStore
-    instruments: SqlInstrumentStore
-    events: SqlEventStore
+    bars: BarStore
+    runs: RunStore
+    instruments: InstrumentStore
+    events: EventStore
 
 
 def stores_of(db: Database) -> Stores:

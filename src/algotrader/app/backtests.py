@@ -92,14 +92,14 @@ def fingerprint(frame: pd.DataFrame) -> str:
 
 @cache
 def _package_version() -> str:
-    from algotrader import __version__
+    from importlib.metadata import version
 
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
-    return f"{__version__}+{digest.hexdigest()[:12]}"
+    return f"{version('algotrader')}+{digest.hexdigest()[:12]}"
 
 
 def code_version(strategy: object | None = None) -> str:

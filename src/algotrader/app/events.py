@@ -11,7 +11,7 @@ from pathlib import Path
 from algotrader.app._stores import open_stores
 from algotrader.config import Settings
 from algotrader.data.events import read_events, read_signals
-from algotrader.db.events import UpsertReport
+from algotrader.ports.stores import UpsertReport
 
 
 def import_events(settings: Settings, path: Path) -> list[UpsertReport]:

@@ -108,7 +108,11 @@ def _ingest_all(
     pairs = [(s, r) for s in request.symbols for r in request.resolutions]
     with open_stores(settings) as stores:
         workers = max(1, min(provider.max_concurrency, len(pairs)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        if workers == 1:
+            # In the calling thread, so that Ctrl-C stops the ingest where it is.
+            return [_ingest_one(stores, provider, request, s, r, heard) for s, r in pairs]
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
             futures = [
                 pool.submit(_ingest_one, stores, provider, request, s, r, heard) for s, r in pairs
             ]
@@ -116,6 +120,10 @@ def _ingest_all(
                 if (error := future.exception()) is not None:
                     raise error
             return [f.result() for f in futures]
+        finally:
+            # On an error or Ctrl-C, queued series are dropped; running ones end when the
+            # caller closes the provider.
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _ingest_one(
@@ -163,9 +171,7 @@ def ingest_symbol(
     bars = provider.fetch_bars(symbol, resolution, start, end)
     if bars.empty and stores.bars.dirty_from(symbol, resolution.name) is None:
         if window.incremental and stores.bars.bounds(symbol, resolution.name):
-            return IngestReport(
-                symbol, resolution.name, provider.name, 0, 0, 0, 0, 0, None, None, 0
-            )
+            return IngestReport.nothing(symbol, resolution.name, provider.name)
         raise _no_bars(provider, symbol, resolution, start, end)
     # Only once the bars are fetched and valid: a refused file or request writes nothing.
     stores.instruments.ensure(info, provider.name)
@@ -212,20 +218,9 @@ def _ingest_chunked(
         )
         for lo, hi in _ranges_to_fetch(stores, symbol, resolution, start, end)
     ]
-    if len(reports) == 1:
-        return reports[0]
-    return IngestReport(
-        symbol,
-        resolution.name,
-        provider.name,
-        *(
-            sum(getattr(r, f) for r in reports)
-            for f in ("fetched", "inserted", "updated", "unchanged", "indicator_rows")
-        ),
-        min((r.first_ts for r in reports if r.first_ts), default=None),
-        max((r.last_ts for r in reports if r.last_ts), default=None),
-        sum(r.seconds for r in reports),
-    )
+    if not reports:  # an interrupted walk had already stored everything asked for
+        return IngestReport.nothing(symbol, resolution.name, provider.name)
+    return IngestReport.combined(reports)
 
 
 def _ranges_to_fetch(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from algotrader.app._stores import open_stores
 from algotrader.config import Settings
-from algotrader.db.instruments import StoredInstrument
 from algotrader.ports.bars import InstrumentInfo
+from algotrader.ports.stores import StoredInstrument
 
 
 def add_instrument(settings: Settings, info: InstrumentInfo) -> bool:

@@ -6,8 +6,8 @@ first new or changed bar, or an earlier one recorded by an interrupted run (``se
 Every indicator is causal (a value depends only on bars up to its own), so bars before that point
 keep their stored values.
 
-Each read-compute-write holds the series' writer lock (:meth:`SqlBarStore.lock`), so concurrent
-ingests of one series take turns and never leave wrong indicators behind. Every ingest front end
+Each read-compute-write holds the series' writer lock (``BarStore.lock``), so concurrent ingests
+of one series take turns and never leave wrong indicators behind. Every ingest front end
 (CLI, scheduler, stream consumer, live loop) stores bars through :func:`store_bars` or
 :func:`store_chunks`.
 """
@@ -23,9 +23,9 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from algotrader.db.store import FetchProgress, SeriesWriter, SqlBarStore, StoredSeries
 from algotrader.frames import OHLCV_COLUMNS, empty_bars
 from algotrader.indicators import compute_indicators
+from algotrader.ports.stores import BarStore, FetchProgress, SeriesWriter, StoredSeries
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,31 @@ class IngestReport:
     def written(self) -> int:
         return self.inserted + self.updated
 
+    @classmethod
+    def nothing(cls, symbol: str, resolution: str, source: str) -> IngestReport:
+        """The report of an ingest that had nothing to fetch."""
+        return cls(symbol, resolution, source, 0, 0, 0, 0, 0, None, None, 0.0)
+
+    @classmethod
+    def combined(cls, reports: list[IngestReport]) -> IngestReport:
+        """One report for several ingests of the same series (e.g. a resumed walk's parts)."""
+        first = reports[0]
+        starts = [r.first_ts for r in reports if r.first_ts is not None]
+        ends = [r.last_ts for r in reports if r.last_ts is not None]
+        return cls(
+            symbol=first.symbol,
+            resolution=first.resolution,
+            source=first.source,
+            fetched=sum(r.fetched for r in reports),
+            inserted=sum(r.inserted for r in reports),
+            updated=sum(r.updated for r in reports),
+            unchanged=sum(r.unchanged for r in reports),
+            indicator_rows=sum(r.indicator_rows for r in reports),
+            first_ts=min(starts, default=None),
+            last_ts=max(ends, default=None),
+            seconds=sum(r.seconds for r in reports),
+        )
+
 
 @dataclass(frozen=True)
 class _Merge:
@@ -66,7 +91,7 @@ class _Merge:
 
 
 def store_bars(
-    store: SqlBarStore,
+    store: BarStore,
     symbol: str,
     resolution: str,
     source: str,
@@ -98,7 +123,7 @@ def _log(report: IngestReport) -> None:
 
 
 def _store_bars(
-    store: SqlBarStore,
+    store: BarStore,
     symbol: str,
     resolution: str,
     source: str,
@@ -190,7 +215,7 @@ def _write_indicators(
 
 
 def store_chunks(
-    store: SqlBarStore,
+    store: BarStore,
     symbol: str,
     resolution: str,
     source: str,

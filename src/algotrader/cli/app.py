@@ -94,8 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         code = 130
     else:
-        # click returns the code of a `typer.Exit` raised by a command instead of raising it.
+        # click returns the code of a `typer.Exit` raised by a command instead of raising it;
+        # typer turns Ctrl-C into Exit(130).
         code = returned if isinstance(returned, int) else 0
+        if code == 130:
+            print("error: interrupted", file=sys.stderr)
     if argv is None:
         sys.exit(code)
     return code

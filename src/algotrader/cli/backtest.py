@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,81 +88,93 @@ def metrics_table(result: Result) -> Table:
     return table
 
 
+_SYMBOL = typer.Option(
+    None, "-s", "--symbol", "--symbols", help="Symbol(s) with stored bars: SPY or AAPL,MSFT."
+)
+_UNIVERSE = typer.Option(
+    None, "--universe", help="A file of symbols, one a line: one backtest per symbol."
+)
+_RESOLUTION = typer.Option("1d", "-r", "--resolution", help="Bar size: 1m ... 1w.")
+_STRATEGY = typer.Option(
+    "ma_cross",
+    "--strategy",
+    help="Name, entry point, strategies/NAME.py or path/file.py:Class.",
+)
+_PARAM = typer.Option(None, "--param", help="Strategy parameter NAME=VALUE (repeatable).")
+_DURATION = typer.Option(
+    None, "-d", "--duration", help='Backtest only the last DURATION of stored bars, e.g. "2 Y".'
+)
+_AUTO_FETCH = typer.Option(
+    False, "--auto-fetch", help="Fetch missing bars (start and end of the window) first."
+)
+_FETCH_DURATION = typer.Option(
+    None,
+    "--fetch-duration",
+    help='How much to fetch and test with --auto-fetch (default "5 Y").',
+)
+_SOURCE = typer.Option(None, "--source", help="Data source for --auto-fetch.")
+_PLOT = typer.Option(
+    False, "--plot", help="Save a PNG (`--plot full` adds equity, drawdown and metrics)."
+)
+_PLOT_MODE = typer.Argument(None, help="`full` after --plot for the full plot.", show_default=False)
+_AS_JSON = typer.Option(False, "--json", help="Print the whole result as JSON.")
+_FILL = typer.Option(
+    "open", "--fill", help="open: next bar's open (default); close: the signal bar's close."
+)
+_ALLOW_SHORT = typer.Option(
+    False, "--allow-short", help="SELL opens a short position (default: SELL goes flat)."
+)
+_WHOLE_SHARES = typer.Option(
+    False, "--whole-shares", help="Trade whole shares only (default: fractional)."
+)
+_CASH = typer.Option(100_000.0, "--cash", help="Starting cash.")
+_COMMISSION_PER_SHARE = typer.Option(
+    0.0, "--commission-per-share", help="Commission per share traded."
+)
+_COMMISSION_BPS = typer.Option(
+    0.0, "--commission-bps", help="Commission in basis points of the traded value."
+)
+_COMMISSION_MIN = typer.Option(0.0, "--commission-min", help="Minimum commission per order.")
+_SLIPPAGE_BPS = typer.Option(
+    0.0, "--slippage-bps", help="Adverse price move per fill, in basis points."
+)
+_RISK_FREE_RATE = typer.Option(
+    0.0, "--risk-free-rate", help="Annual risk-free rate for Sharpe/Sortino, e.g. 0.02."
+)
+
+
 def backtest(
     ctx: typer.Context,
-    symbol: str | None = typer.Option(
-        None, "-s", "--symbol", "--symbols", help="Symbol(s) with stored bars: SPY or AAPL,MSFT."
-    ),
-    universe: Path | None = typer.Option(
-        None, "--universe", help="A file of symbols, one a line: one backtest per symbol."
-    ),
-    resolution: str = typer.Option("1d", "-r", "--resolution", help="Bar size: 1m ... 1w."),
-    strategy: str = typer.Option(
-        "ma_cross",
-        "--strategy",
-        help="Name, entry point, strategies/NAME.py or path/file.py:Class.",
-    ),
-    param: list[str] | None = typer.Option(
-        None, "--param", help="Strategy parameter NAME=VALUE (repeatable)."
-    ),
-    duration: str | None = typer.Option(
-        None, "-d", "--duration", help='Backtest only the last DURATION of stored bars, e.g. "2 Y".'
-    ),
-    auto_fetch: bool = typer.Option(
-        False, "--auto-fetch", help="Fetch missing bars (start and end of the window) first."
-    ),
-    fetch_duration: str | None = typer.Option(
-        None,
-        "--fetch-duration",
-        help='How much to fetch and test with --auto-fetch (default "5 Y").',
-    ),
-    source: str | None = typer.Option(None, "--source", help="Data source for --auto-fetch."),
-    plot: bool = typer.Option(
-        False, "--plot", help="Save a PNG (`--plot full` adds equity, drawdown and metrics)."
-    ),
-    plot_mode: str | None = typer.Argument(
-        None, help="`full` after --plot for the full plot.", show_default=False
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print the whole result as JSON."),
-    fill: str = typer.Option(
-        "open", "--fill", help="open: next bar's open (default); close: the signal bar's close."
-    ),
-    allow_short: bool = typer.Option(
-        False, "--allow-short", help="SELL opens a short position (default: SELL goes flat)."
-    ),
-    whole_shares: bool = typer.Option(
-        False, "--whole-shares", help="Trade whole shares only (default: fractional)."
-    ),
-    cash: float = typer.Option(100_000.0, "--cash", help="Starting cash."),
-    commission_per_share: float = typer.Option(
-        0.0, "--commission-per-share", help="Commission per share traded."
-    ),
-    commission_bps: float = typer.Option(
-        0.0, "--commission-bps", help="Commission in basis points of the traded value."
-    ),
-    commission_min: float = typer.Option(
-        0.0, "--commission-min", help="Minimum commission per order."
-    ),
-    slippage_bps: float = typer.Option(
-        0.0, "--slippage-bps", help="Adverse price move per fill, in basis points."
-    ),
-    risk_free_rate: float = typer.Option(
-        0.0, "--risk-free-rate", help="Annual risk-free rate for Sharpe/Sortino, e.g. 0.02."
-    ),
+    symbol: str | None = _SYMBOL,
+    universe: Path | None = _UNIVERSE,
+    resolution: str = _RESOLUTION,
+    strategy: str = _STRATEGY,
+    param: list[str] | None = _PARAM,
+    duration: str | None = _DURATION,
+    auto_fetch: bool = _AUTO_FETCH,
+    fetch_duration: str | None = _FETCH_DURATION,
+    source: str | None = _SOURCE,
+    plot: bool = _PLOT,
+    plot_mode: str | None = _PLOT_MODE,
+    as_json: bool = _AS_JSON,
+    fill: str = _FILL,
+    allow_short: bool = _ALLOW_SHORT,
+    whole_shares: bool = _WHOLE_SHARES,
+    cash: float = _CASH,
+    commission_per_share: float = _COMMISSION_PER_SHARE,
+    commission_bps: float = _COMMISSION_BPS,
+    commission_min: float = _COMMISSION_MIN,
+    slippage_bps: float = _SLIPPAGE_BPS,
+    risk_free_rate: float = _RISK_FREE_RATE,
 ) -> None:
     """Backtest a strategy on stored bars; prints the summary line and a metrics table.
 
     Several symbols run one independent backtest each and print one ranked table."""
-    from algotrader.app.backtests import BacktestRequest
+    from algotrader.app.backtests import BacktestRequest, run_backtest
     from algotrader.backtest.result import BacktestConfig
     from algotrader.timeframes import parse_duration, parse_resolution
 
-    if plot_mode is not None and (plot_mode.lower() != "full" or not plot):
-        raise InvalidInputError(
-            f"unexpected argument {shorten(plot_mode)!r}", "use --plot or --plot full"
-        )
-    symbols = _symbols(symbol, universe)
-    res = parse_resolution(resolution)
+    full = _full_plot(plot, plot_mode)
     fetch = parse_duration(fetch_duration) if fetch_duration else None
     config = BacktestConfig(
         cash=cash,
@@ -174,29 +187,34 @@ def backtest(
         whole_shares=whole_shares,
         risk_free_rate=risk_free_rate,
     )
-    requests = [
-        BacktestRequest(
-            symbol=sym,
-            resolution=res,
-            strategy=strategy,
-            params=parse_params(param),
-            config=config,
-            duration=parse_duration(duration) if duration else fetch,
-            auto_fetch=auto_fetch,
-            fetch_duration=fetch,
-            source=source,
-        )
-        for sym in symbols
-    ]
+    template = BacktestRequest(
+        symbol="",
+        resolution=parse_resolution(resolution),
+        strategy=strategy,
+        params=parse_params(param),
+        config=config,
+        duration=parse_duration(duration) if duration else fetch,
+        auto_fetch=auto_fetch,
+        fetch_duration=fetch,
+        source=source,
+    )
+    requests = [replace(template, symbol=s) for s in _symbols(symbol, universe)]
     settings = settings_from(ctx)
     if len(requests) > 1:
-        _run_batch(settings, requests, as_json=as_json, plot=plot, full=plot_mode is not None)
+        _run_batch(settings, requests, as_json=as_json, plot=plot, full=full)
         return
-    from algotrader.app.backtests import run_backtest
-
+    # --json prints nothing but the document: the ingest lines are left out.
     with ConsoleListener("auto-fetch") as listener:
-        stored = run_backtest(settings, requests[0], listener)
-    _report(settings, stored, as_json=as_json, plot=plot, full=plot_mode is not None)
+        stored = run_backtest(settings, requests[0], None if as_json else listener)
+    _report(settings, stored, as_json=as_json, plot=plot, full=full)
+
+
+def _full_plot(plot: bool, plot_mode: str | None) -> bool:
+    if plot_mode is not None and (plot_mode.lower() != "full" or not plot):
+        raise InvalidInputError(
+            f"unexpected argument {shorten(plot_mode)!r}", "use --plot or --plot full"
+        )
+    return plot_mode is not None
 
 
 def _symbols(symbol: str | None, universe: Path | None) -> list[str]:

@@ -10,7 +10,7 @@ import typer
 from algotrader.cli._common import console, settings_from
 
 if TYPE_CHECKING:
-    from algotrader.db.events import UpsertReport
+    from algotrader.ports.stores import UpsertReport
 
 _EVENTS_FORMAT = """File format (CSV with a header, or JSON lines):
 

@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, and_, select, tuple_
 
 from algotrader.db.engine import Database
-from algotrader.db.models import ExternalSignal, MarketEvent, SymbolEvent
-
-
-@dataclass(frozen=True)
-class UpsertReport:
-    """What an import did to one table."""
-
-    table: str
-    inserted: int
-    updated: int
-    unchanged: int
-
+from algotrader.db.models import Base, ExternalSignal, MarketEvent, SymbolEvent
+from algotrader.ports.stores import UpsertReport
 
 # Each table's natural key: a re-import of the same row updates it instead of adding another.
 _KEYS: dict[str, tuple[Table, tuple[str, ...]]] = {
-    "market_events": (MarketEvent.__table__, ("source", "kind", "name", "ts")),  # type: ignore[dict-item]
-    "symbol_events": (SymbolEvent.__table__, ("symbol", "source", "kind", "name", "ts")),  # type: ignore[dict-item]
-    "external_signals": (ExternalSignal.__table__, ("symbol", "source", "name", "ts")),  # type: ignore[dict-item]
+    "market_events": (
+        Base.metadata.tables[MarketEvent.__tablename__],
+        ("source", "kind", "name", "ts"),
+    ),
+    "symbol_events": (
+        Base.metadata.tables[SymbolEvent.__tablename__],
+        ("symbol", "source", "kind", "name", "ts"),
+    ),
+    "external_signals": (
+        Base.metadata.tables[ExternalSignal.__tablename__],
+        ("symbol", "source", "name", "ts"),
+    ),
 }
 
 

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import func, select
 
 from algotrader.db.engine import Database
-from algotrader.db.models import Instrument, MarketPrice
+from algotrader.db.models import Base, Instrument, MarketPrice
 from algotrader.ports.bars import InstrumentInfo
+from algotrader.ports.stores import StoredInstrument
 
-_TABLE = Instrument.__table__
-
-
-@dataclass(frozen=True)
-class StoredInstrument:
-    """An instrument row plus its stored bar counts per resolution."""
-
-    info: InstrumentInfo
-    source: str | None
-    bars: dict[str, int]
+_TABLE = Base.metadata.tables[Instrument.__tablename__]
 
 
 class SqlInstrumentStore:

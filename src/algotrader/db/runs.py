@@ -7,11 +7,11 @@ from dataclasses import fields
 from sqlalchemy import select
 
 from algotrader.db.engine import Database
-from algotrader.db.models import BacktestRun
+from algotrader.db.models import BacktestRun, Base
 from algotrader.errors import DataNotFoundError
 from algotrader.ports.runs import RunRecord
 
-_TABLE = BacktestRun.__table__
+_TABLE = Base.metadata.tables[BacktestRun.__tablename__]
 _COLUMNS = tuple(f.name for f in fields(RunRecord))
 
 

@@ -27,36 +27,40 @@ from sqlalchemy.engine import Connection
 from algotrader.db import _faults
 from algotrader.db._dialect import lock_key
 from algotrader.db.engine import Database
-from algotrader.db.models import MarketPrice, SeriesState
+from algotrader.db.models import Base, MarketPrice, SeriesState
 from algotrader.db.types import from_epoch_us
 from algotrader.frames import INDICATOR_COLUMNS, OHLCV_COLUMNS
+from algotrader.ports.stores import FetchProgress, StoredSeries
 
 log = logging.getLogger(__name__)
 
 VALUE_COLUMNS: tuple[str, ...] = OHLCV_COLUMNS + INDICATOR_COLUMNS
 DEFAULT_CHUNK_ROWS = 100_000
-_STATE = SeriesState.__table__
+_STATE = Base.metadata.tables[SeriesState.__tablename__]
 
 
 @dataclass(frozen=True)
-class StoredSeries:
-    """The stored OHLCV of one (symbol, resolution) and which rows came from a given source."""
+class _Rows:
+    """A frame to write as arrays: epoch microseconds and one float64 array per stored column
+    (NaN where the frame lacks the column)."""
 
-    bars: pd.DataFrame
-    same_source: np.ndarray
+    source: str
+    ts_us: np.ndarray
+    values: list[np.ndarray]
+    all_new: bool
+    update_source: bool
 
-
-@dataclass(frozen=True)
-class FetchProgress:
-    """A chunked fetch that has not finished: it wanted bars from ``start`` and has stored every
-    bar from ``reached`` on (it walks backwards), so a re-run only needs ``[start, reached)``."""
-
-    start: datetime
-    reached: datetime
-
-
-def _epoch_us(index: pd.DatetimeIndex) -> np.ndarray:
-    return np.asarray(index.as_unit("us").asi8, dtype=np.int64)
+    @classmethod
+    def of(cls, frame: pd.DataFrame, source: str, *, all_new: bool, update_source: bool) -> _Rows:
+        index = pd.DatetimeIndex(frame.index)
+        values = [
+            np.ascontiguousarray(frame[c].to_numpy(np.float64))
+            if c in frame.columns
+            else np.full(len(frame), np.nan)
+            for c in VALUE_COLUMNS
+        ]
+        ts_us = np.asarray(index.as_unit("us").asi8, dtype=np.int64)
+        return cls(source, ts_us, values, all_new, update_source)
 
 
 def _utc(value: Any) -> datetime | None:
@@ -210,56 +214,59 @@ class SeriesWriter:
         refresh of bars that came from elsewhere). ``all_new`` says no row exists yet (PostgreSQL
         then COPYs directly). Returns the number of rows written.
         """
-        if frame.empty:
-            with self._begin() as conn:
-                self._mark(conn, dirty_from, clear_dirty_from, fetch)
-            return 0
-        ts_us = _epoch_us(pd.DatetimeIndex(frame.index))
-        values = [
-            np.ascontiguousarray(frame[c].to_numpy(np.float64))
-            if c in frame.columns
-            else np.full(len(frame), np.nan)
-            for c in VALUE_COLUMNS
-        ]
+        rows = _Rows.of(frame, source, all_new=all_new, update_source=update_source)
         n = len(frame)
         bounds = [(lo, min(lo + chunk_rows, n)) for lo in range(0, n, chunk_rows)]
-        texts = (self.symbol, self.resolution, source)
-
-        def write_chunk(lo: int, hi: int, first: bool, last: bool) -> None:
-            with self._begin() as conn:
-                self._mark(
-                    conn,
-                    dirty_from if first else None,
-                    clear_dirty_from if last else None,
-                    fetch if last else None,
-                )
-                self.db.dialect.write_bars(
-                    conn,
-                    texts,
-                    ts_us[lo:hi],
-                    [v[lo:hi] for v in values],
-                    VALUE_COLUMNS,
-                    all_new=all_new,
-                    update_source=update_source,
-                )
-            _faults.chunk_written()
-            if on_chunk is not None:
-                on_chunk(hi - lo)
-
         writers = self.db.dialect.parallel_writers if self._locked is None else 1
         if writers > 1 and len(bounds) > 2:
             # The dirty marker is set before any chunk commits and cleared only after all did.
             with self._begin() as conn:
                 self._mark(conn, dirty_from, None, None)
             with ThreadPoolExecutor(max_workers=writers) as pool:
-                for future in [pool.submit(write_chunk, lo, hi, False, False) for lo, hi in bounds]:
+                chunks = [
+                    pool.submit(self._write_chunk, rows, lo, hi, on_chunk) for lo, hi in bounds
+                ]
+                for future in chunks:
                     future.result()
             with self._begin() as conn:
                 self._mark(conn, None, clear_dirty_from, fetch)
-        else:
-            for k, (lo, hi) in enumerate(bounds):
-                write_chunk(lo, hi, k == 0, k == len(bounds) - 1)
+            return n
+        if not bounds:
+            with self._begin() as conn:
+                self._mark(conn, dirty_from, clear_dirty_from, fetch)
+        for k, (lo, hi) in enumerate(bounds):
+            first, last = k == 0, k == len(bounds) - 1
+            marks = (
+                dirty_from if first else None,
+                clear_dirty_from if last else None,
+                fetch if last else None,
+            )
+            self._write_chunk(rows, lo, hi, on_chunk, marks)
         return n
+
+    def _write_chunk(
+        self,
+        rows: _Rows,
+        lo: int,
+        hi: int,
+        on_chunk: Callable[[int], None] | None,
+        marks: tuple[datetime | None, datetime | None, FetchProgress | None] = (None, None, None),
+    ) -> None:
+        """Rows ``[lo, hi)`` and the series-state ``marks`` in one transaction."""
+        with self._begin() as conn:
+            self._mark(conn, *marks)
+            self.db.dialect.write_bars(
+                conn,
+                (self.symbol, self.resolution, rows.source),
+                rows.ts_us[lo:hi],
+                [v[lo:hi] for v in rows.values],
+                VALUE_COLUMNS,
+                all_new=rows.all_new,
+                update_source=rows.update_source,
+            )
+        _faults.chunk_written()
+        if on_chunk is not None:
+            on_chunk(hi - lo)
 
     def _mark(
         self,
