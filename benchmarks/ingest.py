@@ -67,9 +67,9 @@ def worker(url: str, start: str, end: str) -> None:
     )
     compute_indicators(warm)
     db = open_database(url)
-    store = BarStore(db)
+    store = SqlBarStore(db)
     provider = SyntheticProvider()
-    store.ensure_instrument(provider.describe(SYMBOL), provider.name)
+    SqlInstrumentStore(db).ensure(provider.describe(SYMBOL), provider.name)
     setup = time.perf_counter() - t0
     rss_setup = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
