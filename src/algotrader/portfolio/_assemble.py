@@ -146,7 +146,7 @@ def _sleeve(
     index: pd.DatetimeIndex, frame: pd.DataFrame, cash: float, at_close: bool
 ) -> np.ndarray:
     own = frame[frame.index >= index[0]]
-    out = np.full(len(index), cash)
+    out = np.full(len(index), float(cash))
     entry = 0 if at_close else 1
     if len(own) <= entry:
         return out

@@ -13,7 +13,8 @@ The engine walks the bars once over (bars x symbols) arrays with NaN for missing
 Orders of one rebalance: the book is valued at the execution prices (a symbol without a bar at its
 last close), each target weight becomes a share count (weight x equity / price), sells execute
 first, then buys are scaled down together (one factor) to the cash left after sells and fees. A
-target for a symbol without a bar stays pending until its next bar (or the next decision).
+target for a symbol without a bar stays pending until its next bar (or the next decision). A book
+whose equity is not positive (only possible with margin or shorts) is closed out instead.
 Memory: the inputs, the (bars x symbols) holding values and the fill records; nothing per trial.
 """
 
@@ -113,7 +114,8 @@ def _trade(
         delta[j] = 0.0
         if math.isnan(pending[j]) or not math.isfinite(price[j]):
             continue
-        want = pending[j] * equity / price[j]
+        # A book worth nothing (possible with margin) can only be closed out.
+        want = pending[j] * equity / price[j] if equity > 0.0 else 0.0
         if whole:
             want = float(math.trunc(want))
         pending[j] = np.nan

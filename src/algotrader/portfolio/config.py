@@ -76,13 +76,15 @@ class PortfolioConfig:
     def __post_init__(self) -> None:
         _check_choice("rebalance schedule", self.rebalance, SCHEDULES)
         _check_choice("fill", self.fill, ("open", "close"))
-        if not (math.isfinite(self.cash) and self.cash > 0):
-            raise InvalidInputError(f"invalid cash {self.cash!r}", "use a positive amount")
+        _check_number("cash", self.cash, low=0.0, open_low=True)
         for name in ("commission_per_share", "commission_bps", "commission_min", "slippage_bps"):
             _check_number(name, getattr(self, name), low=0.0)
         _check_number("drift_threshold", self.drift_threshold, low=0.0, open_low=True)
         _check_number("margin", self.margin, low=1.0)
         _check_number("max_weight", self.max_weight, low=0.0, open_low=True)
+        _check_number("risk_free_rate", self.risk_free_rate, low=-1.0, open_low=True)
+        for name in _FLOAT_FIELDS:  # 1000 and 1000.0 must give the same run (and record)
+            object.__setattr__(self, name, float(getattr(self, name)))
         object.__setattr__(self, "sector_caps", _caps("sector_caps", self.sector_caps))
         object.__setattr__(self, "industry_caps", _caps("industry_caps", self.industry_caps))
         object.__setattr__(self, "sectors", _sectors(self.sectors))
@@ -133,6 +135,12 @@ class PortfolioConfig:
         return cls.from_kwargs(**settings)
 
 
+_FLOAT_FIELDS = (
+    "cash", "drift_threshold", "commission_per_share", "commission_bps", "commission_min",
+    "slippage_bps", "margin", "max_weight", "risk_free_rate",
+)
+
+
 def _check_choice(what: str, value: Any, choices: tuple[str, ...]) -> None:
     if value in choices:
         return
@@ -142,7 +150,7 @@ def _check_choice(what: str, value: Any, choices: tuple[str, ...]) -> None:
 
 
 def _check_number(name: str, value: Any, *, low: float, open_low: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and math.isfinite(value)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     ok = ok and (value > low if open_low else value >= low)
     if not ok:
         bound = f"> {low:g}" if open_low else f">= {low:g}"

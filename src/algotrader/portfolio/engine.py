@@ -37,7 +37,7 @@ from algotrader.portfolio._assemble import (
 from algotrader.portfolio.config import PortfolioConfig
 from algotrader.portfolio.constraints import apply_caps, caps_for
 from algotrader.portfolio.panel import Panel, build_panel, frame_fingerprint
-from algotrader.portfolio.result import PortfolioResult
+from algotrader.portfolio.result import PortfolioResult, iso
 from algotrader.portfolio.schedules import period_starts, selection_changes
 from algotrader.portfolio.strategy import PanelView, PortfolioState, PortfolioStrategy
 from algotrader.timeframes import RESOLUTIONS, Resolution, parse_resolution
@@ -193,15 +193,15 @@ class _Decisions:
         for bad, what, fix in problems:
             if bad.any():
                 k, j = np.argwhere(bad)[0]
-                when = self.panel.index[bars[k]]
+                when = iso(self.panel.index[bars[k]])
                 raise InvalidInputError(
                     f"the target for {self.panel.symbols[j]} on {when} {what} "
-                    f"({rows[k, j]!r})", fix)
+                    f"({float(rows[k, j]):g})", fix)
         gross = np.abs(rows).sum(axis=1)
         if (gross > self.cfg.margin + _WEIGHT_TOL).any():
             k = int(np.argmax(gross))
             raise InvalidInputError(
-                f"the targets on {self.panel.index[bars[k]]} add up to {gross[k]:.6g}",
+                f"the targets on {iso(self.panel.index[bars[k]])} add up to {gross[k]:.6g}",
                 f"keep the total <= margin ({self.cfg.margin:g}); the rest is held as cash",
             )
         return apply_caps(rows, self.caps)
@@ -218,7 +218,7 @@ def as_row(answer: Any, symbols: tuple[str, ...], when: pd.Timestamp) -> np.ndar
                 close = difflib.get_close_matches(str(symbol), symbols, n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
                 raise InvalidInputError(
-                    f"rebalance on {when} named unknown symbol {symbol!r}",
+                    f"rebalance on {iso(when)} named unknown symbol {symbol!r}",
                     f"{hint}use the symbols of the run",
                 )
             row[position[symbol]] = weight
