@@ -20,7 +20,7 @@ from algotrader.portfolio.allocators import (
     RiskParity,
     Signals,
 )
-from algotrader.portfolio.api import Portfolio
+from algotrader.portfolio.api import Portfolio, rerun
 from algotrader.portfolio.config import SCHEDULES, PortfolioConfig
 from algotrader.portfolio.engine import run_portfolio
 from algotrader.portfolio.panel import Panel, build_panel
@@ -48,5 +48,6 @@ __all__ = [
     "allocator_names",
     "build_panel",
     "get_allocator",
+    "rerun",
     "run_portfolio",
 ]

@@ -8,12 +8,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
+from algotrader.errors import InvalidInputError
 from algotrader.portfolio.config import PortfolioConfig
-from algotrader.portfolio.engine import DecisionPath, run_portfolio
+from algotrader.portfolio.engine import DecisionPath, run_fingerprint, run_portfolio
 from algotrader.portfolio.panel import BarsInput, Panel, build_panel
 from algotrader.portfolio.registry import get_allocator
 from algotrader.portfolio.result import PortfolioResult
@@ -70,3 +72,35 @@ class Portfolio:
             resolution=self.resolution,
             benchmark_bars=self.benchmark_bars,
         )
+
+
+def rerun(
+    record: Mapping[str, Any],
+    bars: BarsInput | Panel,
+    *,
+    allocator: Any = None,
+    benchmark_bars: pd.DataFrame | None = None,
+) -> PortfolioResult:
+    """Recompute a stored run from its :meth:`PortfolioResult.to_dict` record.
+
+    ``bars`` must be the bars the run used (checked against the recorded fingerprint before
+    running). ``allocator`` overrides the recorded name, which for a user strategy is only its
+    class name: pass what was given originally (a class or ``"file.py:Class"``). The same code
+    then gives the same numbers to the last bit.
+    """
+    config = PortfolioConfig.from_dict(record["config"])
+    panel = bars if isinstance(bars, Panel) else build_panel(bars)
+    found = run_fingerprint(panel, config.benchmark, benchmark_bars)
+    if found != record["fingerprint"]:
+        raise InvalidInputError(
+            f"the bars differ from the stored run's (fingerprint {found[:12]}, "
+            f"stored {str(record['fingerprint'])[:12]})",
+            f"load {', '.join(record['symbols'])} from {record['start']} to {record['end']}",
+        )
+    return run_portfolio(
+        panel,
+        get_allocator(allocator or record["allocator"], **dict(record["params"])),
+        config,
+        resolution=record["resolution"],
+        benchmark_bars=benchmark_bars,
+    )

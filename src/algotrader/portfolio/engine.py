@@ -308,7 +308,7 @@ def _result(
         config=cfg,
         resolution=res.name,
         symbols=panel.symbols,
-        fingerprint=_fingerprint(panel, cfg.benchmark, benchmark_bars),
+        fingerprint=run_fingerprint(panel, cfg.benchmark, benchmark_bars),
         equity=pd.Series(book.equity, index=index, name="equity", copy=False),
         benchmark=pd.Series(bench, index=index, name="benchmark", copy=False),
         cash=pd.Series(book.cash, index=index, name="cash", copy=False),
@@ -322,11 +322,13 @@ def _result(
     )
 
 
-def _fingerprint(panel: Panel, benchmark: str | None, bars: pd.DataFrame | None) -> str:
+def run_fingerprint(panel: Panel, benchmark: str | None, bars: pd.DataFrame | None) -> str:
+    """The fingerprint a run on ``panel`` records: the panel's, plus a separate benchmark's."""
     if bars is None:
         return panel.fingerprint
     import hashlib
 
     digest = hashlib.sha256(panel.fingerprint.encode())
-    digest.update(f"benchmark:{benchmark}\0".encode() + frame_fingerprint(bars).encode())
+    clean = build_panel({str(benchmark): bars}).frames[str(benchmark)]
+    digest.update(f"benchmark:{benchmark}\0".encode() + frame_fingerprint(clean).encode())
     return digest.hexdigest()
