@@ -112,7 +112,10 @@ def main() -> None:
     args = parser.parse_args()
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"load average: {load} on {os.cpu_count()} cores (other jobs share them)")
-    print(f"equal weight, monthly, next-open fills, {args.bars} daily bars, data in memory\n")
+    import vectorbt
+
+    print(f"equal weight, monthly, next-open fills, {args.bars} daily bars, data in memory; "
+          f"vectorbt {vectorbt.__version__}, best of {args.repeat}\n")
     print(f"{'symbols':>7} {'panel build':>12} {'ours':>9} {'vectorbt':>9} {'ratio':>6} "
           f"{'final equity rel. diff':>23}")
     panels = {}

@@ -204,6 +204,32 @@ def _apply(row: np.ndarray, book: tuple) -> None:  # type: ignore[type-arg]
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _close_bar(
+    t: int, last: bool, close: np.ndarray, last_bar: np.ndarray, at_close: bool,
+    book: tuple, costs: tuple, fills: tuple, nf: int,  # type: ignore[type-arg]
+) -> int:
+    # Orders at this close (fill="close"), then delistings: a symbol whose data ends here, before
+    # the panel's last bar, is sold at this close (and never bought on it).
+    acct, qty, _last_px, pending, _target, _delta = book
+    n = qty.shape[0]
+    if at_close and acct[1] > 0.0:
+        if not last:
+            for j in range(n):
+                if last_bar[j] == t and not math.isnan(pending[j]):
+                    pending[j] = 0.0
+        nf = _trade(t, close, book, costs, fills, nf)
+    if not last:
+        for j in range(n):
+            if last_bar[j] == t:
+                if not math.isnan(pending[j]):
+                    pending[j] = np.nan
+                    acct[1] -= 1.0
+                if qty[j] != 0.0:
+                    nf = _liquidate(t, j, close[j], book, costs, fills, nf)
+    return nf
+
+
+@numba.njit(cache=True, error_model="numpy")
 def advance(
     t: int,
     resume: int,
@@ -233,7 +259,7 @@ def advance(
     Returns ``(t, status, number of fills)``.
     """
     n_bars, n = close.shape
-    acct, qty, last_px, pending, _target, _delta = book
+    acct, qty, last_px, _pending, _target, _delta = book
     capacity = fills[0].shape[0]
     while t < n_bars:
         if resume != RESUME_NONE:
@@ -257,21 +283,7 @@ def advance(
                 return t, DECIDE, nf
             if fire:
                 _apply(weights[row], book)
-        last = t == n_bars - 1
-        if at_close and acct[1] > 0.0:
-            if not last:
-                for j in range(n):  # a symbol delisted at this close is sold, never bought
-                    if last_bar[j] == t and not math.isnan(pending[j]):
-                        pending[j] = 0.0
-            nf = _trade(t, close[t], book, costs, fills, nf)
-        if not last:
-            for j in range(n):
-                if last_bar[j] == t:
-                    if not math.isnan(pending[j]):
-                        pending[j] = np.nan
-                        acct[1] -= 1.0
-                    if qty[j] != 0.0:
-                        nf = _liquidate(t, j, close[t, j], book, costs, fills, nf)
+        nf = _close_bar(t, t == n_bars - 1, close[t], last_bar, at_close, book, costs, fills, nf)
         total = acct[0]
         for j in range(n):
             v = qty[j] * last_px[j] if qty[j] != 0.0 else 0.0
