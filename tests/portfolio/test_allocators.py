@@ -139,3 +139,24 @@ def test_the_precomputed_and_the_rebalance_paths_agree(
     assert fast.targets.to_numpy().any() and len(fast.fills) > 0
     np.testing.assert_array_equal(fast.targets.to_numpy(), slow.targets.to_numpy())
     np.testing.assert_array_equal(fast.equity.to_numpy(), slow.equity.to_numpy())
+
+
+class UpDay:
+    """A plain user strategy (on_bar only): long after an up bar, flat after a down bar."""
+
+    def on_bar(self, i: int, row: Any, df: Any) -> str | None:
+        if row["close"] > row["open"]:
+            return "BUY"
+        if row["close"] < row["open"]:
+            return "SELL"
+        return None
+
+
+def test_signals_run_a_user_strategys_on_bar_per_symbol() -> None:
+    bars = walk_bars(["AAA", "BBB", "CCC"], n=80, seed=23)
+    result = Portfolio(bars, "signals", "daily").run(strategy=UpDay)
+    assert result.params == {"strategy": "UpDay"}
+    up = pd.DataFrame({s: np.sign(f["close"] - f["open"]) for s, f in bars.items()})
+    long = up.replace(0.0, np.nan).ffill() > 0
+    expected = long.div(long.sum(axis=1), axis=0).fillna(0.0)
+    np.testing.assert_allclose(result.targets.to_numpy(), expected.to_numpy())
