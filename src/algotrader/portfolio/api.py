@@ -41,6 +41,9 @@ class Portfolio:
         path: ``"auto"`` or ``"rebalance"`` (force the per-decision reference path).
         **config: the other :class:`PortfolioConfig` fields (``cash``, ``commission_bps``,
             ``fill``, ``max_weight``, ``sectors``, ``sector_caps``, ``benchmark`` ...).
+
+    Targets decided on a bar's close fill at the next bar's open. ``fill="close"`` fills them at
+    that same close, which the decision has already seen: optimistic, use it knowingly.
     """
 
     def __init__(
