@@ -110,7 +110,7 @@ def _ingest_all(
         workers = max(1, min(provider.max_concurrency, len(pairs)))
         if workers == 1:
             # In the calling thread, so that Ctrl-C stops the ingest where it is.
-            return [_ingest_one(stores, provider, request, s, r, heard) for s, r in pairs]
+            return _one_after_another(stores, provider, request, pairs, heard)
         pool = ThreadPoolExecutor(max_workers=workers)
         try:
             futures = [
@@ -124,6 +124,25 @@ def _ingest_all(
             # On an error or Ctrl-C, queued series are dropped; running ones end when the
             # caller closes the provider.
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _one_after_another(
+    stores: Stores,
+    provider: BarProvider,
+    request: IngestRequest,
+    pairs: list[tuple[str, Resolution]],
+    heard: IngestListener,
+) -> list[IngestReport]:
+    reports: list[IngestReport] = []
+    first_error: UserError | None = None
+    for symbol, resolution in pairs:
+        try:
+            reports.append(_ingest_one(stores, provider, request, symbol, resolution, heard))
+        except UserError as exc:
+            first_error = first_error or exc
+    if first_error is not None:
+        raise first_error
+    return reports
 
 
 def _ingest_one(
