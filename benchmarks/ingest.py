@@ -51,12 +51,13 @@ def worker(url: str, start: str, end: str) -> None:
     t0 = time.perf_counter()
     import numpy as np
     import pandas as pd
-    from algotrader.data.ingest import store_bars
 
+    from algotrader.app.pipeline import store_bars
     from algotrader.data.providers.synthetic import SyntheticProvider
     from algotrader.data.validation import validate_bars
     from algotrader.db.engine import open_database
-    from algotrader.db.store import BarStore
+    from algotrader.db.instruments import SqlInstrumentStore
+    from algotrader.db.store import SqlBarStore
     from algotrader.indicators import compute_indicators
 
     # What every CLI run pays once, kept out of the pipeline figures: loading the numba

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from algotrader import Backtest
-from algotrader.app.backtests import list_runs, rerun
+from algotrader.app.runs import list_runs, rerun
 from algotrader.config import load_settings
 from algotrader.errors import InvalidInputError
 
@@ -34,5 +34,5 @@ def test_a_backtest_of_a_plain_frame_cannot_be_stored(db_url: str, workdir: Path
         "SPY", "1d", auto_fetch=True, source="synthetic", fetch_duration="1 Y",
         database_url=db_url,
     ).frame  # fmt: skip
-    with pytest.raises(InvalidInputError, match="Backtest.from_store"):
+    with pytest.raises(InvalidInputError, match=r"Backtest\.from_store"):
         Backtest(frame, "ma_cross").run(store=True)

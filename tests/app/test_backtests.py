@@ -8,17 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from algotrader.app._provenance import code_version, fingerprint
 from algotrader.app._stores import open_stores
-from algotrader.app.backtests import (
-    BacktestRequest,
-    code_version,
-    fingerprint,
-    list_runs,
-    rerun,
-    run_backtest,
-    run_batch,
-)
+from algotrader.app.backtests import BacktestRequest, run_backtest, run_batch
 from algotrader.app.ingest import IngestRequest, IngestWindow, ingest
+from algotrader.app.runs import list_runs, rerun
 from algotrader.backtest.result import BacktestConfig
 from algotrader.config import Settings, load_settings
 from algotrader.errors import DataNotFoundError

@@ -8,28 +8,24 @@ recomputed and compared to the last bit.
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from algotrader.app._provenance import code_version, fingerprint
 from algotrader.app._stores import Stores, open_stores
-from algotrader.app.bars import DEFAULT_FETCH, ensure_bars, fetch_command, load_bars
+from algotrader.app.bars import DEFAULT_FETCH, ensure_bars, load_bars
 from algotrader.app.ingest import IngestListener
 from algotrader.backtest.engine import run_backtest as run_engine
 from algotrader.backtest.result import BacktestConfig, Result
 from algotrader.config import Settings
 from algotrader.data.providers import is_synthetic
-from algotrader.errors import DataNotFoundError, UserError
-from algotrader.frames import OHLCV_COLUMNS
+from algotrader.errors import UserError
 from algotrader.ports.runs import RunRecord
 from algotrader.strategies.registry import get_strategy, strategy_name, strategy_params
 from algotrader.timeframes import Duration, Resolution
@@ -79,53 +75,6 @@ class BatchItem:
     symbol: str
     run: StoredRun | None
     error: str | None = None
-
-
-def fingerprint(frame: pd.DataFrame) -> str:
-    """SHA-256 of the bars' timestamps and OHLCV values (what a backtest's result depends on)."""
-    digest = hashlib.sha256()
-    digest.update(np.ascontiguousarray(pd.DatetimeIndex(frame.index).as_unit("us").asi8).tobytes())
-    for column in OHLCV_COLUMNS:
-        digest.update(np.ascontiguousarray(frame[column].to_numpy(np.float64)).tobytes())
-    return digest.hexdigest()
-
-
-@cache
-def _package_version() -> str:
-    from importlib.metadata import version
-
-    root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
-    return f"{version('algotrader')}+{digest.hexdigest()[:12]}"
-
-
-def code_version(strategy: object | None = None) -> str:
-    """The package version and a hash of its source, plus (for a strategy defined outside the
-    package, e.g. ``strategies/my_strategy.py``) a hash of that strategy's source file."""
-    version = _package_version()
-    source = _strategy_source(strategy)
-    if source is None:
-        return version
-    return f"{version}+s{hashlib.sha256(source).hexdigest()[:12]}"
-
-
-def _strategy_source(strategy: object | None) -> bytes | None:
-    if strategy is None:
-        return None
-    try:
-        path = inspect.getsourcefile(type(strategy))
-    except TypeError:
-        return None
-    if path is None:
-        return None
-    package = Path(__file__).resolve().parents[1]
-    resolved = Path(path).resolve()
-    if resolved.is_relative_to(package) or not resolved.is_file():
-        return None
-    return resolved.read_bytes()
 
 
 def run_backtest(
@@ -228,61 +177,6 @@ def _store(
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(params, default=str))  # type: ignore[no-any-return]
-
-
-def get_run(settings: Settings, run_id: int) -> RunRecord:
-    """The stored run ``run_id`` (one clear line when there is none)."""
-    with open_stores(settings) as stores:
-        return stores.runs.get(run_id)
-
-
-def list_runs(settings: Settings, limit: int = 50) -> list[RunRecord]:
-    """The latest stored runs, newest first."""
-    with open_stores(settings) as stores:
-        return stores.runs.latest(limit)
-
-
-@dataclass(frozen=True)
-class RerunReport:
-    """A stored run recomputed: did the data, the code, the metrics and the trades stay equal?"""
-
-    run: RunRecord
-    result: Result
-    same_data: bool
-    same_code: bool
-    identical_metrics: bool
-    identical_trades: bool
-    differences: list[str]
-
-
-def rerun(settings: Settings, run_id: int) -> RerunReport:
-    """Recompute a stored run on the same stored bars and compare metrics and trades exactly."""
-    with open_stores(settings) as stores:
-        run = stores.runs.get(run_id)
-        end = pd.Timestamp(run.end_ts) + pd.Timedelta(microseconds=1)
-        frame = stores.bars.load_bars(run.symbol, run.resolution, run.start_ts, end.to_pydatetime())
-    if frame.empty:
-        raise DataNotFoundError(
-            f"the bars of run {run_id} ({run.symbol} {run.resolution}) are no longer stored",
-            f"re-ingest them with `{fetch_command(run.symbol, run.resolution, None)}`",
-        )
-    instance = get_strategy(run.strategy, **run.params)
-    result = run_engine(frame, instance, BacktestConfig(**run.config), resolution=run.resolution)
-    document = result.to_dict()
-    differences = [
-        f"{key}: stored {run.metrics.get(key)!r}, now {value!r}"
-        for key, value in document["metrics"].items()
-        if run.metrics.get(key) != value
-    ]
-    return RerunReport(
-        run=run,
-        result=result,
-        same_data=fingerprint(frame) == run.data_fingerprint,
-        same_code=code_version(instance) == run.code_version,
-        identical_metrics=not differences and set(run.metrics) == set(document["metrics"]),
-        identical_trades=document["trades"] == run.trades,
-        differences=differences,
-    )
 
 
 def buy_hold_metrics(result: Result) -> dict[str, float]:

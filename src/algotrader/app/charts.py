@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from algotrader.app.backtests import StoredRun
+from algotrader.app.portfolios import StoredPortfolio
 from algotrader.config import Settings
 from algotrader.errors import InvalidInputError
 
@@ -21,6 +22,22 @@ def save_backtest_chart(settings: Settings, run: StoredRun, *, full: bool = Fals
         return backtest_chart(
             run.frame, run.result, run.symbol, target, full=full, synthetic=run.synthetic
         )
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot write the plot {target} ({exc.strerror or exc})",
+            "make the plots folder writable or set ALGOTRADER_DATA_DIR / --data-dir",
+        ) from None
+
+
+def save_portfolio_chart(settings: Settings, run: StoredPortfolio) -> Path:
+    """``data/plots/PORTFOLIO_RES_TIMESTAMP.png``: equity against the benchmark, drawdown and
+    the weights over time as a stacked area."""
+    from algotrader.plotting import plot_path
+    from algotrader.plotting.portfolio_chart import portfolio_chart
+
+    target = plot_path(settings.plots_dir, "PORTFOLIO", run.result.resolution)
+    try:
+        return portfolio_chart(run.result, target, synthetic=run.synthetic)
     except OSError as exc:
         raise InvalidInputError(
             f"cannot write the plot {target} ({exc.strerror or exc})",

@@ -343,7 +343,7 @@ def runs_list(
     as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
 ) -> None:
     """The latest runs, newest first, with their parameters."""
-    from algotrader.app.backtests import list_runs
+    from algotrader.app.runs import list_runs
 
     runs = list_runs(settings_from(ctx), limit)
     if as_json:
@@ -408,7 +408,7 @@ def runs_show(
     all_trades: bool = typer.Option(False, "--all-trades", help="List every trade."),
 ) -> None:
     """One run: parameters, data, code version, metrics and trades."""
-    from algotrader.app.backtests import get_run
+    from algotrader.app.runs import get_run
 
     run = get_run(settings_from(ctx), run_id)
     console.print(
@@ -456,7 +456,7 @@ def runs_rerun(
     ctx: typer.Context, run_id: int = typer.Argument(..., help="The run id to recompute.")
 ) -> None:
     """Recompute a stored run and confirm the metrics are identical to the last bit."""
-    from algotrader.app.backtests import rerun
+    from algotrader.app.runs import rerun
 
     report = rerun(settings_from(ctx), run_id)
     if not report.same_data:

@@ -167,12 +167,17 @@ class ExternalSignal(Base):
 
 
 class BacktestRun(Base):
-    """One backtest: what ran, on which data, with which code, and what came out."""
+    """One run: what ran, on which data, with which code, and what came out.
+
+    ``kind`` is ``backtest`` (one symbol) or ``portfolio`` (``symbol`` then names the basket and
+    ``detail`` holds its symbols, per-symbol results and rebalance targets).
+    """
 
     __tablename__ = "backtest_runs"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(UtcTimestamp(), default=_utcnow)
+    kind: Mapped[str] = mapped_column(String(16), default="backtest", index=True)
     symbol: Mapped[str] = mapped_column(String(32), index=True)
     resolution: Mapped[str] = mapped_column(String(8))
     strategy: Mapped[str] = mapped_column(String(200))
@@ -186,6 +191,7 @@ class BacktestRun(Base):
     code_version: Mapped[str] = mapped_column(String(64))
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
     trades: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Order(Base):

@@ -11,7 +11,8 @@ from typing import Any, Protocol
 class RunRecord:
     """One stored backtest: what ran, on which data, with which code, and what came out.
 
-    ``id`` and ``created_at`` are ``None`` until the run store has assigned them.
+    ``id`` and ``created_at`` are ``None`` until the run store has assigned them. ``kind`` is
+    ``"backtest"`` or ``"portfolio"``; ``detail`` holds what only that kind has.
     ``data_fingerprint`` is the SHA-256 of the bars used; ``code_version`` covers the package and
     the strategy's own source, so a rerun can tell "the data changed" from "the code changed".
     """
@@ -29,6 +30,8 @@ class RunRecord:
     code_version: str
     metrics: dict[str, Any]
     trades: list[dict[str, Any]]
+    kind: str = "backtest"
+    detail: dict[str, Any] | None = None
     id: int | None = None
     created_at: datetime | None = None
 

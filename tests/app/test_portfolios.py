@@ -1,0 +1,67 @@
+"""Portfolio runs on stored data: stored with their basket, sectors from instruments, rerun."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from algotrader.app.ingest import IngestRequest, IngestWindow, ingest
+from algotrader.app.instruments import add_instrument
+from algotrader.app.portfolios import PortfolioRequest, run_portfolio
+from algotrader.app.runs import get_run, rerun
+from algotrader.cli.app import main
+from algotrader.config import Settings, load_settings
+from algotrader.ports.bars import InstrumentInfo
+from algotrader.timeframes import parse_duration, parse_resolution
+
+DAILY = parse_resolution("1d")
+BASKET = ("AAPL", "MSFT", "XOM", "TLT")
+
+
+@pytest.fixture
+def settings(db_url: str, workdir: Path) -> Settings:
+    made = load_settings(
+        database_url=db_url, data_dir=str(workdir / "data"), log_dir=str(workdir / "logs")
+    )
+    window = IngestWindow(parse_duration("2 Y"))
+    ingest(made, IngestRequest((*BASKET, "SPY"), (DAILY,), window, source="synthetic"))
+    return made
+
+
+def test_a_stored_portfolio_run_reruns_to_the_last_bit(settings: Settings) -> None:
+    request = PortfolioRequest(
+        BASKET, DAILY, "inverse_vol", "monthly", params={"lookback": "40"},
+        settings={"commission_bps": 2.0, "benchmark": "SPY"},
+    )  # fmt: skip
+    stored = run_portfolio(settings, request)
+    run = get_run(settings, stored.run_id)
+    assert run.kind == "portfolio" and run.symbol == "AAPL,MSFT,XOM,TLT"
+    assert run.detail is not None and run.detail["symbols"] == sorted(BASKET)
+    assert run.metrics == stored.result.to_dict()["metrics"]
+    report = rerun(settings, stored.run_id)
+    assert report.identical_metrics and report.identical_trades and report.same_code
+
+
+def test_sector_caps_use_the_sectors_stored_with_the_instruments(settings: Settings) -> None:
+    for symbol in ("AAPL", "MSFT"):
+        add_instrument(settings, InstrumentInfo(symbol, sector="Tech", industry="Software"))
+    request = PortfolioRequest(BASKET, DAILY, "equal", settings={"sector_caps": {"Tech": 0.3}})
+    targets = run_portfolio(settings, request).result.targets
+    assert len(targets) > 20
+    assert (targets[["AAPL", "MSFT"]].sum(axis=1) <= 0.3 + 1e-12).all()
+    assert (targets[["XOM", "TLT"]].sum(axis=1) >= 0.7 - 1e-12).all()
+
+
+def test_the_portfolio_command_prints_json_and_saves_a_plot(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--database-url", settings.db_url, "--data-dir", str(settings.data_dir),
+                 "portfolio", "-s", ",".join(BASKET), "--allocator", "momentum", "--param",
+                 "top_n=2", "--plot", "--json"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["symbols"] == sorted(BASKET) and document["run_id"] >= 1
+    assert Path(document["plot"]).read_bytes()[:4] == b"\x89PNG"
