@@ -108,18 +108,26 @@ def run_batch(
 ) -> list[BatchItem]:
     """Run independent backtests (one per symbol); a symbol that fails is reported, and the
     others still run. Items come back best total return first, failures last."""
-    items: list[BatchItem] = []
-    for request in requests:
-        try:
-            if request.auto_fetch:
+    failed: dict[int, str] = {}
+    for k, request in enumerate(requests):
+        if request.auto_fetch:
+            try:
                 _fetch(settings, request, listener)
-            with open_stores(settings) as stores:
-                item = BatchItem(request.symbol, run_stored(stores, request))
-        except UserError as exc:
-            item = BatchItem(request.symbol, None, exc.message)
-        items.append(item)
-        if on_done is not None:
-            on_done(item)
+            except UserError as exc:
+                failed[k] = exc.message
+    items: list[BatchItem] = []
+    with open_stores(settings) as stores:
+        for k, request in enumerate(requests):
+            if k in failed:
+                item = BatchItem(request.symbol, None, failed[k])
+            else:
+                try:
+                    item = BatchItem(request.symbol, run_stored(stores, request))
+                except UserError as exc:
+                    item = BatchItem(request.symbol, None, exc.message)
+            items.append(item)
+            if on_done is not None:
+                on_done(item)
     return sorted(items, key=_batch_rank)
 
 
