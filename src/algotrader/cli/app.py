@@ -29,6 +29,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "ingest",
     "instruments",
     "orders",
+    "ml",
 )
 
 app = typer.Typer(

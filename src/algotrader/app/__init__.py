@@ -1,0 +1,1 @@
+"""Use cases with typed inputs and results, called by the front ends (cli, dashboard, services)."""
