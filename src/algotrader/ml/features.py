@@ -185,7 +185,7 @@ def _bb_position(frame: pd.DataFrame, _events: EventTimes) -> np.ndarray:
 
 
 def _day_of_week(frame: pd.DataFrame, _events: EventTimes) -> np.ndarray:
-    return pd.DatetimeIndex(frame.index).dayofweek.to_numpy(np.float64)
+    return pd.DatetimeIndex(frame.index).day_of_week.to_numpy(np.float64)
 
 
 def _month(frame: pd.DataFrame, _events: EventTimes) -> np.ndarray:

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from algotrader.errors import InvalidInputError
+
 
 @contextmanager
 def _threads(count: int) -> Iterator[None]:
@@ -42,6 +44,10 @@ def _network(features: int, hidden: int) -> Any:
     return Net()
 
 
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
 class LSTMModel:
     """One-layer LSTM plus a linear head; MSE on returns, BCE on directions."""
 
@@ -57,6 +63,11 @@ class LSTMModel:
         learning_rate: float,
         threads: int,
     ) -> None:
+        if lookback < 1 or hidden < 1 or epochs < 1 or batch_size < 1:
+            raise InvalidInputError(
+                "invalid LSTM parameters",
+                "lookback, hidden, epochs and batch_size must all be at least 1",
+            )
         self.classifier = classifier
         self.seed = seed
         self.sequence_length = int(lookback)
@@ -101,19 +112,34 @@ class LSTMModel:
         self._state = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        import torch
+        """The forward pass in float64 numpy, row by row (no torch needed to forecast).
 
+        Each row's arithmetic is independent of the other rows of the batch, so a bar's
+        forecast never changes when later bars are appended (a batched matrix product's last
+        bits depend on the batch).
+        """
         if len(X) == 0:
             return np.zeros(0)
         if self._state is None:
             raise RuntimeError("the LSTM is not fitted")
-        with _threads(self.threads), torch.no_grad():
-            net = _network(X.shape[-1], self.hidden)
-            net.load_state_dict({k: torch.from_numpy(v) for k, v in self._state.items()})
-            net.eval()
-            raw = net(torch.from_numpy(self._standardise(X))).numpy().astype(np.float64)
+        weights = {k: v.astype(np.float64) for k, v in self._state.items()}
+        w_ih, w_hh = weights["lstm.weight_ih_l0"], weights["lstm.weight_hh_l0"]
+        bias = weights["lstm.bias_ih_l0"] + weights["lstm.bias_hh_l0"]
+        inputs = (X - self._mean) / self._std
+        h = np.zeros((X.shape[0], self.hidden))
+        c = np.zeros((X.shape[0], self.hidden))
+        for step in range(X.shape[1]):
+            gates = (
+                (inputs[:, step, None, :] * w_ih).sum(axis=-1)
+                + (h[:, None, :] * w_hh).sum(axis=-1)
+                + bias
+            )
+            i, f, g, o = np.split(gates, 4, axis=1)  # PyTorch's gate order
+            c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+            h = _sigmoid(o) * np.tanh(c)
+        raw = (h * weights["head.weight"][0]).sum(axis=1) + weights["head.bias"][0]
         if self.classifier:
-            return 2.0 / (1.0 + np.exp(-raw)) - 1.0
+            return 2.0 * _sigmoid(raw) - 1.0
         return raw * self._y_scale
 
     def importance(self) -> np.ndarray | None:

@@ -66,6 +66,17 @@ class ModelKind:
             ) from None
 
 
+def _linear_forecast(pipeline: Any, X: np.ndarray, classifier: bool) -> np.ndarray:
+    """scaler + linear model, row by row: a BLAS matrix product's last bits depend on the other
+    rows of the batch, so a bar's forecast could change when later bars are appended."""
+    scaler, final = pipeline[0], pipeline[-1]
+    scaled = (X - scaler.mean_) / scaler.scale_
+    raw = (scaled * np.ravel(final.coef_)).sum(axis=1) + float(np.ravel(final.intercept_)[0])
+    if classifier:
+        return 2.0 / (1.0 + np.exp(-raw)) - 1.0
+    return raw
+
+
 def _thread_limit(threads: int) -> Any:
     """Cap OpenMP/BLAS threads: on a busy machine, idle-spinning OpenMP threads cost 5x."""
     from threadpoolctl import threadpool_limits
@@ -105,6 +116,8 @@ class TabularModel:
     def predict(self, X: np.ndarray) -> np.ndarray:
         if len(X) == 0:
             return np.zeros(0)
+        if self._importance == "coef":
+            return _linear_forecast(self.estimator, X, self.classifier)
         with _thread_limit(self.threads):
             if self.classifier:
                 up = self.estimator.predict_proba(X)[:, 1]
@@ -253,8 +266,8 @@ KINDS: dict[str, ModelKind] = {
             {
                 "lookback": 20,
                 "hidden": 16,
-                "epochs": 8,
-                "batch_size": 256,
+                "epochs": 10,
+                "batch_size": 64,
                 "learning_rate": 0.003,
                 "threads": 1,
             },

@@ -140,8 +140,9 @@ class Panel:
         return pd.DatetimeIndex(pd.to_datetime(np.unique(self.ts), unit="ns", utc=True))
 
     def usable(self, sequence_length: int) -> np.ndarray:
-        """Rows whose features (the last ``sequence_length`` rows for sequences) are all known."""
-        if sequence_length <= 1:
+        """Rows whose features (the last ``sequence_length`` rows for sequence models) are all
+        known; ``sequence_length`` 0 means a tabular model."""
+        if sequence_length == 0:
             return np.isfinite(self.X).all(axis=1)
         ok = []
         for block in self.blocks:
@@ -155,8 +156,9 @@ class Panel:
         return flags[offsets[self.sym] + self.pos]
 
     def design(self, rows: np.ndarray, sequence_length: int) -> np.ndarray:
-        """Model input of ``rows``: (n, features), or (n, length, features) for sequences."""
-        if sequence_length <= 1:
+        """Model input of ``rows``: (n, features), or (n, length, features) for sequence models
+        (``sequence_length`` > 0, the row's own features last)."""
+        if sequence_length == 0:
             return self.X[rows]
         steps = np.arange(-sequence_length + 1, 1)
         out = np.empty((rows.size, sequence_length, self.X.shape[1]))
