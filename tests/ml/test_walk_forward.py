@@ -22,8 +22,12 @@ def _frames(beta: float, seed: int) -> dict[str, pd.DataFrame]:
 
 def _config(model: str, **overrides: object) -> TrainConfig:
     base: dict[str, object] = {
-        "model": model, "params": FAST.get(model, {}), "target": "next_return", "horizon": 1,
-        "train": Duration(2, "Y"), "retrain_every": Duration(1, "Y"),
+        "model": model,
+        "params": FAST.get(model, {}),
+        "target": "next_return",
+        "horizon": 1,
+        "train": Duration(2, "Y"),
+        "retrain_every": Duration(1, "Y"),
     }
     return TrainConfig(**{**base, **overrides})  # type: ignore[arg-type]
 
@@ -105,7 +109,9 @@ def test_the_lstm_finds_the_planted_component_and_is_deterministic() -> None:
     longer = ar_bars(1400, 0.3, seed=18)
     frames = {"AAA": longer.iloc[:1300]}
     config = _config(
-        "lstm", params={"lookback": 5, "hidden": 8, "epochs": 15}, features=("ret_1", "vol_20"),
+        "lstm",
+        params={"lookback": 5, "hidden": 8, "epochs": 15},
+        features=("ret_1", "vol_20"),
         retrain_every=None,
     )
     first = train_walk_forward(frames, config)
@@ -143,8 +149,12 @@ def test_regimes_are_sorted_by_volatility_and_filtered_without_look_ahead() -> N
     frame["high"] = frame[["open", "close"]].max(axis=1) * 1.001
     frame["low"] = frame[["open", "close"]].min(axis=1) * 0.999
     config = TrainConfig(
-        model="hmm", params={"states": 2}, horizon=1, target="next_return",
-        train=Duration(4, "Y"), features=("ret_1",),
+        model="hmm",
+        params={"states": 2},
+        horizon=1,
+        target="next_return",
+        train=Duration(4, "Y"),
+        features=("ret_1",),
     )
     result = train_walk_forward({"AAA": frame}, config)
     labels = result.predictions.set_index("ts")["forecast"]

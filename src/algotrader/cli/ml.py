@@ -20,6 +20,7 @@ from algotrader.ml.features import FEATURES
 from algotrader.ml.models import KINDS
 from algotrader.ml.pipeline import TrainConfig
 from algotrader.ml.splits import Period
+from algotrader.ml.targets import check_target
 from algotrader.timeframes import parse_duration, parse_resolution
 
 ml_app = typer.Typer(help="Machine-learning signals: train, predict, report.", no_args_is_help=True)
@@ -35,6 +36,9 @@ def _pct(value: Any) -> str:
 
 @contextmanager
 def _period_progress() -> Iterator[Any]:
+    if not console.is_terminal:  # piped output: no progress bar (nor its trailing newline)
+        yield None
+        return
     with Progress(
         TextColumn("training"),
         BarColumn(),
@@ -97,7 +101,10 @@ def train(
         name=name,
         duration=parse_duration(duration) if duration else None,
     )
-    config.feature_names  # noqa: B018 -- validates the names before any work
+    # Bad names and parameters fail here, before any data is loaded.
+    config.kind.params(config.params)
+    check_target(config.target, config.horizon)
+    config.feature_names  # noqa: B018
     settings = settings_from(ctx)
     db = open_db(settings)
     try:
