@@ -173,11 +173,13 @@ def test_meta_scores_are_weighted_votes(make_frame: Callable[..., pd.DataFrame])
     assert meta.signals(prepared).tolist() == [-1, -1, 1, 0]
 
 
-def test_ml_signal_on_bars_without_signals_is_one_clear_error(
+def test_ml_signal_names_a_missing_signal_in_one_line_and_stays_flat_without_any(
     make_frame: Callable[..., pd.DataFrame],
 ) -> None:
-    with pytest.raises(InvalidInputError, match=r"no signal column.*algotrader ml predict"):
-        run_backtest(_bars(make_frame, 20), get_strategy("ml_signal"))
+    bars = _bars(make_frame, 20)
+    with pytest.raises(InvalidInputError, match=r"no signal 'lgbm_v1'.*algotrader ml predict"):
+        run_backtest(bars, get_strategy("ml_signal", signal="lgbm_v1"))
+    assert run_backtest(bars, get_strategy("ml_signal")).metrics["num_trades"] == 0
 
 
 def test_meta_refuses_a_member_that_is_not_a_column_or_strategy(

@@ -3,13 +3,15 @@
 Rule: BUY when the forecast > ``threshold``; SELL when it < ``exit`` (default: the threshold).
 SELL closes a long, or opens a short when the backtest allows shorts. Bars without a forecast
 (NaN) do nothing. The forecast column is ``signal:<source>`` (``signal`` parameter: the source,
-e.g. ``lightgbm_v3``, or the full column name; empty = the only signal column of the bars). A
+e.g. ``lightgbm_v3``, or the full column name; empty = the only signal column of the bars, and
+on bars without any it stays flat, with a warning in the log). A
 forecast made at bar t is visible from bar t on (see :mod:`algotrader.ml.align`), decided on t's
 close and, by default, filled at t+1's open.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -22,12 +24,15 @@ from algotrader.strategies._util import column, to_signals, with_columns
 from algotrader.strategies.base import BUY, SELL, Signal, Strategy, first_valid_bar
 from algotrader.strategies.registry import register
 
+log = logging.getLogger(__name__)
+
 FORECAST = "ml_forecast"
 _PREFIX = "signal:"
 
 
-def signal_column(frame: pd.DataFrame, wanted: str) -> str:
-    """The frame column a ``signal`` parameter names (one clear error when there is none)."""
+def signal_column(frame: pd.DataFrame, wanted: str) -> str | None:
+    """The frame column a ``signal`` parameter names (one clear error when it is missing);
+    ``None`` when no signal is named and the bars carry none."""
     columns = [str(c) for c in frame.columns]
     signals = [c for c in columns if c.startswith(_PREFIX)]
     lower = {c.lower(): c for c in columns}
@@ -43,14 +48,12 @@ def signal_column(frame: pd.DataFrame, wanted: str) -> str:
         )
     # Without a name: the one source present (its alias column has no second colon).
     sources = [c for c in signals if ":" not in c[len(_PREFIX) :]] or signals
+    if not sources:
+        return None
     if len(sources) == 1:
         return sources[0]
     raise InvalidInputError(
-        "no signal chosen" if sources else "the bars have no signal column",
-        f"pass --param signal=SOURCE (present: {', '.join(sources)})"
-        if sources
-        else "write forecasts with `algotrader ml predict MODEL -s SYMBOL` and load the bars "
-        "with their signals (`algotrader ml backtest`)",
+        "no signal chosen", f"pass --param signal=SOURCE (present: {', '.join(sources)})"
     )
 
 
@@ -82,6 +85,13 @@ class MLSignal(Strategy):
 
     def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
         source = signal_column(frame, self.signal)
+        if source is None:
+            # Runs over every strategy (demo, optimisers) must not fail on bars without signals.
+            log.warning(
+                "ml_signal: the bars carry no signal column, so it stays flat; write forecasts "
+                "with `algotrader ml predict MODEL -s SYMBOL`"
+            )
+            return with_columns(frame, **{FORECAST: np.full(len(frame), np.nan)})
         return with_columns(frame, **{FORECAST: column(frame, source)})
 
     def warmup_bars(self, frame: pd.DataFrame) -> int:
