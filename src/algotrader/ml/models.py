@@ -148,9 +148,7 @@ def _ridge(params: dict[str, Any], classifier: bool, seed: int) -> Model:
 
     alpha = float(params["alpha"])
     final = LogisticRegression(C=1.0 / alpha, max_iter=1000) if classifier else Ridge(alpha=alpha)
-    return TabularModel(
-        make_pipeline(StandardScaler(), final), classifier, "coef"
-    )
+    return TabularModel(make_pipeline(StandardScaler(), final), classifier, "coef")
 
 
 def _gbr(params: dict[str, Any], classifier: bool, seed: int) -> Model:
@@ -187,9 +185,7 @@ def _xgboost(params: dict[str, Any], classifier: bool, seed: int) -> Model:
 
     cls = xgboost.XGBClassifier if classifier else xgboost.XGBRegressor
     estimator = cls(**params, random_state=seed, tree_method="hist", verbosity=0)
-    return TabularModel(
-        estimator, classifier, "feature_importances", threads=int(params["n_jobs"])
-    )
+    return TabularModel(estimator, classifier, "feature_importances", threads=int(params["n_jobs"]))
 
 
 def _lstm(params: dict[str, Any], classifier: bool, seed: int) -> Model:
