@@ -53,6 +53,7 @@ _TABLES = (
     "external_signals",
     "backtest_runs",
     "orders",
+    "ml_models",
 )
 
 

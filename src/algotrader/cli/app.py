@@ -31,6 +31,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "instruments",
     "orders",
     "portfolio",
+    "ml",
 )
 
 app = typer.Typer(

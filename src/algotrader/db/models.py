@@ -221,3 +221,37 @@ class Order(Base):
     avg_fill_price: Mapped[float | None] = mapped_column(Double)
     status_history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     message: Mapped[str | None] = mapped_column(Text)
+
+
+class MlModel(Base):
+    """A trained ML model (registry): what it is, what it learnt from, how well, where it lies.
+
+    ``artefact_path`` is relative to the data directory and ``artefact_sha256`` its hash, checked
+    before the file is loaded. ``periods`` lists the walk-forward periods (each predicted only by
+    the model trained before it); ``train_start``/``train_end`` span all their training windows.
+    """
+
+    __tablename__ = "ml_models"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UtcTimestamp(), default=_utcnow)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    target: Mapped[str] = mapped_column(String(32))
+    horizon: Mapped[int] = mapped_column(Integer)
+    resolution: Mapped[str] = mapped_column(String(8))
+    symbols: Mapped[list[str]] = mapped_column(JSON)
+    features: Mapped[list[str]] = mapped_column(JSON)
+    scheme: Mapped[dict[str, Any]] = mapped_column(JSON)
+    periods: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    train_start: Mapped[datetime] = mapped_column(UtcTimestamp())
+    train_end: Mapped[datetime] = mapped_column(UtcTimestamp())
+    data_fingerprint: Mapped[str] = mapped_column(String(64))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    artefact_path: Mapped[str] = mapped_column(String(500))
+    artefact_sha256: Mapped[str] = mapped_column(String(64))
+    library_versions: Mapped[dict[str, str]] = mapped_column(JSON)
+    code_version: Mapped[str] = mapped_column(String(64))

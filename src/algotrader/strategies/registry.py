@@ -31,6 +31,7 @@ from algotrader.strategies.base import Strategy, plain_class_defaults, resolve_p
 ENTRY_POINT_GROUP = "algotrader.strategies"
 
 _BUILTIN_MODULES = (
+    "ml_signal",
     "ma_cross",
     "db_ma_cross",
     "rsi",
@@ -156,7 +157,7 @@ def list_strategies() -> list[StrategyInfo]:
         if name not in _REGISTRY:
             found = _from_entry_point(name)
             if found is not None:
-                out.append(_info(name, found, "entry point"))
+                out.append(_info(name, found, "builtin" if _is_builtin(found) else "entry point"))
     return out
 
 
@@ -170,7 +171,7 @@ def _info(name: str, cls: type, source: str) -> StrategyInfo:
 
 
 def _is_builtin(cls: type) -> bool:
-    return cls.__module__.startswith("algotrader.strategies.")
+    return cls.__module__.startswith("algotrader.")
 
 
 def _load_builtins() -> None:

@@ -1,0 +1,46 @@
+"""Machine-learning signals: features -> targets -> walk-forward models -> forecasts.
+
+Pure computation on bar frames (no database): the use cases in :mod:`algotrader.app.ml` load
+bars, store models in the registry and write forecasts to ``external_signals``.
+
+>>> from algotrader.ml import TrainConfig, train_walk_forward        # doctest: +SKIP
+>>> result = train_walk_forward({"AAPL": bars}, TrainConfig(model="ridge", horizon=5))
+>>> result.metrics["overall"]["ic"], result.predictions.head()
+"""
+
+from algotrader.ml.align import align_events, align_signals, attach_signals
+from algotrader.ml.features import (
+    DEFAULT_FEATURES,
+    FEATURES,
+    EventTimes,
+    Feature,
+    build_features,
+)
+from algotrader.ml.lookahead import LookaheadReport, check_lookahead
+from algotrader.ml.models import KINDS, model_kind
+from algotrader.ml.pipeline import TrainConfig, TrainedModel, WalkForwardResult, train_walk_forward
+from algotrader.ml.splits import Period, walk_forward_periods
+from algotrader.ml.targets import TARGETS, make_target
+
+__all__ = [
+    "DEFAULT_FEATURES",
+    "FEATURES",
+    "KINDS",
+    "TARGETS",
+    "EventTimes",
+    "Feature",
+    "LookaheadReport",
+    "Period",
+    "TrainConfig",
+    "TrainedModel",
+    "WalkForwardResult",
+    "align_events",
+    "align_signals",
+    "attach_signals",
+    "build_features",
+    "check_lookahead",
+    "make_target",
+    "model_kind",
+    "train_walk_forward",
+    "walk_forward_periods",
+]
