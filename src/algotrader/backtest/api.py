@@ -106,6 +106,70 @@ class Backtest:
         )
 
 
+    def optimize(
+        self,
+        *,
+        maximize: str | None = None,
+        minimize: str | None = None,
+        constraint: Any = None,
+        method: str = "grid",
+        trials: int | None = None,
+        seed: int | None = None,
+        jobs: int | None = None,
+        executor: Any = None,
+        **space: Any,
+    ) -> Any:
+        """Optimise the strategy's parameters; returns an :class:`~algotrader.research.Optimization`
+        with ``best`` (the best point's full :class:`Result`), ``table`` and ``study``.
+
+        >>> opt = Backtest(bars, "ma_cross").optimize(  # doctest: +SKIP
+        ...     fast=range(5, 51, 5), slow=range(20, 201, 20), constraint="fast < slow")
+        >>> opt.best.metrics["sharpe"], opt.table.head()  # doctest: +SKIP
+
+        ``maximize``/``minimize`` name any metric (default: maximise ``sharpe``); ``constraint``
+        is an expression like ``"fast < slow"`` or a callable on the point dict; ``method`` is
+        ``"grid"``, ``"random"`` or ``"optuna"`` (with ``trials`` and ``seed``). ``jobs``: worker
+        processes for strategies without a compiled fast path (default: all cores when the study
+        is large, else this process); ``executor``: an executor object, ``"local"`` or a Dask
+        address (``"tcp://scheduler:8786"``, or ``"dask-local"`` for a local cluster).
+        """
+        from algotrader.research.api import grid_size, optimize_backtest, worker_processes
+
+        owned = None
+        if isinstance(executor, str):
+            from algotrader.executors import make_executor
+
+            executor = owned = make_executor(executor, jobs=jobs)
+        elif executor is None:
+            points = trials if method != "grid" and trials else grid_size(space)
+            workers = worker_processes(self.strategy, self.path, len(self.frame), points, jobs)
+            if workers > 1:
+                from algotrader.executors import LocalExecutor
+
+                executor = owned = LocalExecutor(workers)
+        try:
+            return optimize_backtest(
+                self.frame,
+                self.strategy,
+                self.config,
+                resolution=self.resolution,
+                path=self.path,
+                with_indicators=_with_indicators,
+                maximize=maximize,
+                minimize=minimize,
+                constraint=constraint,
+                method=method,
+                trials=trials,
+                seed=seed,
+                threads=jobs,
+                executor=executor,
+                space=space,
+            )
+        finally:
+            if owned is not None:
+                owned.close()
+
+
 def _with_indicators(frame: pd.DataFrame) -> pd.DataFrame:
     if all(col in frame.columns for col in INDICATOR_COLUMNS):
         return frame

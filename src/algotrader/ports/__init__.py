@@ -1,0 +1,1 @@
+"""Ports: the protocols adapters implement (typing Protocols and value objects only)."""

@@ -1,0 +1,237 @@
+"""Compiled kernels of the optimisation fast path.
+
+One call evaluates a whole chunk of grid points: for each point it derives the signals, runs the
+book and computes the per-point statistics, without building a single pandas object. Exactness
+against the normal engine is by construction, not by imitation: the order arithmetic is the
+engine's own compiled :func:`~algotrader.backtest._kernel.rebalance` / ``target_of``, the signal
+rule is the strategy's own ``crossings``, and the return and drawdown statistics are the metrics
+module's own ``_return_stats`` / ``_drawdown``. Only the bar loop (which in the engine also records
+fills) is written here again, and ``tests/research/test_fastpath.py`` checks every metric, every
+trade P&L and the final equity against :func:`~algotrader.backtest.engine.run_backtest` to the bit.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from algotrader.backtest._kernel import rebalance, target_of
+from algotrader.backtest.metrics import _drawdown, _return_stats
+from algotrader.strategies._util import crossings
+
+# Columns of the per-point statistics matrix.
+S_FINAL, S_MEAN, S_STD, S_DOWN, S_DD, S_PEAK, S_END, S_TRADES, S_EXPOSED, S_BH_FINAL = range(10)
+N_STATS = 10
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _reserve(
+    pnl: np.ndarray, bars: np.ndarray, used: int, sig: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Room for the trades of one more point: at most one per non-zero signal.
+
+    Growing here, outside the bar loop, keeps that loop free of array reassignments (numba would
+    reference-count them on every bar: several times slower).
+    """
+    need = used + np.count_nonzero(sig)
+    if need <= pnl.shape[0]:
+        return pnl, bars
+    size = max(need, 2 * pnl.shape[0])
+    new_pnl = np.empty(size, np.float64)
+    new_bars = np.empty((size, 2), np.int64)
+    new_pnl[:used] = pnl[:used]
+    new_bars[:used] = bars[:used]
+    return new_pnl, new_bars
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _book(
+    open_: np.ndarray,
+    close: np.ndarray,
+    sig: np.ndarray,
+    fill_at_close: bool,
+    allow_short: bool,
+    whole_shares: bool,
+    cash0: float,
+    per_share: float,
+    bps: float,
+    minimum: float,
+    slippage_bps: float,
+    equity: np.ndarray,
+    pnl: np.ndarray,
+    bars: np.ndarray,
+    used: int,
+) -> tuple[int, int]:
+    """The engine's bar loop plus trade P&L (``side*qty*(exit-entry) - both commissions``).
+
+    Writes one P&L (and its entry/exit bar) per round trip into ``pnl``/``bars`` from ``used``
+    on (room reserved by :func:`_reserve`); an open position at the end is marked to the last
+    close without exit costs. Returns ``(used, bars_in_position)``.
+    """
+    n = close.shape[0]
+    cash = cash0
+    qty = 0.0
+    pos = 0
+    exposed = 0
+    e_side = 0
+    e_qty = 0.0
+    e_px = 0.0
+    e_fee = 0.0
+    e_bar = 0
+    for t in range(n):
+        if fill_at_close:
+            s = sig[t]
+            price = close[t]
+        else:
+            s = sig[t - 1] if t > 0 else 0
+            price = open_[t]
+        if s != 0:
+            target = target_of(s, allow_short, pos)
+            if target != pos:
+                cash, qty, pos, xq, xp, xf, eq, ep, ef = rebalance(
+                    cash, qty, pos, target, price, whole_shares, per_share, bps, minimum,
+                    slippage_bps,
+                )
+                if xq > 0.0:
+                    pnl[used] = e_side * e_qty * (xp - e_px) - (e_fee + xf)
+                    bars[used, 0] = e_bar
+                    bars[used, 1] = t
+                    used += 1
+                if eq > 0.0:
+                    e_side, e_qty, e_px, e_fee, e_bar = pos, eq, ep, ef, t
+        equity[t] = cash + pos * qty * close[t]
+        if pos != 0:
+            exposed += 1
+    if pos != 0:
+        pnl[used] = e_side * e_qty * (close[n - 1] - e_px) - (e_fee + 0.0)
+        bars[used, 0] = e_bar
+        bars[used, 1] = n - 1
+        used += 1
+    return used, exposed
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _point_stats(
+    equity: np.ndarray,
+    rf: float,
+    ends: np.ndarray,
+    stats: np.ndarray,
+    returns: np.ndarray,
+) -> None:
+    _, mean, std, down = _return_stats(equity, rf)
+    dd, peak, _trough, end = _drawdown(equity)
+    stats[S_FINAL] = equity[equity.shape[0] - 1]
+    stats[S_MEAN] = mean
+    stats[S_STD] = std
+    stats[S_DOWN] = down
+    stats[S_DD] = dd
+    stats[S_PEAK] = peak
+    stats[S_END] = end
+    for k in range(1, ends.shape[0]):
+        returns[k - 1] = np.float32(equity[ends[k]] / equity[ends[k - 1]] - 1.0)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _buy_hold_final(
+    open_: np.ndarray, close: np.ndarray, warmup: int, fill_at_close: bool, cash0: float
+) -> float:
+    # The engine's buy & hold: all in on the first bar the strategy could trade.
+    n = close.shape[0]
+    bar = warmup if fill_at_close else warmup + 1
+    if bar >= n:
+        return cash0
+    price = close[bar] if fill_at_close else open_[bar]
+    return cash0 / price * close[n - 1]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def evaluate_signals(
+    open_: np.ndarray,
+    close: np.ndarray,
+    sig: np.ndarray,
+    warmup: int,
+    fill_at_close: bool,
+    allow_short: bool,
+    whole_shares: bool,
+    cash0: float,
+    per_share: float,
+    bps: float,
+    minimum: float,
+    slippage_bps: float,
+    rf: float,
+    ends: np.ndarray,
+    stats: np.ndarray,
+    returns: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One point from its signal array: fills ``stats``/``returns``; returns (pnl, trade bars)."""
+    equity = np.empty(close.shape[0], np.float64)
+    pnl, bars = _reserve(np.empty(0, np.float64), np.empty((0, 2), np.int64), 0, sig)
+    used, exposed = _book(
+        open_, close, sig, fill_at_close, allow_short, whole_shares, cash0, per_share, bps,
+        minimum, slippage_bps, equity, pnl, bars, 0,
+    )
+    _point_stats(equity, rf, ends, stats, returns)
+    stats[S_TRADES] = used
+    stats[S_EXPOSED] = exposed
+    stats[S_BH_FINAL] = _buy_hold_final(open_, close, warmup, fill_at_close, cash0)
+    return pnl[:used].copy(), bars[:used].copy()
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _first_valid_pair(a: np.ndarray, b: np.ndarray) -> int:
+    for t in range(a.shape[0]):
+        if not (np.isnan(a[t]) or np.isnan(b[t])):
+            return t
+    return a.shape[0]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def ma_cross_grid(
+    open_: np.ndarray,
+    close: np.ndarray,
+    averages: np.ndarray,
+    fast_row: np.ndarray,
+    slow_row: np.ndarray,
+    fill_at_close: bool,
+    allow_short: bool,
+    whole_shares: bool,
+    cash0: float,
+    per_share: float,
+    bps: float,
+    minimum: float,
+    slippage_bps: float,
+    rf: float,
+    ends: np.ndarray,
+    stats: np.ndarray,
+    returns: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All points of an MA-cross chunk in one pass over cached moving averages.
+
+    ``averages[k]`` is the SMA of one window; point ``p`` crosses ``averages[fast_row[p]]`` with
+    ``averages[slow_row[p]]``. Fills ``stats[p]`` and ``returns[p]``; returns the trade P&Ls of all
+    points concatenated, their (entry, exit) bars and the offsets (``pnl[off[p]:off[p+1]]``).
+    """
+    n = close.shape[0]
+    points = fast_row.shape[0]
+    equity = np.empty(n, np.float64)
+    pnl = np.empty(64, np.float64)
+    bars = np.empty((64, 2), np.int64)
+    offsets = np.zeros(points + 1, np.int64)
+    used = 0
+    for p in range(points):
+        fast = averages[fast_row[p]]
+        slow = averages[slow_row[p]]
+        sig = crossings(fast, slow)
+        start = used
+        pnl, bars = _reserve(pnl, bars, used, sig)
+        used, exposed = _book(
+            open_, close, sig, fill_at_close, allow_short, whole_shares, cash0, per_share, bps,
+            minimum, slippage_bps, equity, pnl, bars, used,
+        )
+        _point_stats(equity, rf, ends, stats[p], returns[p])
+        stats[p, S_TRADES] = used - start
+        stats[p, S_EXPOSED] = exposed
+        warmup = _first_valid_pair(fast, slow)
+        stats[p, S_BH_FINAL] = _buy_hold_final(open_, close, warmup, fill_at_close, cash0)
+        offsets[p + 1] = used
+    return pnl[:used].copy(), bars[:used].copy(), offsets
