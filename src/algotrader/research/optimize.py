@@ -110,8 +110,14 @@ def run_study(
     threads: int | None = None,
     progress: Progress | None = None,
     rows: Mapping[str, tuple[int, int]] | None = None,
+    shared: Mapping[str, pd.DataFrame] | None = None,
 ) -> Study:
-    """Run the study ``config`` on ``data`` (``rows`` limits each symbol to a row range)."""
+    """Run the study ``config`` on ``data``.
+
+    ``rows`` limits each symbol to a row range ``[lo, hi)``; ``shared`` is the object shipped to
+    the workers (from :func:`shared_bars`): pass the same one to several studies on the same
+    bars (walk-forward folds) and the executor ships the bars only once.
+    """
     started = time.perf_counter()
     frames = symbols_of(data)
     if len(frames) > 1 and config.objective.pool is None:
@@ -119,7 +125,7 @@ def run_study(
             f"{len(frames)} symbols but no pooled objective",
             "set pool to mean, median or min, or run one study per symbol (optimize_each)",
         )
-    evaluator = _Evaluator.create(frames, config, executor, threads, rows)
+    evaluator = _Evaluator.create(frames, config, executor, threads, rows, shared)
     constraint = _constraint(config)
     if config.method == "optuna":
         from algotrader.research._optuna import optuna_points
@@ -166,6 +172,25 @@ def optimize_each(
     }
 
 
+def shared_bars(
+    data: pd.DataFrame | Mapping[str, pd.DataFrame],
+    config: StudyConfig,
+    executor: TaskRunner | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The bars as the workers receive them: only open/close for the MA-cross fast path on
+    another process, else the frames themselves."""
+    from algotrader.research._fastpath import fast_kind
+
+    frames = symbols_of(data)
+    ref = StrategyRef.of(config.strategy)
+    spec = EvalSpec(ref, config.backtest, "1d", "bar", engine_only=config.engine_only,
+                    path=config.path)
+    slim = fast_kind(ref.resolve(), spec) == "ma_cross" and not (
+        executor is None or isinstance(executor, InlineRunner)
+    )
+    return {s: f[["open", "close"]] if slim else f for s, f in frames.items()}
+
+
 def infer_resolution(index: pd.DatetimeIndex) -> Resolution:
     """The bar size nearest (log scale) to the median spacing of the first 10,000 bars."""
     if len(index) < 2:
@@ -201,6 +226,7 @@ class _Evaluator:
         runner: TaskRunner,
         threads: int,
         rows: Mapping[str, tuple[int, int]],
+        shared: Mapping[str, pd.DataFrame],
     ) -> None:
         self.frames = frames
         self.spec = spec
@@ -211,11 +237,8 @@ class _Evaluator:
         self.next_id = 0
         from algotrader.research._fastpath import fast_kind
 
-        fast = fast_kind(spec.strategy.resolve(), spec) == "ma_cross"
-        self.fast = fast
-        # The MA-cross fast path reads only prices: ship just those to other processes.
-        slim = fast and not isinstance(runner, InlineRunner)
-        self.shared = {s: f[["open", "close"]] if slim else f for s, f in frames.items()}
+        self.fast = fast_kind(spec.strategy.resolve(), spec) == "ma_cross"
+        self.shared = shared
 
     @classmethod
     def create(
@@ -225,6 +248,7 @@ class _Evaluator:
         executor: TaskRunner | None,
         threads: int | None,
         rows: Mapping[str, tuple[int, int]] | None,
+        shared: Mapping[str, pd.DataFrame] | None,
     ) -> _Evaluator:
         ref = StrategyRef.of(config.strategy)
         base, names = strategy_param_names(config.strategy)
@@ -262,6 +286,7 @@ class _Evaluator:
         return cls(
             frames, spec, resolved, runner,
             (threads or os.cpu_count() or 1) if inline else 1, all_rows,
+            shared if shared is not None else shared_bars(frames, config, runner),
         )
 
     @property
