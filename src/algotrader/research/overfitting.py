@@ -204,8 +204,9 @@ def probability_of_backtest_overfitting(returns: np.ndarray, blocks: int = 16) -
     combos = _combinations(blocks, blocks // 2)
     is_sr, oos_sr, logits = _cscv(sums, squares, size, combos)
     winners = np.isfinite(is_sr) & np.isfinite(oos_sr)
+    varied = winners.sum() > 1 and np.ptp(is_sr[winners]) > 0
     slope, intercept = (
-        np.polyfit(is_sr[winners], oos_sr[winners], 1) if winners.sum() > 1 else (math.nan,) * 2
+        np.polyfit(is_sr[winners], oos_sr[winners], 1) if varied else (math.nan, math.nan)
     )
     return PBOResult(
         pbo=float(np.mean(logits <= 0.0)),
