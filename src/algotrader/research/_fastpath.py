@@ -193,6 +193,8 @@ def _ma_cross(
             ctx.rf, ctx.ends, stats[part], returns[part],
         )
 
+    # Threads pay off only when there is real work (~1M bar-evaluations per thread).
+    threads = min(threads, max(1, len(valid) * ctx.close.size // 1_000_000))
     parts = _split(len(valid), threads)
     if len(parts) == 1:
         outputs = [run(parts[0])]

@@ -1,13 +1,14 @@
 """Compiled kernels of the optimisation fast path.
 
 One call evaluates a whole chunk of grid points: for each point it derives the signals, runs the
-book and computes the per-point statistics, without building a single pandas object. Exactness
-against the normal engine is by construction, not by imitation: the order arithmetic is the
-engine's own compiled :func:`~algotrader.backtest._kernel.rebalance` / ``target_of``, the signal
-rule is the strategy's own ``crossings``, and the return and drawdown statistics are the metrics
-module's own ``_return_stats`` / ``_drawdown``. Only the bar loop (which in the engine also records
-fills) is written here again, and ``tests/research/test_fastpath.py`` checks every metric, every
-trade P&L and the final equity against :func:`~algotrader.backtest.engine.run_backtest` to the bit.
+book and computes the per-point statistics, without building a single pandas object. The order
+arithmetic is the engine's own compiled :func:`~algotrader.backtest._kernel.rebalance` /
+``target_of`` and the MA signal rule the strategy's own ``crossings``; the bar loop is the engine's
+``_book`` fused with the metrics module's ``_return_stats`` / ``_drawdown`` (one pass instead of
+four), written with the same operations in the same order. ``tests/research/test_fastpath.py``
+checks every metric, every trade P&L, the final equity and the returns against
+:func:`~algotrader.backtest.engine.run_backtest` to the bit, so a change to either definition
+cannot go unnoticed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import numba
 import numpy as np
 
 from algotrader.backtest._kernel import rebalance, target_of
-from algotrader.backtest.metrics import _drawdown, _return_stats
 from algotrader.strategies._util import crossings
 
 # Columns of the per-point statistics matrix.
@@ -45,7 +45,7 @@ def _reserve(
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _book(
+def _simulate(
     open_: np.ndarray,
     close: np.ndarray,
     sig: np.ndarray,
@@ -57,16 +57,22 @@ def _book(
     bps: float,
     minimum: float,
     slippage_bps: float,
+    rf: float,
     equity: np.ndarray,
     pnl: np.ndarray,
     bars: np.ndarray,
     used: int,
+    stats: np.ndarray,
 ) -> tuple[int, int]:
-    """The engine's bar loop plus trade P&L (``side*qty*(exit-entry) - both commissions``).
+    """The engine's bar loop fused with the return and drawdown statistics of the metrics module.
 
-    Writes one P&L (and its entry/exit bar) per round trip into ``pnl``/``bars`` from ``used``
-    on (room reserved by :func:`_reserve`); an open position at the end is marked to the last
-    close without exit costs. Returns ``(used, bars_in_position)``.
+    Per bar: the fill rule and :func:`rebalance` exactly as ``_kernel._book``, the equity at the
+    close, the running sum of bar returns (``_return_stats``' first pass) and the running peak and
+    deepest drawdown (``_drawdown``), all in the same order of operations as those functions, so
+    the numbers are the same to the bit. One P&L (and entry/exit bar) per round trip goes into
+    ``pnl``/``bars`` from ``used`` on (room reserved by :func:`_reserve`); an open position at the
+    end is marked to the last close without exit costs. Fills ``stats``; returns
+    ``(used, bars_in_position)``.
     """
     n = close.shape[0]
     cash = cash0
@@ -78,6 +84,12 @@ def _book(
     e_px = 0.0
     e_fee = 0.0
     e_bar = 0
+    total = 0.0
+    peak_value = 0.0
+    peak_bar = 0
+    worst = 0.0
+    worst_peak = 0
+    trough = 0
     for t in range(n):
         if fill_at_close:
             s = sig[t]
@@ -99,34 +111,78 @@ def _book(
                     used += 1
                 if eq > 0.0:
                     e_side, e_qty, e_px, e_fee, e_bar = pos, eq, ep, ef, t
-        equity[t] = cash + pos * qty * close[t]
+        value = cash + pos * qty * close[t]
+        equity[t] = value
         if pos != 0:
             exposed += 1
+        if t == 0:
+            peak_value = value
+        else:
+            total += value / equity[t - 1] - 1.0
+        if value > peak_value:
+            peak_value = value
+            peak_bar = t
+        dd = value / peak_value - 1.0
+        if dd < worst:
+            worst = dd
+            worst_peak = peak_bar
+            trough = t
     if pos != 0:
         pnl[used] = e_side * e_qty * (close[n - 1] - e_px) - (e_fee + 0.0)
         bars[used, 0] = e_bar
         bars[used, 1] = n - 1
         used += 1
+    _finish_stats(equity, rf, total, worst, worst_peak, trough, stats)
     return used, exposed
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _point_stats(
+def _finish_stats(
     equity: np.ndarray,
     rf: float,
-    ends: np.ndarray,
+    total: float,
+    worst: float,
+    worst_peak: int,
+    trough: int,
     stats: np.ndarray,
-    returns: np.ndarray,
 ) -> None:
-    _, mean, std, down = _return_stats(equity, rf)
-    dd, peak, _trough, end = _drawdown(equity)
+    # _return_stats' second pass and _drawdown's recovery scan, same arithmetic.
+    n = equity.shape[0] - 1
     stats[S_FINAL] = equity[equity.shape[0] - 1]
-    stats[S_MEAN] = mean
-    stats[S_STD] = std
-    stats[S_DOWN] = down
-    stats[S_DD] = dd
-    stats[S_PEAK] = peak
+    if n < 1:
+        stats[S_MEAN] = np.nan
+        stats[S_STD] = np.nan
+        stats[S_DOWN] = np.nan
+    else:
+        mean = total / n
+        sq = 0.0
+        down = 0.0
+        for t in range(1, n + 1):
+            r = equity[t] / equity[t - 1] - 1.0
+            sq += (r - mean) * (r - mean)
+            e = r - rf
+            if e < 0.0:
+                down += e * e
+        stats[S_MEAN] = mean
+        stats[S_STD] = np.sqrt(sq / (n - 1)) if n > 1 else np.nan
+        stats[S_DOWN] = np.sqrt(down / n)
+    if not worst < 0.0:
+        stats[S_DD] = 0.0
+        stats[S_PEAK] = trough
+        stats[S_END] = trough
+        return
+    end = equity.shape[0] - 1
+    for t in range(trough, equity.shape[0]):
+        if equity[t] >= equity[worst_peak]:
+            end = t
+            break
+    stats[S_DD] = worst
+    stats[S_PEAK] = worst_peak
     stats[S_END] = end
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _period_returns(equity: np.ndarray, ends: np.ndarray, returns: np.ndarray) -> None:
     for k in range(1, ends.shape[0]):
         returns[k - 1] = np.float32(equity[ends[k]] / equity[ends[k - 1]] - 1.0)
 
@@ -166,11 +222,11 @@ def evaluate_signals(
     """One point from its signal array: fills ``stats``/``returns``; returns (pnl, trade bars)."""
     equity = np.empty(close.shape[0], np.float64)
     pnl, bars = _reserve(np.empty(0, np.float64), np.empty((0, 2), np.int64), 0, sig)
-    used, exposed = _book(
+    used, exposed = _simulate(
         open_, close, sig, fill_at_close, allow_short, whole_shares, cash0, per_share, bps,
-        minimum, slippage_bps, equity, pnl, bars, 0,
+        minimum, slippage_bps, rf, equity, pnl, bars, 0, stats,
     )
-    _point_stats(equity, rf, ends, stats, returns)
+    _period_returns(equity, ends, returns)
     stats[S_TRADES] = used
     stats[S_EXPOSED] = exposed
     stats[S_BH_FINAL] = _buy_hold_final(open_, close, warmup, fill_at_close, cash0)
@@ -224,11 +280,11 @@ def ma_cross_grid(
         sig = crossings(fast, slow)
         start = used
         pnl, bars = _reserve(pnl, bars, used, sig)
-        used, exposed = _book(
+        used, exposed = _simulate(
             open_, close, sig, fill_at_close, allow_short, whole_shares, cash0, per_share, bps,
-            minimum, slippage_bps, equity, pnl, bars, used,
+            minimum, slippage_bps, rf, equity, pnl, bars, used, stats[p],
         )
-        _point_stats(equity, rf, ends, stats[p], returns[p])
+        _period_returns(equity, ends, returns[p])
         stats[p, S_TRADES] = used - start
         stats[p, S_EXPOSED] = exposed
         warmup = _first_valid_pair(fast, slow)

@@ -152,6 +152,7 @@ def run_study(
         returns_index=evaluator.returns_indexes(),
         skipped=skipped,
         seconds=time.perf_counter() - started,
+        compute_seconds=evaluator.compute_seconds,
     )
 
 
@@ -235,6 +236,7 @@ class _Evaluator:
         self.threads = threads
         self.rows = rows
         self.next_id = 0
+        self.compute_seconds = 0.0
         from algotrader.research._fastpath import fast_kind
 
         self.fast = fast_kind(spec.strategy.resolve(), spec) == "ma_cross"
@@ -314,6 +316,7 @@ class _Evaluator:
         for _, evaluations in self.runner.map_unordered(evaluate_task, self.shared, tasks):
             for e in evaluations:
                 found[e.point][e.symbol] = e
+                self.compute_seconds += e.seconds
             done += len(evaluations)
             if progress is not None:
                 progress(done, total)

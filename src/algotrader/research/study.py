@@ -174,6 +174,8 @@ class Study:
         returns_index: per symbol, the timestamp of each stored return.
         skipped: grid points excluded by the constraint (never evaluated, not trials).
         seconds: wall-clock time of the study.
+        compute_seconds: time spent inside the evaluation tasks, summed over workers (wall
+            time minus ``compute_seconds / workers`` is the executor's overhead).
     """
 
     config: StudyConfig
@@ -182,6 +184,7 @@ class Study:
     returns_index: Mapping[str, pd.DatetimeIndex]
     skipped: int = 0
     seconds: float = 0.0
+    compute_seconds: float = 0.0
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -291,6 +294,7 @@ class Study:
             "failed": sum(1 for p in self.points if not p.ok),
             "skipped": self.skipped,
             "seconds": self.seconds,
+            "compute_seconds": self.compute_seconds,
             "best": best.to_dict() if best else None,
             "points": [p.to_dict(include_returns=include_returns) for p in ranked[:top]],
         }
