@@ -18,7 +18,6 @@ from algotrader.research import (
     optimize,
     optimize_each,
     parse_grid,
-    run_study,
 )
 from algotrader.research.plots import heatmap_png
 from algotrader.strategies import get_strategy

@@ -20,7 +20,8 @@ from algotrader.research.overfitting import (
 
 def test_dsr_reproduces_the_papers_numerical_example() -> None:
     # Bailey & Lopez de Prado (2014), section 5: annualised SR 2.5 over 1,250 daily returns,
-    # skewness -3, kurtosis 10, 100 trials with V[annualised SR] = 0.5 -> SR0 = 0.1132, DSR = 0.9004.
+    # skewness -3, kurtosis 10, 100 trials with V[annualised SR] = 0.5
+    # -> SR0 = 0.1132, DSR = 0.9004.
     moments = SharpeMoments(2.5 / math.sqrt(250), 1250, -3.0, 10.0)
     result = deflated_sharpe_ratio(moments, trials=100, sharpe_variance=0.5 / 250)
     assert result.benchmark_sharpe == pytest.approx(0.1132, abs=5e-5)

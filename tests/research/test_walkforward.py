@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ def test_rolling_test_windows_never_overlap_training_or_each_other(years: pd.Dat
         train = set(range(*f.train_rows))
         assert not train & set(range(*f.test_rows))
         assert (years.index[f.train_rows[1] - 1] < f.test_start <= years.index[f.test_rows[0]])
-    for a, b in zip(folds, folds[1:], strict=False):
+    for a, b in itertools.pairwise(folds):
         assert a.test_rows[1] == b.test_rows[0] and a.test_end == b.test_start
         assert b.train_start == a.train_start + pd.DateOffset(months=6)
 

@@ -13,7 +13,9 @@ Executors (local processes, Dask) live in :mod:`algotrader.executors`; pass one 
 
 from __future__ import annotations
 
+from algotrader.research.api import Optimization
 from algotrader.research.constraint import Constraint
+from algotrader.research.lookahead import Finding, LookaheadReport, check_lookahead
 from algotrader.research.objective import Objective, metric_names
 from algotrader.research.optimize import infer_resolution, optimize, optimize_each, run_study
 from algotrader.research.overfitting import (
@@ -28,12 +30,25 @@ from algotrader.research.overfitting import (
 )
 from algotrader.research.space import Param, ParamSpace, parse_grid, space_from
 from algotrader.research.study import DataWindow, Point, Study, StudyConfig
+from algotrader.research.walkforward import (
+    Fold,
+    FoldWindow,
+    WalkForwardResult,
+    fold_windows,
+    walk_forward,
+    warm_started,
+)
 
 __all__ = [
     "Constraint",
     "DataWindow",
     "DeflatedSharpe",
+    "Finding",
+    "Fold",
+    "FoldWindow",
+    "LookaheadReport",
     "Objective",
+    "Optimization",
     "PBOResult",
     "Param",
     "ParamSpace",
@@ -41,9 +56,12 @@ __all__ = [
     "SharpeMoments",
     "Study",
     "StudyConfig",
+    "WalkForwardResult",
+    "check_lookahead",
     "deflated_sharpe_from_returns",
     "deflated_sharpe_ratio",
     "expected_max_sharpe",
+    "fold_windows",
     "infer_resolution",
     "metric_names",
     "optimize",
@@ -53,4 +71,6 @@ __all__ = [
     "probability_of_backtest_overfitting",
     "run_study",
     "space_from",
+    "walk_forward",
+    "warm_started",
 ]

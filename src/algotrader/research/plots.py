@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -58,8 +59,8 @@ def walk_forward_png(result: WalkForwardResult, path: Path | str, *, title: str 
             label="buy & hold (same windows)")
     for fold in result.folds:
         w = fold.window
-        start = pd.Timestamp(w.test_start).tz_convert("UTC").tz_localize(None)
-        end = pd.Timestamp(w.test_end).tz_convert("UTC").tz_localize(None)
+        start = _num(w.test_start)
+        end = _num(w.test_end)
         ax.axvspan(start, end, color="#f28e2b" if w.number % 2 else "#59a14f", alpha=0.10)
         label = ", ".join(f"{k}={v}" for k, v in fold.params.items()
                           if k in result.config.space.names)
@@ -76,6 +77,10 @@ def walk_forward_png(result: WalkForwardResult, path: Path | str, *, title: str 
     ax.legend(loc="lower left")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _num(ts: pd.Timestamp) -> float:
+    return float(mdates.date2num(pd.Timestamp(ts).tz_convert("UTC").tz_localize(None)))
 
 
 def _save(fig: Figure, path: Path | str) -> Path:
