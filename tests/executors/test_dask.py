@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from algotrader.backtest.result import BacktestConfig
-from algotrader.executors import InlineExecutor
 from algotrader.research import StudyConfig, parse_grid, run_study
 from algotrader.research.tasks import EvalSpec, EvalTask, StrategyRef, evaluate_task
 
@@ -64,22 +63,29 @@ def test_a_worker_killed_mid_study_loses_and_duplicates_nothing(
     dask_executor: Any, walk: Any
 ) -> None:
     frame = walk(4_000, seed=9)
-    spec = EvalSpec(StrategyRef.of("streak"), BacktestConfig(), "1d", "bar", path="on_bar")
-    tasks = [EvalTask(spec, "X", (0, len(frame)), ((i, {"down": 1 + i % 5, "up": 1 + i % 4}),))
-             for i in range(30)]
-    shared = {"X": frame}
-    expected = dict(InlineExecutor().map_unordered(evaluate_task, shared, tasks))
+    config = StudyConfig("streak", parse_grid(["down=1:6:1", "up=1:5:1"]), path="on_bar")
     pids = dask_executor.client.run(os.getpid)
-    got: dict[int, Any] = {}
-    killed = False
-    for index, result in dask_executor.map_unordered(evaluate_task, shared, tasks):
-        assert index not in got
-        got[index] = result
-        if not killed:
-            os.kill(next(iter(pids.values())), signal.SIGKILL)
-            killed = True
-    assert sorted(got) == list(range(30))
-    for index, result in got.items():
-        assert [e.point for e in result] == [index]
-        assert result[0].metrics == expected[index][0].metrics
-    assert next(iter(pids.values())) not in dask_executor.client.run(os.getpid).values()
+    victim = next(iter(pids.values()))
+    calls: list[int] = []
+
+    def kill_after_first_result(done: int, total: int) -> None:
+        calls.append(done)
+        if len(calls) == 1:
+            os.kill(victim, signal.SIGKILL)
+
+    study = run_study(frame, config, executor=dask_executor, progress=kill_after_first_result)
+    assert calls[0] < 30 and calls[-1] == 30  # the kill came with most of the study to go
+    assert [p.id for p in study.points] == list(range(30)) and study.n_trials == 30
+    assert same_points(study, run_study(frame, config))
+    assert victim not in dask_executor.client.run(os.getpid).values()
+
+
+def test_tasks_map_back_to_their_index_exactly_once(
+    dask_executor: Any, daily: pd.DataFrame
+) -> None:
+    spec = EvalSpec(StrategyRef.of("ma_cross"), BacktestConfig(), "1d", "bar")
+    tasks = [EvalTask(spec, "X", (0, len(daily)), ((i, {"fast": 2 + i % 5, "slow": 30}),))
+             for i in range(12)]
+    seen = [i for i, r in dask_executor.map_unordered(evaluate_task, {"X": daily}, tasks)
+            if r[0].point == i]
+    assert sorted(seen) == list(range(12))
