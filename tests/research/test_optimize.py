@@ -197,3 +197,11 @@ def test_study_config_round_trips_to_json() -> None:
     config = StudyConfig("ma_cross", parse_grid(["fast=5:10:5"]),
                          objective=Objective("calmar", "maximize"), method="grid")
     assert json.loads(json.dumps(config.to_dict()))["objective"]["metric"] == "calmar"
+
+
+def test_any_point_reruns_to_the_same_metrics_with_its_trades(daily: pd.DataFrame) -> None:
+    study = optimize(daily.iloc[100:600], "ma_cross", constraint="fast < slow", **GRID)
+    for point in study.points[:3]:
+        result = study.result(point, daily)
+        assert len(result.equity) == 500 and result.metrics == point.metrics["DATA"]
+        assert result.params == study.params_of(point)

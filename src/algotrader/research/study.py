@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from algotrader.backtest.result import BacktestConfig
+from algotrader.backtest.result import BacktestConfig, Result
 from algotrader.errors import InvalidInputError
 from algotrader.research.objective import Objective
 from algotrader.research.overfitting import (
@@ -216,6 +216,23 @@ class Study:
         """Every strategy parameter of a point (fixed ones included), to rerun it."""
         p = self.points[point] if isinstance(point, int) else point
         return {**self.config.fixed, **p.params}
+
+    def result(
+        self, point: Point | int, bars: pd.DataFrame, symbol: str | None = None
+    ) -> Result:
+        """The full :class:`Result` (trades, equity, fills) of a point, rerun through the normal
+        engine on ``bars`` cut to the study's window: the same metrics to the last bit."""
+        from algotrader.backtest.engine import run_backtest
+        from algotrader.research.tasks import StrategyRef, make_strategy
+
+        p = self.points[point] if isinstance(point, int) else point
+        window = self.data[symbol or self.symbols[0]]
+        frame = bars.loc[window.start : window.end]
+        strategy = make_strategy(StrategyRef.of(self.config.strategy).resolve(), {},
+                                 self.params_of(p))
+        return run_backtest(frame, strategy, self.config.backtest,
+                            path=self.config.path,  # type: ignore[arg-type]
+                            resolution=self.config.resolution)
 
     def table(self, top: int | None = None) -> pd.DataFrame:
         """Ranked table: rank, id, the parameters, the objective, then the metrics.
