@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -17,6 +17,9 @@ from algotrader.errors import InvalidInputError
 from algotrader.frames import INDICATOR_COLUMNS
 from algotrader.strategies.registry import get_strategy
 from algotrader.timeframes import Resolution
+
+if TYPE_CHECKING:
+    from algotrader.research.api import Optimization
 
 
 class Backtest:
@@ -118,7 +121,7 @@ class Backtest:
         jobs: int | None = None,
         executor: Any = None,
         **space: Any,
-    ) -> Any:
+    ) -> Optimization:
         """Optimise the strategy's parameters; returns an :class:`~algotrader.research.Optimization`
         with ``best`` (the best point's full :class:`Result`), ``table`` and ``study``.
 
