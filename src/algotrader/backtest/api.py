@@ -136,41 +136,43 @@ class Backtest:
         is large, else this process); ``executor``: an executor object, ``"local"`` or a Dask
         address (``"tcp://scheduler:8786"``, or ``"dask-local"`` for a local cluster).
         """
-        from algotrader.research.api import grid_size, optimize_backtest, worker_processes
+        from algotrader.research.api import optimize_backtest
 
-        owned = None
-        if isinstance(executor, str):
-            from algotrader.executors import make_executor
-
-            executor = owned = make_executor(executor, jobs=jobs)
-        elif executor is None:
-            points = trials if method != "grid" and trials else grid_size(space)
-            workers = worker_processes(self.strategy, self.path, len(self.frame), points, jobs)
-            if workers > 1:
-                from algotrader.executors import LocalExecutor
-
-                executor = owned = LocalExecutor(workers)
+        points = trials if method != "grid" and trials else None
+        executor, owned = _optimize_executor(self, executor, jobs, points, space)
         try:
             return optimize_backtest(
-                self.frame,
-                self.strategy,
-                self.config,
-                resolution=self.resolution,
-                path=self.path,
-                with_indicators=_with_indicators,
-                maximize=maximize,
-                minimize=minimize,
-                constraint=constraint,
-                method=method,
-                trials=trials,
-                seed=seed,
-                threads=jobs,
-                executor=executor,
-                space=space,
+                self.frame, self.strategy, self.config, resolution=self.resolution,
+                path=self.path, with_indicators=_with_indicators, maximize=maximize,
+                minimize=minimize, constraint=constraint, method=method, trials=trials,
+                seed=seed, threads=jobs, executor=executor, space=space,
             )
         finally:
             if owned is not None:
                 owned.close()
+
+
+def _optimize_executor(
+    bt: Backtest, executor: Any, jobs: int | None, points: int | None, space: dict[str, Any]
+) -> tuple[Any, Any]:
+    """``(executor, the one to close afterwards or None)`` for :meth:`Backtest.optimize`."""
+    from algotrader.research.api import grid_size, worker_processes
+
+    if isinstance(executor, str):
+        from algotrader.executors import make_executor
+
+        made = make_executor(executor, jobs=jobs)
+        return made, made
+    if executor is not None:
+        return executor, None
+    count = points if points is not None else grid_size(space)
+    workers = worker_processes(bt.strategy, bt.path, len(bt.frame), count, jobs)
+    if workers <= 1:
+        return None, None
+    from algotrader.executors import LocalExecutor
+
+    pool = LocalExecutor(workers)
+    return pool, pool
 
 
 def _with_indicators(frame: pd.DataFrame) -> pd.DataFrame:

@@ -45,72 +45,57 @@ def _reserve(
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def _trade(
+    cash: float, qty: float, pos: int, target: int, price: float, whole_shares: bool,
+    per_share: float, bps: float, minimum: float, slippage_bps: float,
+    pnl: np.ndarray, bars: np.ndarray, used: int, t: int, entry: np.ndarray,
+) -> tuple[float, float, int, int]:
+    """One :func:`rebalance`; a closed round trip's P&L is ``side*qty*(exit-entry)`` minus both
+    commissions, as the engine's trade table computes it. ``entry`` holds the open position's
+    (side, quantity, price, commission, bar)."""
+    cash, qty, pos, xq, xp, xf, eq, ep, ef = rebalance(
+        cash, qty, pos, target, price, whole_shares, per_share, bps, minimum, slippage_bps
+    )
+    if xq > 0.0:
+        pnl[used] = int(entry[0]) * entry[1] * (xp - entry[2]) - (entry[3] + xf)
+        bars[used, 0] = int(entry[4])
+        bars[used, 1] = t
+        used += 1
+    if eq > 0.0:
+        entry[0], entry[1], entry[2], entry[3], entry[4] = pos, eq, ep, ef, t
+    return cash, qty, pos, used
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _simulate(
-    open_: np.ndarray,
-    close: np.ndarray,
-    sig: np.ndarray,
-    fill_at_close: bool,
-    allow_short: bool,
-    whole_shares: bool,
-    cash0: float,
-    per_share: float,
-    bps: float,
-    minimum: float,
-    slippage_bps: float,
-    rf: float,
-    equity: np.ndarray,
-    pnl: np.ndarray,
-    bars: np.ndarray,
-    used: int,
-    stats: np.ndarray,
+    open_: np.ndarray, close: np.ndarray, sig: np.ndarray, fill_at_close: bool,
+    allow_short: bool, whole_shares: bool, cash0: float, per_share: float, bps: float,
+    minimum: float, slippage_bps: float, rf: float, equity: np.ndarray, pnl: np.ndarray,
+    bars: np.ndarray, used: int, stats: np.ndarray,
 ) -> tuple[int, int]:
     """The engine's bar loop fused with the return and drawdown statistics of the metrics module.
 
     Per bar: the fill rule and :func:`rebalance` exactly as ``_kernel._book``, the equity at the
     close, the running sum of bar returns (``_return_stats``' first pass) and the running peak and
-    deepest drawdown (``_drawdown``), all in the same order of operations as those functions, so
-    the numbers are the same to the bit. One P&L (and entry/exit bar) per round trip goes into
-    ``pnl``/``bars`` from ``used`` on (room reserved by :func:`_reserve`); an open position at the
-    end is marked to the last close without exit costs. Fills ``stats``; returns
-    ``(used, bars_in_position)``.
+    deepest drawdown (``_drawdown``), in the same order of operations as those functions, so the
+    numbers are the same to the bit. Trade P&Ls go into ``pnl``/``bars`` from ``used`` on (room
+    reserved by :func:`_reserve`); an open position at the end is marked to the last close
+    without exit costs. Fills ``stats``; returns ``(used, bars_in_position)``.
     """
     n = close.shape[0]
-    cash = cash0
-    qty = 0.0
-    pos = 0
-    exposed = 0
-    e_side = 0
-    e_qty = 0.0
-    e_px = 0.0
-    e_fee = 0.0
-    e_bar = 0
-    total = 0.0
-    peak_value = 0.0
-    peak_bar = 0
-    worst = 0.0
-    worst_peak = 0
-    trough = 0
+    cash, qty, pos, exposed = cash0, 0.0, 0, 0
+    entry = np.zeros(5)
+    total, peak_value, peak_bar, worst, worst_peak, trough = 0.0, 0.0, 0, 0.0, 0, 0
     for t in range(n):
-        if fill_at_close:
-            s = sig[t]
-            price = close[t]
-        else:
-            s = sig[t - 1] if t > 0 else 0
-            price = open_[t]
+        s = sig[t] if fill_at_close else (sig[t - 1] if t > 0 else 0)
         if s != 0:
             target = target_of(s, allow_short, pos)
             if target != pos:
-                cash, qty, pos, xq, xp, xf, eq, ep, ef = rebalance(
+                price = close[t] if fill_at_close else open_[t]
+                cash, qty, pos, used = _trade(
                     cash, qty, pos, target, price, whole_shares, per_share, bps, minimum,
-                    slippage_bps,
+                    slippage_bps, pnl, bars, used, t, entry,
                 )
-                if xq > 0.0:
-                    pnl[used] = e_side * e_qty * (xp - e_px) - (e_fee + xf)
-                    bars[used, 0] = e_bar
-                    bars[used, 1] = t
-                    used += 1
-                if eq > 0.0:
-                    e_side, e_qty, e_px, e_fee, e_bar = pos, eq, ep, ef, t
         value = cash + pos * qty * close[t]
         equity[t] = value
         if pos != 0:
@@ -120,17 +105,13 @@ def _simulate(
         else:
             total += value / equity[t - 1] - 1.0
         if value > peak_value:
-            peak_value = value
-            peak_bar = t
+            peak_value, peak_bar = value, t
         dd = value / peak_value - 1.0
         if dd < worst:
-            worst = dd
-            worst_peak = peak_bar
-            trough = t
+            worst, worst_peak, trough = dd, peak_bar, t
     if pos != 0:
-        pnl[used] = e_side * e_qty * (close[n - 1] - e_px) - (e_fee + 0.0)
-        bars[used, 0] = e_bar
-        bars[used, 1] = n - 1
+        pnl[used] = int(entry[0]) * entry[1] * (close[n - 1] - entry[2]) - (entry[3] + 0.0)
+        bars[used, 0], bars[used, 1] = int(entry[4]), n - 1
         used += 1
     _finish_stats(equity, rf, total, worst, worst_peak, trough, stats)
     return used, exposed
