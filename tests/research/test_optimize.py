@@ -79,6 +79,9 @@ def test_heatmap_takes_the_max_over_other_parameters(daily: pd.DataFrame, tmp_pa
         for down in (1, 2, 3):
             [point] = [p for p in study.points if p.params == {"down": down, "up": up}]
             assert heat.loc[up, down] == point.objective
+    data = json.loads(json.dumps(study.heatmap_data("down", "up"), allow_nan=False))
+    assert data["xs"] == [1, 2, 3] and data["ys"] == [1, 2]
+    assert data["values"][1][2] == heat.loc[2, 3]
     png = heatmap_png(study, tmp_path / "heat.png", "down", "up")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

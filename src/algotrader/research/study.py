@@ -272,6 +272,17 @@ class Study:
                                   dropna=False)
         return pivot.sort_index().sort_index(axis=1)
 
+    def heatmap_data(self, x: str, y: str, agg: HeatmapAgg = "max") -> dict[str, Any]:
+        """:meth:`heatmap` as plain JSON: axis names and values, rows of cells (``None`` = no
+        point), for reports and the dashboard."""
+        grid = self.heatmap(x, y, agg)
+        return {
+            "x": x, "y": y, "agg": agg, "metric": self.objective.metric,
+            "xs": [_json(v) for v in grid.columns.tolist()],
+            "ys": [_json(v) for v in grid.index.tolist()],
+            "values": [[_json(v) for v in row] for row in grid.to_numpy().tolist()],
+        }
+
     def returns_matrix(self) -> pd.DataFrame:
         """T x N per-period returns (float64) of the successful points, columns = point ids.
 
