@@ -108,3 +108,8 @@ def test_make_executor_reads_the_cli_flags() -> None:
     ex.close()
     with pytest.raises(Exception, match="unknown executor"):
         make_executor("cloud")
+
+
+def test_the_inline_executor_runs_in_this_process(daily: pd.DataFrame) -> None:
+    config = StudyConfig("ma_cross", parse_grid(["fast=3:15:4", "slow=20:40:10"]))
+    assert identical(run_study(daily, config, executor=InlineExecutor()), run_study(daily, config))

@@ -51,6 +51,7 @@ class InlineExecutor:
     """Runs every task in this process, in order (``workers == 1``)."""
 
     workers = 1
+    in_process = True
 
     def map_unordered(
         self, fn: Callable[[Any, T], R], shared: Any, tasks: Sequence[T]

@@ -11,6 +11,8 @@ function, one *shared* object (the bars, possibly large) and a sequence of small
 * An exception raised by ``fn`` is re-raised to the caller (remaining tasks are cancelled).
 * ``fn`` must be importable by reference (a module-level function of an installed package) and
   ``shared``/tasks picklable, since workers are fresh ``spawn`` processes or remote machines.
+* An executor that runs tasks in the caller's own process says so with ``in_process = True``
+  (callers may then skip copies and use threads inside tasks).
 """
 
 from __future__ import annotations

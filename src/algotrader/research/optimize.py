@@ -44,6 +44,7 @@ from algotrader.research.tasks import (
     chunk_size,
     chunked,
     evaluate_task,
+    in_process,
 )
 from algotrader.strategies.base import Strategy, plain_class_defaults
 from algotrader.strategies.registry import strategy_params
@@ -187,7 +188,7 @@ def shared_bars(
     spec = EvalSpec(ref, config.backtest, "1d", "bar", engine_only=config.engine_only,
                     path=config.path)
     slim = fast_kind(ref.resolve(), spec) == "ma_cross" and not (
-        executor is None or isinstance(executor, InlineRunner)
+        executor is None or in_process(executor)
     )
     return {s: f[["open", "close"]] if slim else f for s, f in frames.items()}
 
@@ -281,7 +282,7 @@ class _Evaluator:
         )
         runner = executor or InlineRunner()
         check_shippable(ref, runner)
-        inline = isinstance(runner, InlineRunner)
+        inline = in_process(runner)
         resolved = replace(config, resolution=res.name, fixed=dict(spec.fixed))
         all_rows = {s: (0, len(f)) for s, f in frames.items()}
         all_rows.update(rows or {})
@@ -303,7 +304,7 @@ class _Evaluator:
         self.next_id += len(params)
         numbered = list(zip(ids, params, strict=True))
         size = chunk_size(len(numbered), self.runner.workers, self.fast)
-        if self.fast and isinstance(self.runner, InlineRunner):
+        if self.fast and in_process(self.runner):
             size = len(numbered)  # one compiled pass, split over threads inside
         tasks = [
             EvalTask(self.spec, symbol, self.rows[symbol], chunk, self.threads)

@@ -50,6 +50,7 @@ class InlineRunner:
     """Runs tasks one after the other in this process (the default for small work)."""
 
     workers = 1
+    in_process = True
 
     def map_unordered(
         self, fn: Callable[[Any, T], R], shared: Any, tasks: Sequence[T]
@@ -194,8 +195,13 @@ def chunk_size(points: int, workers: int, fast: bool) -> int:
     return max(1, math.ceil(points / max(1, workers * per_worker)))
 
 
+def in_process(runner: TaskRunner) -> bool:
+    """True for runners that execute tasks in this very process (no pickling, all threads)."""
+    return bool(getattr(runner, "in_process", False))
+
+
 def check_shippable(ref: StrategyRef, runner: TaskRunner) -> None:
-    if ref.local_only and not isinstance(runner, InlineRunner):
+    if ref.local_only and not in_process(runner):
         raise InvalidInputError(
             f"strategy {ref.label} is defined interactively and cannot run in worker processes",
             "move it to a .py file (path/file.py:Class) or run with jobs=1",
