@@ -120,6 +120,8 @@ class LocalExecutor:
             except BrokenProcessPool as exc:
                 self._discard_pool()
                 if attempt == _RESTARTS:
+                    if len(pending) == len(tasks):  # not one task ever finished
+                        raise _bootstrap_error() from exc
                     raise RuntimeError(
                         f"worker processes died {attempt + 1} times (out of memory?); "
                         f"{len(pending)} of {len(tasks)} tasks unfinished"
