@@ -12,10 +12,14 @@ stored in the database (fetching what is missing with ``auto_fetch=True``), and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from algotrader.backtest.api import Backtest as _FrameBacktest
+from algotrader.backtest.api import _with_indicators
 from algotrader.backtest.result import Result
+
+if TYPE_CHECKING:
+    from algotrader.research.api import Optimization
 
 __all__ = ["Backtest"]
 
@@ -91,3 +95,79 @@ class Backtest(_FrameBacktest):
         settings = load_settings(database_url=self._database_url)
         self.run_id = store_result(settings, self.symbol, self.frame, self.strategy, result)
         return result
+
+    def optimize(
+        self,
+        *,
+        maximize: str | None = None,
+        minimize: str | None = None,
+        constraint: Any = None,
+        method: str = "grid",
+        trials: int | None = None,
+        seed: int | None = None,
+        jobs: int | None = None,
+        executor: Any = None,
+        **space: Any,
+    ) -> Optimization:
+        """Optimise the strategy's parameters; returns an :class:`~algotrader.research.Optimization`
+        with ``best`` (the best point's full :class:`Result`), ``table`` and ``study``.
+
+        >>> opt = Backtest(bars, "ma_cross").optimize(  # doctest: +SKIP
+        ...     fast=range(5, 51, 5), slow=range(20, 201, 20), constraint="fast < slow")
+        >>> opt.best.metrics["sharpe"], opt.table.head()  # doctest: +SKIP
+
+        ``maximize``/``minimize`` name any metric (default: maximise ``sharpe``); ``constraint``
+        is an expression like ``"fast < slow"`` or a callable on the point dict; ``method`` is
+        ``"grid"``, ``"random"`` or ``"optuna"`` (with ``trials`` and ``seed``). ``jobs``: worker
+        processes for strategies without a compiled fast path (default: all cores when the study
+        is large, else this process); ``executor``: an executor object, ``"local"`` or a Dask
+        address (``"tcp://scheduler:8786"``, or ``"dask-local"`` for a local cluster).
+        """
+        from algotrader.research.api import optimize_backtest
+
+        points = trials if method != "grid" and trials else None
+        executor, owned = _optimize_executor(self, executor, jobs, points, space)
+        try:
+            return optimize_backtest(
+                self.frame,
+                self.strategy,
+                self.config,
+                resolution=self.resolution,
+                path=self.path,
+                with_indicators=_with_indicators,
+                maximize=maximize,
+                minimize=minimize,
+                constraint=constraint,
+                method=method,
+                trials=trials,
+                seed=seed,
+                threads=jobs,
+                executor=executor,
+                space=space,
+            )
+        finally:
+            if owned is not None:
+                owned.close()
+
+
+def _optimize_executor(
+    bt: Backtest, executor: Any, jobs: int | None, points: int | None, space: dict[str, Any]
+) -> tuple[Any, Any]:
+    """``(executor, the one to close afterwards or None)`` for :meth:`Backtest.optimize`."""
+    from algotrader.research.api import grid_size, worker_processes
+
+    if isinstance(executor, str):
+        from algotrader.executors import make_executor
+
+        made = make_executor(executor, jobs=jobs)
+        return made, made
+    if executor is not None:
+        return executor, None
+    count = points if points is not None else grid_size(space)
+    workers = worker_processes(bt.strategy, bt.path, len(bt.frame), count, jobs)
+    if workers <= 1:
+        return None, None
+    from algotrader.executors import LocalExecutor
+
+    pool = LocalExecutor(workers)
+    return pool, pool
