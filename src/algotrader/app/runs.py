@@ -24,10 +24,15 @@ def get_run(settings: Settings, run_id: int) -> RunRecord:
         return stores.runs.get(run_id)
 
 
-def list_runs(settings: Settings, limit: int = 50) -> list[RunRecord]:
-    """The latest stored runs, newest first."""
+RUN_KINDS = ("backtest", "portfolio", "walkforward", "study_point")
+
+
+def list_runs(
+    settings: Settings, limit: int = 50, *, kinds: tuple[str, ...] | None = None
+) -> list[RunRecord]:
+    """The latest stored runs (of ``kinds``), newest first."""
     with open_stores(settings) as stores:
-        return stores.runs.latest(limit)
+        return stores.runs.latest(limit, kinds=kinds)
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ class RerunReport:
 def rerun(settings: Settings, run_id: int) -> RerunReport:
     """Recompute a stored run on the same stored bars and compare metrics and trades exactly."""
     run = get_run(settings, run_id)
+    if run.kind == "walkforward":
+        return _rerun_walkforward(settings, run)
     if run.kind == "portfolio":
         from algotrader.app.portfolios import rerun_portfolio
         from algotrader.portfolio.registry import get_allocator
@@ -77,11 +84,37 @@ def _rerun_backtest(settings: Settings, run: RunRecord) -> tuple[Any, bool, bool
     return result, same_data, code_version(instance) == run.code_version
 
 
-def _compare(run: RunRecord, result: Any, same_data: bool, same_code: bool) -> RerunReport:
-    document = result.to_dict()
+def _rerun_walkforward(settings: Settings, run: RunRecord) -> RerunReport:
+    from algotrader.app.research import rerun_walkforward
+
+    result = rerun_walkforward(settings, run)
+    strategy = get_strategy(run.strategy, **run.params)
+    trades = [t for fold in result.folds for t in fold.result.to_dict()["trades"]]
+    return _compare(
+        run,
+        result,
+        True,
+        code_version(strategy) == run.code_version,
+        metrics=result.to_dict()["out_of_sample"],
+        trades=trades,
+    )
+
+
+def _compare(
+    run: RunRecord,
+    result: Any,
+    same_data: bool,
+    same_code: bool,
+    *,
+    metrics: dict[str, Any] | None = None,
+    trades: list[dict[str, Any]] | None = None,
+) -> RerunReport:
+    if metrics is None:
+        document = result.to_dict()
+        metrics, trades = document["metrics"], document["trades"]
     differences = [
         f"{key}: stored {run.metrics.get(key)!r}, now {value!r}"
-        for key, value in document["metrics"].items()
+        for key, value in metrics.items()
         if run.metrics.get(key) != value
     ]
     return RerunReport(
@@ -89,7 +122,7 @@ def _compare(run: RunRecord, result: Any, same_data: bool, same_code: bool) -> R
         result=result,
         same_data=same_data,
         same_code=same_code,
-        identical_metrics=not differences and set(run.metrics) == set(document["metrics"]),
-        identical_trades=document["trades"] == run.trades,
+        identical_metrics=not differences and set(run.metrics) == set(metrics),
+        identical_trades=trades == run.trades,
         differences=differences,
     )

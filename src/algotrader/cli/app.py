@@ -32,6 +32,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "orders",
     "portfolio",
     "ml",
+    "research",
 )
 
 app = typer.Typer(

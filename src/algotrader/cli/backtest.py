@@ -340,12 +340,23 @@ runs_app = typer.Typer(help="Stored backtest runs.", no_args_is_help=True)
 def runs_list(
     ctx: typer.Context,
     limit: int = typer.Option(20, "--limit", min=1, help="How many of the latest runs."),
+    kind: str | None = typer.Option(
+        None,
+        "--kind",
+        help="Only runs of this kind: backtest, portfolio, walkforward or study_point "
+        "(default: all but study points; see `algotrader studies`).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
 ) -> None:
     """The latest runs, newest first, with their parameters."""
-    from algotrader.app.runs import list_runs
+    from algotrader.app.runs import RUN_KINDS, list_runs
 
-    runs = list_runs(settings_from(ctx), limit)
+    if kind is not None and kind not in RUN_KINDS:
+        raise InvalidInputError(
+            f"unknown run kind {shorten(kind)!r}", f"use {', '.join(RUN_KINDS)}"
+        )
+    kinds = (kind,) if kind else tuple(k for k in RUN_KINDS if k != "study_point")
+    runs = list_runs(settings_from(ctx), limit, kinds=kinds)
     if as_json:
         print(json.dumps([_run_summary(r) for r in runs], indent=2, default=str))
         return
@@ -368,6 +379,7 @@ def runs_list(
         m = run.metrics
         table.add_row(
             str(run.id),
+            run.kind,
             f"{run.created_at:%Y-%m-%d %H:%M}",
             run.symbol,
             run.resolution,

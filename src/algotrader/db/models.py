@@ -169,8 +169,9 @@ class ExternalSignal(Base):
 class BacktestRun(Base):
     """One run: what ran, on which data, with which code, and what came out.
 
-    ``kind`` is ``backtest`` (one symbol) or ``portfolio`` (``symbol`` then names the basket and
-    ``detail`` holds its symbols, per-symbol results and rebalance targets).
+    ``kind`` is ``backtest`` (one symbol), ``portfolio`` (``symbol`` then names the basket and
+    ``detail`` holds its symbols, per-symbol results and rebalance targets), ``study_point`` (one
+    evaluated point of the study ``study_id``) or ``walkforward`` (``detail`` holds the folds).
     """
 
     __tablename__ = "backtest_runs"
@@ -178,6 +179,7 @@ class BacktestRun(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(UtcTimestamp(), default=_utcnow)
     kind: Mapped[str] = mapped_column(String(16), default="backtest", index=True)
+    study_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     symbol: Mapped[str] = mapped_column(String(32), index=True)
     resolution: Mapped[str] = mapped_column(String(8))
     strategy: Mapped[str] = mapped_column(String(200))
@@ -192,6 +194,30 @@ class BacktestRun(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
     trades: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Study(Base):
+    """An optimisation study: its configuration, its overfitting statistics, its best point.
+
+    Every evaluated point is a ``backtest_runs`` row with ``kind = "study_point"`` and this
+    ``study_id``, so ``runs show`` and ``runs rerun`` work on any of them.
+    """
+
+    __tablename__ = "studies"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UtcTimestamp(), default=_utcnow)
+    kind: Mapped[str] = mapped_column(String(16))
+    symbols: Mapped[list[str]] = mapped_column(JSON)
+    resolution: Mapped[str] = mapped_column(String(8))
+    strategy: Mapped[str] = mapped_column(String(200))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    n_trials: Mapped[int] = mapped_column(Integer)
+    best_run_id: Mapped[int | None] = mapped_column(BigInteger)
+    dsr: Mapped[float | None] = mapped_column(Double)
+    pbo: Mapped[float | None] = mapped_column(Double)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    code_version: Mapped[str] = mapped_column(String(64))
 
 
 class Order(Base):

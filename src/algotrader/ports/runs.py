@@ -32,6 +32,26 @@ class RunRecord:
     trades: list[dict[str, Any]]
     kind: str = "backtest"
     detail: dict[str, Any] | None = None
+    study_id: int | None = None
+    id: int | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """One stored optimisation study (its points are runs with its ``id`` as ``study_id``)."""
+
+    kind: str
+    symbols: list[str]
+    resolution: str
+    strategy: str
+    config: dict[str, Any]
+    n_trials: int
+    summary: dict[str, Any]
+    code_version: str
+    dsr: float | None = None
+    pbo: float | None = None
+    best_run_id: int | None = None
     id: int | None = None
     created_at: datetime | None = None
 
@@ -47,6 +67,17 @@ class RunStore(Protocol):
         """The run with ``run_id`` (a clear error when there is none)."""
         ...
 
-    def latest(self, limit: int = 50) -> list[RunRecord]:
-        """The most recent runs, newest first."""
+    def latest(self, limit: int = 50, *, kinds: tuple[str, ...] | None = None) -> list[RunRecord]:
+        """The most recent runs (of ``kinds``), newest first."""
         ...
+
+    def add_study(
+        self, study: StudyRecord, points: list[RunRecord], best: int | None
+    ) -> tuple[int, list[int]]:
+        """Store a study and its points in one transaction; ``best`` indexes ``points``.
+        Returns the study id and the points' run ids."""
+        ...
+
+    def get_study(self, study_id: int) -> StudyRecord: ...
+
+    def studies(self, limit: int = 50) -> list[StudyRecord]: ...
