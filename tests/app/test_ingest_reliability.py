@@ -22,7 +22,7 @@ from algotrader.app.ingest import IngestRequest, IngestWindow, ingest
 from algotrader.config import load_settings
 from algotrader.data.providers.synthetic import SyntheticProvider
 from algotrader.db.engine import open_database
-from algotrader.db.store import DEFAULT_CHUNK_ROWS, VALUE_COLUMNS, SqlBarStore
+from algotrader.db.store import VALUE_COLUMNS, SqlBarStore
 from algotrader.frames import INDICATOR_COLUMNS, OHLCV_COLUMNS
 from algotrader.indicators import compute_indicators
 from algotrader.timeframes import parse_duration, parse_resolution
@@ -30,9 +30,10 @@ from algotrader.timeframes import parse_duration, parse_resolution
 ALGOTRADER = str(Path(sys.executable).with_name("algotrader"))
 FIXED_END = datetime(2024, 6, 28, 21, 0, tzinfo=UTC)
 FIXED_END_ARG = "2024-06-28T21:00:00"
-# 1-minute bars over this look-back: ~295k bars, three chunks of up to 100k rows; the process
-# kills itself after its second chunk (ALGOTRADER_TEST_KILL_AFTER_CHUNKS), not on a timer.
-KILL_DURATION = "3 Y"
+# 1-minute bars over this look-back: ~98k bars, five chunks of up to 20k rows; the process kills
+# itself after its second chunk (ALGOTRADER_TEST_KILL_AFTER_CHUNKS), not on a timer.
+KILL_DURATION = "1 Y"
+CHUNK_ROWS = 20_000
 
 
 def _table_checksum(url: str) -> tuple[int, str]:
@@ -69,6 +70,7 @@ def _env(url: str, tmp_path: Path) -> dict[str, str]:
         ALGOTRADER_DATABASE_URL=url,
         ALGOTRADER_DATA_DIR=str(tmp_path / "data"),
         ALGOTRADER_LOG_DIR=str(tmp_path / "logs"),
+        ALGOTRADER_WRITE_CHUNK_ROWS=str(CHUNK_ROWS),
         COLUMNS="200",
     )
     return env
@@ -188,13 +190,13 @@ def _whole_chunks(
         rel = positions - a
         if (rel < 0).any():
             continue
-        chunk_ids = rel // DEFAULT_CHUNK_ROWS
+        chunk_ids = rel // CHUNK_ROWS
         top = int(chunk_ids.max())
         for j in np.unique(chunk_ids):
             members = rel[chunk_ids == j]
-            lo = int(j) * DEFAULT_CHUNK_ROWS
+            lo = int(j) * CHUNK_ROWS
             contiguous = bool((members == np.arange(lo, lo + len(members))).all())
-            full = len(members) == DEFAULT_CHUNK_ROWS
+            full = len(members) == CHUNK_ROWS
             # Only the run's last chunk may be short, and then it ends where the run's bars end.
             last = j == top and (a + lo + len(members)) in ends
             if not contiguous or not (full or last):
@@ -274,7 +276,7 @@ def test_concurrent_ingests_of_one_series_with_different_windows_equal_a_clean_i
     db_url: str, tmp_path: Path
 ) -> None:
     env = _env(db_url, tmp_path)
-    durations = ("3 M", "6 M", "9 M", "1 Y")
+    durations = ("1 M", "2 M", "3 M", "4 M")
     procs = [
         subprocess.Popen(
             _ingest_command(d), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -294,7 +296,7 @@ def test_concurrent_ingests_of_one_series_with_different_windows_equal_a_clean_i
         # Every window ends at the same bar, so together they are the longest one; every
         # column, indicators included, equals one clean ingest of it.
         pd.testing.assert_frame_equal(
-            store.load_bars("AAPL", "1m"), _clean("1 Y"), check_freq=False
+            store.load_bars("AAPL", "1m"), _clean("4 M"), check_freq=False
         )
     finally:
         store.db.dispose()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,7 +36,9 @@ from algotrader.ports.stores import FetchProgress, StoredSeries
 log = logging.getLogger(__name__)
 
 VALUE_COLUMNS: tuple[str, ...] = OHLCV_COLUMNS + INDICATOR_COLUMNS
-DEFAULT_CHUNK_ROWS = 100_000
+# Rows per write transaction. ALGOTRADER_WRITE_CHUNK_ROWS tunes it (smaller transactions on a
+# small machine; the reliability tests use it to kill an ingest between chunks cheaply).
+DEFAULT_CHUNK_ROWS = int(os.environ.get("ALGOTRADER_WRITE_CHUNK_ROWS") or 100_000)
 _STATE = Base.metadata.tables[SeriesState.__tablename__]
 
 
@@ -201,7 +204,7 @@ class SeriesWriter:
         fetch: FetchProgress | None = None,
         all_new: bool = False,
         update_source: bool = True,
-        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        chunk_rows: int | None = None,
         on_chunk: Callable[[int], None] | None = None,
     ) -> int:
         """Upsert ``frame`` (OHLCV, plus indicator columns when present) in atomic chunks.
@@ -215,6 +218,7 @@ class SeriesWriter:
         then COPYs directly). Returns the number of rows written.
         """
         rows = _Rows.of(frame, source, all_new=all_new, update_source=update_source)
+        chunk_rows = chunk_rows or DEFAULT_CHUNK_ROWS
         n = len(frame)
         bounds = [(lo, min(lo + chunk_rows, n)) for lo in range(0, n, chunk_rows)]
         writers = self.db.dialect.parallel_writers if self._locked is None else 1
