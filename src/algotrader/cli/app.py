@@ -29,6 +29,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "ingest",
     "instruments",
     "orders",
+    "report",
+    "dashboard",
 )
 
 app = typer.Typer(
