@@ -44,6 +44,7 @@ def test_the_default_path_is_under_the_data_folder(
 ) -> None:
     run_id = _stored_run(capsys, db_url)
     code, out, _ = _run(capsys, "--database-url", db_url, "report", str(run_id))
+    assert "run_" in out
     assert code == 0
     assert (workdir / "data" / "reports" / f"run_{run_id}_SPY_1d.html").is_file()
 
