@@ -24,7 +24,8 @@ class Buckets:
     index: pd.DatetimeIndex
     starts: np.ndarray
     size: int
-    labels: list[str]
+    labels: np.ndarray
+    """One string per bucket (an object array: Plotly takes it without a per-item check)."""
 
     @property
     def ends(self) -> np.ndarray:
@@ -75,7 +76,7 @@ def buckets_for(index: pd.DatetimeIndex, max_points: int = MAX_POINTS) -> Bucket
     n = len(index)
     size = max(1, math.ceil(n / max_points)) if n else 1
     starts = np.arange(0, n, size, dtype=np.int64)
-    labels = list(index[starts].strftime(label_format(index))) if n else []
+    labels = np.asarray(index[starts].strftime(label_format(index)), dtype=object)
     if len(set(labels)) != len(labels):  # category labels must be unique
-        labels = list(index[starts].strftime("%Y-%m-%d %H:%M:%S.%f"))
+        labels = np.asarray(index[starts].strftime("%Y-%m-%d %H:%M:%S.%f"), dtype=object)
     return Buckets(index, starts, size, labels)

@@ -127,7 +127,14 @@ def _layout(fig: go.Figure, data: ChartInput, buckets: Buckets, height: int, row
         )
 
 
-def _line(x: list[str], y: np.ndarray, name: str, color: str, **extra: Any) -> go.Scatter:
+def _two_colours(up: np.ndarray) -> dict[str, Any]:
+    """Marker colours UP where ``up`` else DOWN, as numbers on a two-colour scale (Plotly checks
+    a list of colour strings item by item, which costs more than the whole chart)."""
+    return {"color": up.astype(np.float64), "colorscale": [[0.0, DOWN], [1.0, UP]], "cmin": 0.0,
+            "cmax": 1.0, "line_width": 0}
+
+
+def _line(x: np.ndarray, y: np.ndarray, name: str, color: str, **extra: Any) -> go.Scatter:
     return go.Scatter(
         x=x, y=y, name=name, mode="lines", line={"color": color, "width": 1.3},
         hovertemplate=f"{name}: %{{y:,.4g}}<extra></extra>", **extra,
@@ -163,9 +170,9 @@ def _item_traces(item: Any, bars: pd.DataFrame, buckets: Buckets, color: str) ->
         ]
     if isinstance(item, Histogram):
         values = buckets.last(item.values(bars))
-        colors = np.where(np.nan_to_num(values) >= 0, UP, DOWN)
-        return [go.Bar(x=x, y=values, name=item.name, marker={"color": colors, "line_width": 0},
-                       opacity=0.5, hovertemplate=f"{item.name}: %{{y:,.4g}}<extra></extra>")]
+        marker = _two_colours(np.nan_to_num(values) >= 0)
+        return [go.Bar(x=x, y=values, name=item.name, marker=marker, opacity=0.5,
+                       hovertemplate=f"{item.name}: %{{y:,.4g}}<extra></extra>")]
     raise TypeError(f"unknown plot item {item!r}")
 
 
@@ -200,8 +207,7 @@ def _volume_row(fig: go.Figure, row: int, data: ChartInput, buckets: Buckets) ->
     closes = buckets.last(bars["close"].to_numpy(np.float64))
     fig.add_trace(
         go.Bar(x=buckets.labels, y=buckets.total(bars["volume"].to_numpy(np.float64)),
-               name="volume", marker={"color": np.where(closes >= opens, UP, DOWN),
-                                      "line_width": 0},
+               name="volume", marker=_two_colours(closes >= opens),
                opacity=0.6, showlegend=False, hovertemplate="volume: %{y:,.0f}<extra></extra>"),
         row=row, col=1,
     )
@@ -280,7 +286,7 @@ def trade_traces(trades: pd.DataFrame, buckets: Buckets) -> list[Any]:
     entries = buckets.of(pd.DatetimeIndex(trades["entry_time"]))
     closed = trades[~trades["open"].astype(bool)]
     exits = buckets.of(pd.DatetimeIndex(closed["exit_time"]))
-    labels = np.asarray(buckets.labels, dtype=object)
+    labels = buckets.labels
     entry_text = [
         f"{side} entry #{k + 1}<br>{t:%Y-%m-%d %H:%M} UTC<br>price {_money(p)}<br>qty {q:,.4g}"
         for k, (side, t, p, q) in enumerate(zip(
@@ -300,9 +306,8 @@ def trade_traces(trades: pd.DataFrame, buckets: Buckets) -> list[Any]:
         go.Scatter(
             x=labels[entries], y=trades["entry_price"].to_numpy(np.float64), mode="markers",
             name="entry", hovertext=entry_text, hoverinfo="text",
-            marker={"symbol": np.where(long_entry, "triangle-up", "triangle-down"), "size": 11,
-                    "color": np.where(long_entry, UP, DOWN), "line": {"width": 1,
-                                                                       "color": "#333"}},
+            marker={"symbol": np.where(long_entry, "triangle-up", "triangle-down").astype(object),
+                    "size": 11, **_two_colours(long_entry), "line": {"width": 1, "color": "#333"}},
         ),
         go.Scatter(
             x=labels[exits], y=closed["exit_price"].to_numpy(np.float64), mode="markers",
@@ -334,7 +339,7 @@ def _trade_lines(closed: pd.DataFrame, labels: np.ndarray, buckets: Buckets) -> 
 
 
 def _merged_trade_traces(trades: pd.DataFrame, buckets: Buckets) -> list[Any]:
-    labels = np.asarray(buckets.labels, dtype=object)
+    labels = buckets.labels
     frame = pd.DataFrame({
         "bucket": buckets.of(pd.DatetimeIndex(trades["entry_time"])),
         "price": trades["entry_price"].to_numpy(np.float64),
