@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Float, and_, case, event, func, literal, select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import InstrumentedAttribute
 
 from algotrader.config import Settings
@@ -215,6 +216,13 @@ def _json_number(db: Database, column: InstrumentedAttribute[Any], key: str) -> 
     )
 
 
+def _metric(db: Database, key: str) -> ColumnElement[Any]:
+    """A metric of the stored runs (always a JSON number or null: one extraction per row)."""
+    if db.is_postgres:
+        return func.cast(BacktestRun.metrics.op("->>")(literal(key)), type_=_FLOAT)
+    return func.json_extract(BacktestRun.metrics, literal(f'$."{key}"'))
+
+
 def _json_equals(db: Database, column: InstrumentedAttribute[Any], key: str,
                  value: str | bool) -> ColumnElement[bool]:
     if db.is_postgres:
@@ -244,12 +252,23 @@ def _condition(
     return equal if cond.op == "=" else ~equal
 
 
+def _metric_condition(db: Database, cond: Condition) -> ColumnElement[bool]:
+    if not isinstance(cond.value, float):
+        raise InvalidInputError(f"invalid metric filter {cond.name}{cond.op}{cond.value}",
+                                "metrics compare with numbers, e.g. sharpe>1")
+    return _compare(_metric(db, cond.name), cond.op, cond.value)
+
+
 def metric_names(db: Database) -> list[str]:
     """The known metrics plus any key of the newest run's metrics."""
     with db.engine.connect() as conn:
-        latest = conn.execute(
-            select(BacktestRun.metrics).order_by(BacktestRun.id.desc()).limit(1)
-        ).scalar_one_or_none()
+        return _metric_names(conn)
+
+
+def _metric_names(conn: Connection) -> list[str]:
+    latest = conn.execute(
+        select(BacktestRun.metrics).order_by(BacktestRun.id.desc()).limit(1)
+    ).scalar_one_or_none()
     extra = sorted(k for k in (latest or {}) if k not in KNOWN_METRICS and _NAME.match(k))
     return [*KNOWN_METRICS, *extra]
 
@@ -259,7 +278,7 @@ def _sort_expression(db: Database, sort: str, metrics: Sequence[str]) -> ColumnE
     if key in RUN_COLUMNS:
         expr: ColumnElement[Any] = getattr(BacktestRun, key)
     elif key in metrics:
-        expr = _json_number(db, BacktestRun.metrics, key)
+        expr = _metric(db, key)
     else:
         names = [*RUN_COLUMNS, *metrics]
         close = difflib.get_close_matches(key, names, n=1)
@@ -292,7 +311,7 @@ def _where(db: Database, query: RunQuery) -> list[ColumnElement[bool]]:
     if query.created_to is not None:
         conds.append(BacktestRun.created_at <= _utc(query.created_to))
     conds += [_condition(db, BacktestRun.params, c) for c in query.params]
-    conds += [_condition(db, BacktestRun.metrics, c) for c in query.metrics]
+    conds += [_metric_condition(db, c) for c in query.metrics]
     return conds
 
 
@@ -325,39 +344,57 @@ def list_runs(db: Database, query: RunQuery | None = None) -> RunPage:
                                 f"use 1 to {MAX_PAGE_SIZE}")
     if query.page < 1:
         raise InvalidInputError(f"invalid page {query.page}", "pages start at 1")
-    order = _sort_expression(db, query.sort, metric_names(db))
     conds = _where(db, query)
+    offset = (query.page - 1) * query.page_size
     with db.engine.connect() as conn:
-        counted = select(func.count()).select_from(BacktestRun).where(*conds)
-        total = conn.execute(counted).scalar_one()
-        rows = conn.execute(
-            select(*_SUMMARY_COLUMNS).where(*conds).order_by(order, BacktestRun.id.desc())
-            .limit(query.page_size).offset((query.page - 1) * query.page_size)
+        order = _sort_expression(db, query.sort, _metric_names(conn))
+        # Sort only ids (the stored trades make whole rows large), count in the same scan when
+        # filtering (a window count over the matching rows), then read the page's rows.
+        columns = [BacktestRun.id] + ([func.count().over().label("matching")] if conds else [])
+        ranked = conn.execute(
+            select(*columns).where(*conds).order_by(order, BacktestRun.id.desc())
+            .limit(query.page_size).offset(offset)
         ).all()
-    return RunPage([_summary(r) for r in rows], int(total), query.page, query.page_size,
-                   _pages(int(total), query.page_size), query.sort)
+        if conds and ranked:
+            total = int(ranked[0].matching)
+        else:
+            counted = select(func.count()).select_from(BacktestRun).where(*conds)
+            total = int(conn.execute(counted).scalar_one())
+        ids = [int(r.id) for r in ranked]
+        rows = conn.execute(select(*_SUMMARY_COLUMNS).where(BacktestRun.id.in_(ids))).all()
+    by_id = {int(r.id): r for r in rows}
+    return RunPage([_summary(by_id[i]) for i in ids if i in by_id], total, query.page,
+                   query.page_size, _pages(total, query.page_size), query.sort)
 
 
 def _pages(total: int, page_size: int) -> int:
     return max(1, math.ceil(total / page_size))
 
 
+def runs_version(db: Database) -> tuple[int, int]:
+    """(number of runs, newest id): changes whenever a run is stored (runs are append-only)."""
+    with db.engine.connect() as conn:
+        count, newest = conn.execute(select(func.count(), func.max(BacktestRun.id))).one()
+    return int(count), int(newest or 0)
+
+
 def run_facets(db: Database) -> RunFacets:
     """Distinct symbols, strategies and resolutions of the stored runs, metric and parameter
     names (parameters of the newest 200 runs)."""
     with db.engine.connect() as conn:
-        symbols = conn.execute(select(BacktestRun.symbol).distinct()).scalars().all()
-        strategies = conn.execute(select(BacktestRun.strategy).distinct()).scalars().all()
-        resolutions = conn.execute(select(BacktestRun.resolution).distinct()).scalars().all()
+        combos = conn.execute(
+            select(BacktestRun.symbol, BacktestRun.strategy, BacktestRun.resolution).distinct()
+        ).all()
         params = conn.execute(
             select(BacktestRun.params).order_by(BacktestRun.id.desc()).limit(200)
         ).scalars().all()
     metrics = metric_names(db)
     order = {name: k for k, name in enumerate(RESOLUTIONS)}
     return RunFacets(
-        symbols=sorted(symbols), strategies=sorted(strategies),
-        resolutions=sorted(resolutions, key=lambda r: order.get(r, 99)), metrics=metrics,
-        params=sorted({k for p in params for k in (p or {})}),
+        symbols=sorted({c.symbol for c in combos}),
+        strategies=sorted({c.strategy for c in combos}),
+        resolutions=sorted({c.resolution for c in combos}, key=lambda r: order.get(r, 99)),
+        metrics=metrics, params=sorted({k for p in params for k in (p or {})}),
         sort_keys=[*RUN_COLUMNS, *metrics],
     )
 
@@ -722,6 +759,7 @@ __all__ = [
     "rerun_verdict",
     "run_facets",
     "run_report",
+    "runs_version",
     "stored_run_report",
     "write_run_report",
 ]

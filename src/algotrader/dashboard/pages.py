@@ -42,6 +42,17 @@ def _render(
     )
 
 
+def _facets(request: Request, db: Database) -> browse.RunFacets:
+    """The filter choices, recomputed only when a run was stored since (one scan of the runs)."""
+    version = browse.runs_version(db)
+    cached = getattr(request.app.state, "facets", None)
+    if cached is None or cached[0] != version:
+        cached = (version, browse.run_facets(db))
+        request.app.state.facets = cached
+    facets: browse.RunFacets = cached[1]
+    return facets
+
+
 def _blank(value: str | None) -> str | None:
     return value.strip() if value and value.strip() else None
 
@@ -101,7 +112,7 @@ def runs_page(
     )
     found = browse.list_runs(db, query)
     return _render(request, "runs.html", {
-        "page": found, "facets": browse.run_facets(db), "query": query,
+        "page": found, "facets": _facets(request, db), "query": query,
         "filters": {"symbol": symbol or "", "strategy": strategy or "",
                     "resolution": resolution or "", "param": ", ".join(param or []),
                     "metric": ", ".join(metric or []), "created_from": created_from or "",
