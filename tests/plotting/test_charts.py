@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from algotrader.backtest import Backtest
-from algotrader.plotting import SYNTHETIC_NOTE, backtest_chart, backtest_figure, price_chart
+from algotrader.plotting import SYNTHETIC_NOTE, backtest_chart, backtest_png_figure, price_chart
 
 
 def _price_axis(fig: Figure) -> Axes:
@@ -24,7 +24,7 @@ def _line(ax: Axes, label: str) -> tuple[np.ndarray, np.ndarray]:
 
 def test_ma_cross_png_draws_the_two_smas_of_its_windows(indicator_frame: pd.DataFrame) -> None:
     result = Backtest(indicator_frame, "ma_cross").run(fast=10, slow=30)
-    ax = _price_axis(backtest_figure(indicator_frame, result, "SPY"))
+    ax = _price_axis(backtest_png_figure(indicator_frame, result, "SPY"))
     labels = {ln.get_label() for ln in ax.get_lines()}
     assert {"SMA(10)", "SMA(30)"} <= labels and not {"MA20", "MA50"} & labels
     _, drawn = _line(ax, "SMA(30)")
@@ -34,7 +34,7 @@ def test_ma_cross_png_draws_the_two_smas_of_its_windows(indicator_frame: pd.Data
 
 def test_rsi_png_has_a_panel_with_the_levels_it_trades_at(indicator_frame: pd.DataFrame) -> None:
     result = Backtest(indicator_frame, "rsi").run(lower=25, upper=75)
-    fig = backtest_figure(indicator_frame, result, "SPY")
+    fig = backtest_png_figure(indicator_frame, result, "SPY")
     panel = fig.axes[1]
     assert panel.get_ylabel() == "RSI(14)" and panel.get_ylim() == (0.0, 100.0)
     levels = {ln.get_ydata()[0] for ln in panel.get_lines() if ln.get_linestyle() == "--"}
@@ -43,7 +43,7 @@ def test_rsi_png_has_a_panel_with_the_levels_it_trades_at(indicator_frame: pd.Da
 
 def test_supertrend_png_splits_the_line_by_trend(indicator_frame: pd.DataFrame) -> None:
     result = Backtest(indicator_frame, "supertrend").run()
-    ax = _price_axis(backtest_figure(indicator_frame, result, "SPY"))
+    ax = _price_axis(backtest_png_figure(indicator_frame, result, "SPY"))
     _, up = _line(ax, "SuperTrend(10, 3) up")
     trend = indicator_frame["supertrend_trend"].to_numpy()
     assert np.array_equal(~np.isnan(up), trend > 0)
@@ -51,7 +51,7 @@ def test_supertrend_png_splits_the_line_by_trend(indicator_frame: pd.DataFrame) 
 
 def test_intraday_png_is_drawn_against_bar_number(hourly_frame: pd.DataFrame) -> None:
     result = Backtest(hourly_frame, "macd", resolution="1h").run()
-    fig = backtest_figure(hourly_frame, result, "SPY", full=True)
+    fig = backtest_png_figure(hourly_frame, result, "SPY", full=True)
     x, _ = _line(_price_axis(fig), "close")
     assert np.array_equal(x.astype(np.float64), np.arange(len(hourly_frame)))
     gaps = np.diff(hourly_frame.index) / pd.Timedelta(hours=1)
@@ -60,7 +60,7 @@ def test_intraday_png_is_drawn_against_bar_number(hourly_frame: pd.DataFrame) ->
 
 def test_intraday_date_labels_name_the_bar_under_each_tick(hourly_frame: pd.DataFrame) -> None:
     result = Backtest(hourly_frame, "macd", resolution="1h").run()
-    fig = backtest_figure(hourly_frame, result, "SPY")
+    fig = backtest_png_figure(hourly_frame, result, "SPY")
     fig.canvas.draw()
     bottom = fig.axes[-1]
     formatter = bottom.xaxis.get_major_formatter()
@@ -72,7 +72,7 @@ def test_intraday_date_labels_name_the_bar_under_each_tick(hourly_frame: pd.Data
 
 def test_daily_png_keeps_a_date_axis(indicator_frame: pd.DataFrame) -> None:
     result = Backtest(indicator_frame, "macd").run()
-    x, _ = _line(_price_axis(backtest_figure(indicator_frame, result, "SPY")), "close")
+    x, _ = _line(_price_axis(backtest_png_figure(indicator_frame, result, "SPY")), "close")
     assert pd.Timestamp(x[0]) == indicator_frame.index[0].tz_localize(None)
 
 
@@ -83,7 +83,7 @@ def test_full_png_is_written_and_watermarked_when_synthetic(
     path = backtest_chart(indicator_frame, result, "SPY", tmp_path / "c" / "full.png", full=True,
                           synthetic=True)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    fig = backtest_figure(indicator_frame, result, "SPY", full=True, synthetic=True)
+    fig = backtest_png_figure(indicator_frame, result, "SPY", full=True, synthetic=True)
     assert SYNTHETIC_NOTE in [t.get_text() for t in fig.texts]
 
 
@@ -93,7 +93,7 @@ def test_a_run_of_a_strategy_that_no_longer_resolves_still_gets_a_chart(
     from dataclasses import replace
 
     result = replace(Backtest(indicator_frame, "macd").run(), strategy="deleted_user_file")
-    ax = _price_axis(backtest_figure(indicator_frame, result, "SPY"))
+    ax = _price_axis(backtest_png_figure(indicator_frame, result, "SPY"))
     assert {"MA20", "MA50"} <= {ln.get_label() for ln in ax.get_lines()}
 
 

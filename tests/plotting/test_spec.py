@@ -104,7 +104,9 @@ def test_a_declared_plot_spec_wins_over_the_derived_one(indicator_frame: pd.Data
 
 def test_a_declaration_may_be_a_plain_mapping(indicator_frame: pd.DataFrame) -> None:
     class Mapped(_Declared):
-        plot_spec = {"price": ["ma20", ("bb_upper", "bb_lower")], "panels": {"ATR": ["atr"]}}
+        plot_spec: ClassVar[dict[str, Any]] = {
+            "price": ["ma20", ("bb_upper", "bb_lower")], "panels": {"ATR": ["atr"]},
+        }
 
     spec = plot_spec_for(Mapped(), indicator_frame)
     assert spec.price == (Line("ma20"), Band("bb_upper", "bb_lower"))
@@ -115,7 +117,7 @@ def test_a_declaration_naming_a_missing_column_is_one_clear_error(
     indicator_frame: pd.DataFrame,
 ) -> None:
     class Wrong(_Declared):
-        plot_spec = {"price": ["sma_200"]}
+        plot_spec: ClassVar[dict[str, Any]] = {"price": ["sma_200"]}
 
     with pytest.raises(InvalidInputError, match="draws column 'sma_200' the bars lack"):
         plot_spec_for(Wrong(), indicator_frame)

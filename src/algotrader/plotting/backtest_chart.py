@@ -161,7 +161,7 @@ def _title(symbol: str, result: Result, synthetic: bool) -> str:
     return title
 
 
-def backtest_figure(
+def backtest_png_figure(
     frame: pd.DataFrame,
     result: Result,
     symbol: str,
@@ -223,7 +223,7 @@ def backtest_chart(
     parameters. Intraday bars are drawn against their bar number (no gaps at nights and
     weekends). ``full`` adds equity vs buy & hold, drawdown and a metrics table.
     """
-    fig = backtest_figure(frame, result, symbol, full=full, synthetic=synthetic,
+    fig = backtest_png_figure(frame, result, symbol, full=full, synthetic=synthetic,
                           strategy=strategy)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
