@@ -193,9 +193,13 @@ def server(filled: Filled, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Debian Chromium (CI: required; elsewhere skipped when absent)."""
+    """Headless Debian Chromium (CI: required; elsewhere skipped when absent).
+
+    Module scope: Playwright's sync API keeps an event loop running in this thread while it is
+    open, which would break other modules' ``asyncio.run`` on the same worker.
+    """
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is required in CI: apt-get install -y chromium")

@@ -34,7 +34,11 @@ def minute_frame() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """A headless Chromium for the module (CI: required; elsewhere skipped when absent)."""
+    """A headless Chromium for the module (CI: required; elsewhere skipped when absent).
+
+    Never wider than a module: Playwright's sync API runs an event loop in this thread while
+    it is open, which would break other modules' ``asyncio.run`` on the same worker.
+    """
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is required in CI: apt-get install -y chromium")

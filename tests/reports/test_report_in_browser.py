@@ -54,6 +54,7 @@ def test_clicking_a_trades_header_sorts_the_table(
     page.goto(path.as_uri())
     table = page.locator("section:has(h2:text-is('Trades')) table")
     table.locator("th", has_text="P&L").click()
-    shown = [float(t.replace(",", "")) for t in table.locator("tbody td:nth-child(8)").all_inner_texts()]
+    cells = table.locator("tbody td:nth-child(8)").all_inner_texts()
+    shown = [float(t.replace(",", "")) for t in cells]
     assert shown == sorted(result.trades["pnl"].round(2).tolist())
     page.close()
