@@ -115,6 +115,28 @@ class Result:
 
         return f"bars={len(self.equity)} {format_metrics(self.metrics)}"
 
+    def plot(self, bars: pd.DataFrame | None = None, **options: Any) -> Any:
+        """The interactive chart (Plotly): candles with the strategy's indicators and trades,
+        equity vs buy & hold, drawdown and rolling Sharpe, linked. Shown inline when it is the
+        last expression of a Jupyter cell; ``.show()`` opens it elsewhere.
+
+        ``bars`` is the frame the backtest ran on (without it: no price panel); ``options`` go to
+        :func:`algotrader.reports.backtest_figure` (``strategy``, ``symbol``, ``benchmark``,
+        ``synthetic``). Needs ``pip install 'algotrader[report]'``.
+        """
+        from algotrader.reports import backtest_figure
+
+        return backtest_figure(self, bars, **options)
+
+    def to_html(self, path: Any, bars: pd.DataFrame | None = None, **options: Any) -> Any:
+        """Write the full report (chart, metrics, monthly returns, trades) to ``path`` as one
+        self-contained HTML file (no network needed) and return its path; ``options`` go to
+        :func:`algotrader.reports.backtest_report`.
+        """
+        from algotrader.reports import backtest_report
+
+        return backtest_report(self, bars, **options).write(path)
+
     def to_dict(self, *, include_series: bool = False) -> dict[str, Any]:
         """A JSON-serialisable dict: times as ISO-8601 UTC strings, nan/inf as ``None``.
 

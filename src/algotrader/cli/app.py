@@ -33,6 +33,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "portfolio",
     "ml",
     "research",
+    "report",
+    "dashboard",
 )
 
 app = typer.Typer(
