@@ -1,14 +1,25 @@
-"""``market_events``, ``symbol_events`` and ``external_signals``: idempotent upserts by key."""
+"""``market_events``, ``symbol_events`` and ``external_signals``: idempotent upserts by key, and
+the signals and events of a symbol as frames (behind :class:`~algotrader.ports.stores.EventStore`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, select, tuple_
+import numpy as np
+import pandas as pd
+from sqlalchemy import Select, Table, and_, bindparam, literal_column, select, tuple_, union_all
 
 from algotrader.db.engine import Database
 from algotrader.db.models import Base, ExternalSignal, MarketEvent, SymbolEvent
-from algotrader.ports.stores import UpsertReport
+from algotrader.ports.stores import SignalRow, UpsertReport
+
+_SIGNALS = Base.metadata.tables[ExternalSignal.__tablename__]
+_SYMBOL_EVENTS = Base.metadata.tables[SymbolEvent.__tablename__]
+_MARKET_EVENTS = Base.metadata.tables[MarketEvent.__tablename__]
 
 # Each table's natural key: a re-import of the same row updates it instead of adding another.
 _KEYS: dict[str, tuple[Table, tuple[str, ...]]] = {
@@ -56,6 +67,69 @@ class SqlEventStore:
                     updated += 1
         return UpsertReport(table_name, inserted, updated, len(latest) - inserted - updated)
 
+    def upsert_signals(self, rows: Sequence[SignalRow]) -> UpsertReport:
+        """Bulk :meth:`upsert` of ``external_signals`` (forecasts come by the ten thousand): one
+        read of the stored rows, one insert and one update of many rows, in one transaction."""
+        latest = {_signal_key(r.symbol, r.source, r.name, r.ts): r for r in rows}
+        if not latest:
+            return UpsertReport("external_signals", 0, 0, 0)
+        with self.db.engine.begin() as conn:
+            stored = _stored_signals(conn, list(latest.values()))
+            new = [asdict(r) for k, r in latest.items() if k not in stored]
+            changed = [
+                {f"b_{name}": value for name, value in asdict(r).items()}
+                for k, r in latest.items()
+                if k in stored and stored[k] != (r.value, r.payload)
+            ]
+            if new:
+                conn.execute(_SIGNALS.insert(), new)
+            if changed:
+                conn.execute(_UPDATE_SIGNAL, changed)
+        unchanged = len(latest) - len(new) - len(changed)
+        return UpsertReport("external_signals", len(new), len(changed), unchanged)
+
+    def signals(
+        self, symbol: str, sources: Sequence[str] | None = None, *, end: datetime | None = None
+    ) -> pd.DataFrame:
+        """The signals of ``symbol`` (see :meth:`algotrader.ports.stores.EventStore.signals`)."""
+        t = _SIGNALS
+        query = select(t.c.ts, t.c.source, t.c.name, t.c.value).where(t.c.symbol == symbol)
+        if sources is not None:
+            query = query.where(t.c.source.in_(list(sources)))
+        if end is not None:
+            query = query.where(t.c.ts <= end)
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(query.order_by(t.c.source, t.c.name, t.c.ts)).all()
+        frame = pd.DataFrame(rows, columns=["ts", "source", "name", "value"])
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+        frame["value"] = frame["value"].astype(np.float64)  # NULL -> NaN
+        return frame
+
+    def events(
+        self, symbol: str, *, start: datetime | None = None, end: datetime | None = None
+    ) -> pd.DataFrame:
+        """The events ``symbol`` sees (see :meth:`algotrader.ports.stores.EventStore.events`),
+        in one query."""
+        own = _within(
+            select(_SYMBOL_EVENTS.c.ts, _SYMBOL_EVENTS.c.kind, literal_column("'symbol'")).where(
+                _SYMBOL_EVENTS.c.symbol == symbol
+            ),
+            _SYMBOL_EVENTS,
+            start,
+            end,
+        )
+        market = _within(
+            select(_MARKET_EVENTS.c.ts, _MARKET_EVENTS.c.kind, literal_column("'market'")),
+            _MARKET_EVENTS,
+            start,
+            end,
+        )
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(union_all(own, market)).all()
+        frame = pd.DataFrame(rows, columns=["ts", "kind", "scope"])
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+        return frame.sort_values(["ts", "scope", "kind"], kind="stable", ignore_index=True)
+
 
 def _existing(
     conn: Any, table: Table, keys: tuple[str, ...], wanted: list[tuple[Any, ...]]
@@ -67,3 +141,43 @@ def _existing(
         for row in conn.execute(select(table).where(tuple_(*key_cols).in_(batch))).mappings():
             found[tuple(row[k] for k in keys)] = row
     return found
+
+
+_UPDATE_SIGNAL = (
+    _SIGNALS.update()
+    .where(
+        _SIGNALS.c.symbol == bindparam("b_symbol"),
+        _SIGNALS.c.source == bindparam("b_source"),
+        _SIGNALS.c.name == bindparam("b_name"),
+        _SIGNALS.c.ts == bindparam("b_ts"),
+    )
+    .values(value=bindparam("b_value"), payload=bindparam("b_payload"))
+)
+
+
+def _signal_key(symbol: str, source: str, name: str, ts: datetime) -> tuple[str, str, str, int]:
+    # Microseconds since the epoch: the same instant read back from either backend.
+    return symbol, source, name, pd.Timestamp(ts).as_unit("us").value
+
+
+def _stored_signals(
+    conn: Any, rows: list[SignalRow]
+) -> dict[tuple[str, str, str, int], tuple[float | None, Any]]:
+    t = _SIGNALS
+    query = select(t.c.symbol, t.c.source, t.c.name, t.c.ts, t.c.value, t.c.payload).where(
+        t.c.symbol.in_(sorted({r.symbol for r in rows})),
+        t.c.source.in_(sorted({r.source for r in rows})),
+        t.c.name.in_(sorted({r.name for r in rows})),
+    )
+    return {
+        _signal_key(symbol, source, name, ts): (value, payload)
+        for symbol, source, name, ts, value, payload in conn.execute(query).all()
+    }
+
+
+def _within(query: Select[Any], table: Table, start: datetime | None, end: datetime | None) -> Any:
+    if start is not None:
+        query = query.where(table.c.ts >= start)
+    if end is not None:
+        query = query.where(table.c.ts <= end)
+    return query
