@@ -20,6 +20,12 @@ from algotrader.ports.stores import SignalRow, UpsertReport
 _SIGNALS = Base.metadata.tables[ExternalSignal.__tablename__]
 _SYMBOL_EVENTS = Base.metadata.tables[SymbolEvent.__tablename__]
 _MARKET_EVENTS = Base.metadata.tables[MarketEvent.__tablename__]
+_UTC_TIMES = pd.Series([], dtype="datetime64[us, UTC]")
+_TEXT = pd.Series([], dtype=object)
+_SIGNAL_FRAME = pd.DataFrame(
+    {"ts": _UTC_TIMES, "source": _TEXT, "name": _TEXT, "value": pd.Series([], dtype=np.float64)}
+)
+_EVENT_FRAME = pd.DataFrame({"ts": _UTC_TIMES, "kind": _TEXT, "scope": _TEXT})
 
 # Each table's natural key: a re-import of the same row updates it instead of adding another.
 _KEYS: dict[str, tuple[Table, tuple[str, ...]]] = {
@@ -100,10 +106,17 @@ class SqlEventStore:
             query = query.where(t.c.ts <= end)
         with self.db.engine.connect() as conn:
             rows = conn.execute(query.order_by(t.c.source, t.c.name, t.c.ts)).all()
-        frame = pd.DataFrame(rows, columns=["ts", "source", "name", "value"])
-        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-        frame["value"] = frame["value"].astype(np.float64)  # NULL -> NaN
-        return frame
+        if not rows:  # the usual case of a backtest: skip building a frame from nothing
+            return _SIGNAL_FRAME.copy()
+        ts, source, name, value = zip(*rows, strict=True)
+        return pd.DataFrame(
+            {
+                "ts": _utc_times(ts),
+                "source": list(source),
+                "name": list(name),
+                "value": np.array(value, dtype=np.float64),  # NULL -> NaN
+            }
+        )
 
     def events(
         self, symbol: str, *, start: datetime | None = None, end: datetime | None = None
@@ -126,8 +139,10 @@ class SqlEventStore:
         )
         with self.db.engine.connect() as conn:
             rows = conn.execute(union_all(own, market)).all()
-        frame = pd.DataFrame(rows, columns=["ts", "kind", "scope"])
-        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+        if not rows:
+            return _EVENT_FRAME.copy()
+        ts, kind, scope = zip(*rows, strict=True)
+        frame = pd.DataFrame({"ts": _utc_times(ts), "kind": list(kind), "scope": list(scope)})
         return frame.sort_values(["ts", "scope", "kind"], kind="stable", ignore_index=True)
 
 
@@ -173,6 +188,10 @@ def _stored_signals(
         _signal_key(symbol, source, name, ts): (value, payload)
         for symbol, source, name, ts, value, payload in conn.execute(query).all()
     }
+
+
+def _utc_times(values: Sequence[datetime]) -> pd.DatetimeIndex:
+    return pd.to_datetime(list(values), utc=True).as_unit("us")
 
 
 def _within(query: Select[Any], table: Table, start: datetime | None, end: datetime | None) -> Any:
