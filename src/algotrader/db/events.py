@@ -11,10 +11,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, Table, and_, bindparam, literal_column, select, tuple_, union_all
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    bindparam,
+    literal_column,
+    select,
+    tuple_,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import Label
 
 from algotrader.db.engine import Database
 from algotrader.db.models import Base, ExternalSignal, MarketEvent, SymbolEvent
+from algotrader.db.types import UtcTimestamp, to_epoch_us
 from algotrader.ports.stores import SignalRow, UpsertReport
 
 _SIGNALS = Base.metadata.tables[ExternalSignal.__tablename__]
@@ -99,7 +112,7 @@ class SqlEventStore:
     ) -> pd.DataFrame:
         """The signals of ``symbol`` (see :meth:`algotrader.ports.stores.EventStore.signals`)."""
         t = _SIGNALS
-        query = select(t.c.ts, t.c.source, t.c.name, t.c.value).where(t.c.symbol == symbol)
+        query = select(_stored_ts(t), t.c.source, t.c.name, t.c.value).where(t.c.symbol == symbol)
         if sources is not None:
             query = query.where(t.c.source.in_(list(sources)))
         if end is not None:
@@ -124,15 +137,15 @@ class SqlEventStore:
         """The events ``symbol`` sees (see :meth:`algotrader.ports.stores.EventStore.events`),
         in one query."""
         own = _within(
-            select(_SYMBOL_EVENTS.c.ts, _SYMBOL_EVENTS.c.kind, literal_column("'symbol'")).where(
-                _SYMBOL_EVENTS.c.symbol == symbol
-            ),
+            select(
+                _stored_ts(_SYMBOL_EVENTS), _SYMBOL_EVENTS.c.kind, literal_column("'symbol'")
+            ).where(_SYMBOL_EVENTS.c.symbol == symbol),
             _SYMBOL_EVENTS,
             start,
             end,
         )
         market = _within(
-            select(_MARKET_EVENTS.c.ts, _MARKET_EVENTS.c.kind, literal_column("'market'")),
+            select(_stored_ts(_MARKET_EVENTS), _MARKET_EVENTS.c.kind, literal_column("'market'")),
             _MARKET_EVENTS,
             start,
             end,
@@ -172,25 +185,45 @@ _UPDATE_SIGNAL = (
 
 def _signal_key(symbol: str, source: str, name: str, ts: datetime) -> tuple[str, str, str, int]:
     # Microseconds since the epoch: the same instant read back from either backend.
-    return symbol, source, name, pd.Timestamp(ts).as_unit("us").value
+    return symbol, source, name, to_epoch_us(ts)
 
 
 def _stored_signals(
     conn: Any, rows: list[SignalRow]
 ) -> dict[tuple[str, str, str, int], tuple[float | None, Any]]:
     t = _SIGNALS
-    query = select(t.c.symbol, t.c.source, t.c.name, t.c.ts, t.c.value, t.c.payload).where(
+    query = select(t.c.symbol, t.c.source, t.c.name, _stored_ts(t), t.c.value, t.c.payload).where(
         t.c.symbol.in_(sorted({r.symbol for r in rows})),
         t.c.source.in_(sorted({r.source for r in rows})),
         t.c.name.in_(sorted({r.name for r in rows})),
     )
-    return {
-        _signal_key(symbol, source, name, ts): (value, payload)
-        for symbol, source, name, ts, value, payload in conn.execute(query).all()
-    }
+    stored = conn.execute(query).all()
+    if not stored:
+        return {}
+    symbol, source, name, ts, value, payload = zip(*stored, strict=True)
+    micros = _utc_times(ts).asi8.tolist()
+    rows_of = zip(symbol, source, name, micros, value, payload, strict=True)
+    return {(sym, src, nm, us): (v, p) for sym, src, nm, us, v, p in rows_of}
 
 
-def _utc_times(values: Sequence[datetime]) -> pd.DatetimeIndex:
+class _StoredInstant(UtcTimestamp):
+    """A :class:`UtcTimestamp` read as the driver returns it (epoch microseconds from SQLite,
+    datetimes from PostgreSQL): :func:`_utc_times` converts thousands at once, where the
+    decorator's row-by-row conversion costs more than the query."""
+
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return value
+
+
+def _stored_ts(table: Table) -> Label[Any]:
+    return type_coerce(table.c.ts, _StoredInstant()).label("ts")
+
+
+def _utc_times(values: Sequence[Any]) -> pd.DatetimeIndex:
+    if isinstance(values[0], int):  # epoch microseconds
+        return pd.to_datetime(np.asarray(values, dtype=np.int64), unit="us", utc=True)
     return pd.to_datetime(list(values), utc=True).as_unit("us")
 
 
