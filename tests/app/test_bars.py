@@ -12,12 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import event
 
 from algotrader.api import Backtest
 from algotrader.app._provenance import fingerprint
 from algotrader.app._stores import open_stores
 from algotrader.app.backtests import BacktestRequest, run_batch
-from algotrader.app.bars import load_bars
+from algotrader.app.bars import load_bars, with_signals
 from algotrader.app.ingest import IngestRequest, IngestWindow, ingest
 from algotrader.app.portfolios import PortfolioRequest, run_portfolio
 from algotrader.app.runs import rerun
@@ -118,6 +119,18 @@ def test_without_signals_the_bars_and_their_fingerprint_stay_as_they_were(
     _store_events(settings, "symbol_events", [coming])
     after = _bars(settings)
     assert list(after.columns) == list(stored.columns) and fingerprint(after) == fingerprint(plain)
+
+
+def test_a_symbol_without_signals_costs_one_query_for_signals_and_one_for_events(
+    settings: Settings,
+) -> None:
+    statements: list[str] = []
+    with open_stores(settings) as stores:
+        bars = stores.bars.load_bars("SPY", "1d")
+        event.listen(stores.db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        assert with_signals(stores, "SPY", bars) is bars
+    assert len(statements) == 2
+    assert "external_signals" in statements[0] and "symbol_events" in statements[1]
 
 
 def test_the_fingerprint_covers_the_signals_the_bars_carry(settings: Settings) -> None:
