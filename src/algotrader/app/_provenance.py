@@ -1,4 +1,5 @@
-"""What a stored run records about its inputs: a fingerprint of the bars, the code version."""
+"""What a stored run records about its inputs: a fingerprint of the bars (and of the signals and
+events aligned to them), the code version."""
 
 from __future__ import annotations
 
@@ -11,15 +12,27 @@ import numpy as np
 import pandas as pd
 
 from algotrader.frames import OHLCV_COLUMNS
+from algotrader.ml.align import EVENT_PREFIX, REGIME, SIGNAL_PREFIX
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
-    """SHA-256 of the bars' timestamps and OHLCV values (what a backtest's result depends on)."""
+    """SHA-256 of what a backtest's result depends on: the bars' timestamps and OHLCV values,
+    then each aligned signal or event column (``signal:*``, ``regime``, ``event:*``) by name and
+    values, in name order. Bars without such columns hash as they always did."""
     digest = hashlib.sha256()
     digest.update(np.ascontiguousarray(pd.DatetimeIndex(frame.index).as_unit("us").asi8).tobytes())
     for column in OHLCV_COLUMNS:
         digest.update(np.ascontiguousarray(frame[column].to_numpy(np.float64)).tobytes())
+    for name in sorted(str(c) for c in frame.columns if _is_signal_column(str(c))):
+        values = frame[name].to_numpy(np.float64)
+        values = np.where(np.isnan(values), np.nan, values)  # one NaN bit pattern
+        digest.update(b"\0" + name.encode() + b"\0")
+        digest.update(np.ascontiguousarray(values).tobytes())
     return digest.hexdigest()
+
+
+def _is_signal_column(name: str) -> bool:
+    return name == REGIME or name.startswith((SIGNAL_PREFIX, EVENT_PREFIX))
 
 
 @cache

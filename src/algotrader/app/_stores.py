@@ -5,15 +5,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from algotrader.config import Settings
 from algotrader.db.engine import Database, open_database
 from algotrader.db.events import SqlEventStore
 from algotrader.db.instruments import SqlInstrumentStore
+from algotrader.db.ml_models import SqlModelStore
 from algotrader.db.runs import SqlRunStore
 from algotrader.db.store import SqlBarStore
 from algotrader.ports.runs import RunStore
-from algotrader.ports.stores import BarStore, EventStore, InstrumentStore
+from algotrader.ports.stores import BarStore, EventStore, InstrumentStore, ModelStore
+
+_DEFAULT_DATA_DIR = Settings.model_fields["data_dir"].default
 
 
 @dataclass(frozen=True)
@@ -25,16 +29,19 @@ class Stores:
     runs: RunStore
     instruments: InstrumentStore
     events: EventStore
+    models: ModelStore
 
 
-def stores_of(db: Database) -> Stores:
-    """The stores of an open database (closing it stays the caller's job)."""
+def stores_of(db: Database, data_dir: Path | None = None) -> Stores:
+    """The stores of an open database (closing it stays the caller's job); model artefacts live
+    under ``data_dir`` (default: the default data directory)."""
     return Stores(
         db=db,
         bars=SqlBarStore(db),
         runs=SqlRunStore(db),
         instruments=SqlInstrumentStore(db),
         events=SqlEventStore(db),
+        models=SqlModelStore(db, data_dir if data_dir is not None else _DEFAULT_DATA_DIR),
     )
 
 
@@ -44,6 +51,6 @@ def open_stores(settings: Settings | str) -> Iterator[Stores]:
     connections when the block ends."""
     db = open_database(settings)
     try:
-        yield stores_of(db)
+        yield stores_of(db, settings.data_dir if isinstance(settings, Settings) else None)
     finally:
         db.dispose()

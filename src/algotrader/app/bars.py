@@ -1,4 +1,5 @@
-"""Stored bars for research: make sure they are there (fetching what is missing), then load them."""
+"""Stored bars for research: make sure they are there (fetching what is missing), then load them
+with every stored signal and event of the symbol aligned to them without look-ahead."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from algotrader.app._stores import Stores, open_stores
 from algotrader.app.ingest import IngestListener, IngestRequest, IngestWindow, ingest
 from algotrader.config import Settings
 from algotrader.errors import DataNotFoundError
+from algotrader.ml.align import attach_signals
 from algotrader.timeframes import Duration, Resolution
 
 DEFAULT_FETCH = Duration(5, "Y")
@@ -83,7 +85,8 @@ def slice_to_duration(frame: pd.DataFrame, duration: Duration | None) -> pd.Data
 def load_bars(
     stores: Stores, symbol: str, resolution: Resolution, duration: Duration | None = None
 ) -> pd.DataFrame:
-    """Stored bars with indicators, sliced to ``duration``; one clear line when there are none."""
+    """Stored bars with indicators, sliced to ``duration``, with the symbol's signals and events
+    (:func:`with_signals`); one clear line when there are none."""
     frame = slice_to_duration(stores.bars.load_bars(symbol, resolution.name), duration)
     if frame.empty:
         raise DataNotFoundError(
@@ -91,4 +94,31 @@ def load_bars(
             f"fetch them with `{fetch_command(symbol, resolution.name, duration)}` "
             "or add --auto-fetch",
         )
-    return frame
+    return with_signals(stores, symbol, frame)
+
+
+def load_window(
+    stores: Stores, symbol: str, resolution: str, start: datetime, end: datetime
+) -> pd.DataFrame:
+    """The stored bars of ``[start, end]`` (both included) as :func:`load_bars` gives them, for
+    reruns of stored runs; empty when none are left."""
+    stop = pd.Timestamp(end) + pd.Timedelta(microseconds=1)
+    frame = stores.bars.load_bars(symbol, resolution, start, stop.to_pydatetime())
+    return with_signals(stores, symbol, frame) if not frame.empty else frame
+
+
+def with_signals(stores: Stores, symbol: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` plus ``signal:<source>[:<name>]``, ``regime`` and ``event:<kind>`` columns from
+    what was stored about ``symbol`` up to its last bar (see :mod:`algotrader.ml.align`).
+
+    A signal stamped ``s`` shows on the bars at or after ``s``; an event counts on the first bar
+    at or after its timestamp. Only what the window can see makes a column, so signals or events
+    stamped after its last bar (a later forecast, a coming earnings date) leave it unchanged.
+    Without any, ``frame`` comes back as it is.
+    """
+    first, last = (pd.Timestamp(frame.index[k]).to_pydatetime() for k in (0, -1))
+    signals = stores.events.signals(symbol, end=last)
+    events = stores.events.events(symbol, start=first, end=last)
+    if signals.empty and events.empty:
+        return frame
+    return attach_signals(frame, signals, events)

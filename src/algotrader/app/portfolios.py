@@ -15,7 +15,7 @@ import pandas as pd
 
 from algotrader.app._provenance import code_version
 from algotrader.app._stores import Stores, open_stores
-from algotrader.app.bars import DEFAULT_FETCH, ensure_bars, load_bars
+from algotrader.app.bars import DEFAULT_FETCH, ensure_bars, load_bars, load_window
 from algotrader.app.ingest import IngestListener
 from algotrader.config import Settings
 from algotrader.data.providers import is_synthetic
@@ -167,11 +167,9 @@ def rerun_portfolio(settings: Settings, run: RunRecord) -> PortfolioResult:
     """Recompute a stored portfolio run on the same stored bars (refused if they changed)."""
     assert run.detail is not None
     symbols = list(run.detail["symbols"])
-    end = pd.Timestamp(run.end_ts) + pd.Timedelta(microseconds=1)
     with open_stores(settings) as stores:
         bars = {
-            s: stores.bars.load_bars(s, run.resolution, run.start_ts, end.to_pydatetime())
-            for s in symbols
+            s: load_window(stores, s, run.resolution, run.start_ts, run.end_ts) for s in symbols
         }
         benchmark = run.config.get("benchmark")
         span = run.detail.get("benchmark_span")

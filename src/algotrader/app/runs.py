@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
 from algotrader.app._provenance import code_version, fingerprint
 from algotrader.app._stores import open_stores
-from algotrader.app.bars import fetch_command
+from algotrader.app.bars import fetch_command, load_window
 from algotrader.backtest.engine import run_backtest as run_engine
 from algotrader.backtest.result import BacktestConfig
 from algotrader.config import Settings
@@ -70,9 +68,8 @@ def rerun(settings: Settings, run_id: int) -> RerunReport:
 
 
 def _rerun_backtest(settings: Settings, run: RunRecord) -> tuple[Any, bool, bool]:
-    end = pd.Timestamp(run.end_ts) + pd.Timedelta(microseconds=1)
     with open_stores(settings) as stores:
-        frame = stores.bars.load_bars(run.symbol, run.resolution, run.start_ts, end.to_pydatetime())
+        frame = load_window(stores, run.symbol, run.resolution, run.start_ts, run.end_ts)
     if frame.empty:
         raise DataNotFoundError(
             f"the bars of run {run.id} ({run.symbol} {run.resolution}) are no longer stored",

@@ -101,8 +101,8 @@ class Meta(Strategy):
                 if name.lower() not in lower:
                     raise InvalidInputError(
                         f"meta member {name!r} is not a column of the bars",
-                        "write the signal with `algotrader ml predict` and load the bars with "
-                        "their signals (`algotrader ml backtest`)",
+                        "write it with `algotrader ml predict MODEL -s SYMBOL` (backtests load "
+                        "every stored signal of their symbol)",
                     )
                 values = column(frame, lower[name.lower()])
                 votes = np.where(np.isnan(values), 0.0, np.sign(values))
