@@ -72,3 +72,24 @@ def test_parse_source_refuses_others_in_one_short_line(given: str, named: str) -
 )
 def test_mask_url_never_shows_the_password(url: str, shown: str) -> None:
     assert mask_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("ALGOTRADER_IB_PORT", "99999", "'ib_port' (Input should be less than or equal to 65535)"),
+        ("ALGOTRADER_IB_PORT", "0", "'ib_port'"),
+        ("ALGOTRADER_IB_CLIENT_ID", "-7", "'ib_client_id'"),
+        ("ALGOTRADER_IB_TIMEOUT", "nan", "'ib_timeout' (Input should be a finite number)"),
+        ("ALGOTRADER_IB_TIMEOUT", "-1", "'ib_timeout'"),
+        ("ALGOTRADER_MAX_ORDER_QUANTITY", "inf", "'max_order_quantity'"),
+        ("ALGOTRADER_MAX_ORDER_NOTIONAL", "-5", "'max_order_notional'"),
+    ],
+)
+def test_gateway_and_risk_settings_out_of_range_are_refused(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, named: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(InvalidInputError) as info:
+        load_settings()
+    assert f"invalid setting {named}" in str(info.value) and variable in str(info.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,16 @@ def test_an_unwritable_log_dir_warns_once_and_logging_carries_on(
     assert len(lines) == 1, err
     assert lines[0].startswith(f"warning: cannot write log files in {log_dir}")
     assert "ALGOTRADER_LOG_DIR" in lines[0]
+
+
+def test_python_warnings_go_to_the_log_files_not_the_console(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        setup_logging(tmp_path / "logs", "INFO")
+        warnings.warn("a library deprecation", FutureWarning, stacklevel=1)
+        logging.captureWarnings(False)
+    captured = capsys.readouterr()
+    assert "deprecation" not in captured.err + captured.out
+    assert "a library deprecation" in (tmp_path / "logs" / "py.log").read_text(encoding="utf-8")

@@ -39,13 +39,13 @@ class Settings(BaseSettings):
     data_source: DataSource = "ibkr"
 
     ib_host: str = "127.0.0.1"
-    ib_port: int = 7497
-    ib_client_id: int = 1
-    ib_timeout: float = 10.0
+    ib_port: int = Field(default=7497, ge=1, le=65535)
+    ib_client_id: int = Field(default=1, ge=0, le=2**31 - 1)
+    ib_timeout: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     ib_account: str = ""
 
-    max_order_quantity: float = 1_000.0
-    max_order_notional: float = 250_000.0
+    max_order_quantity: float = Field(default=1_000.0, ge=0, allow_inf_nan=False)
+    max_order_notional: float = Field(default=250_000.0, ge=0, allow_inf_nan=False)
     allowed_symbols: str = Field(
         default="", description="Comma-separated symbols orders may be placed for; empty = any."
     )
@@ -76,7 +76,9 @@ class Settings(BaseSettings):
 
 
 # Settings that have a flag of the root command.
-_FLAGS = {"log_level": "--log-level", "database_url": "--database-url", "data_dir": "--data-dir"}
+_FLAGS = {"log_level": "--log-level", "database_url": "--database-url", "data_dir": "--data-dir",
+          "ib_host": "--host", "ib_port": "--port", "ib_client_id": "--client-id",
+          "ib_timeout": "--timeout"}  # fmt: skip
 
 
 def _did_you_mean(value: str, choices: tuple[str, ...]) -> str:
@@ -94,11 +96,10 @@ def load_settings(**overrides: Any) -> Settings:
         first = exc.errors()[0]
         name = ".".join(str(part) for part in first["loc"])
         message = first["msg"].removeprefix("Value error, ")
-        flag = _FLAGS.get(name, "the matching flag")
-        raise InvalidInputError(
-            f"invalid setting {name!r} ({message})",
-            f"fix {flag}, or ALGOTRADER_{name.upper()} in the environment or .env",
-        ) from None
+        where = f"ALGOTRADER_{name.upper()} in the environment or .env"
+        flag = _FLAGS.get(name)
+        fix = f"fix {flag}, or {where}" if flag else f"fix {where}"
+        raise InvalidInputError(f"invalid setting {name!r} ({message})", fix) from None
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
         raise InvalidInputError(

@@ -75,7 +75,8 @@ def setup_logging(log_dir: Path, level: str = "INFO", console_level: str = "WARN
     """Configure the ``algotrader`` (and ``ib_async``) loggers once per log directory.
 
     The console shows warnings and errors only, so command output stays the seeds' lines;
-    the files keep everything at ``level``.
+    the files keep everything at ``level``. Python warnings (pandas' deprecations...) go to the
+    files too (``py.warnings``), so they never add lines to a command's output.
     """
     global _configured_dir
     if _configured_dir == log_dir:
@@ -83,16 +84,20 @@ def setup_logging(log_dir: Path, level: str = "INFO", console_level: str = "WARN
     _configured_dir = log_dir
     files = _ModuleFileHandler(log_dir)  # shared: one warning if the folder is unwritable
     files.setLevel(level)
-    for name in ("algotrader", "ib_async"):
+    for name in ("algotrader", "ib_async", "py.warnings"):
         logger = logging.getLogger(name)
         for handler in list(logger.handlers):
             logger.removeHandler(handler)
             handler.close()
         logger.setLevel(level)
         logger.propagate = False
+        logger.addHandler(files)
+        if name == "py.warnings":
+            continue  # files only
         console = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
         # ib_async reports every IB error code as a log record; we turn those we act on into
         # one clear line ourselves, so its console output would only repeat them.
         console.setLevel(console_level if name == "algotrader" else "CRITICAL")
-        logger.addHandler(files)
         logger.addHandler(console)
+    logging.captureWarnings(False)  # re-arm: another setup (tests) may have left it half-set
+    logging.captureWarnings(True)

@@ -65,16 +65,23 @@ for _name in _COMMAND_MODULES:
     importlib.import_module(f"algotrader.cli.{_name}").register(app)
 
 
+# A quoted value as repr() writes it: '...' or "..." (the other quote and escapes inside).
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.){101,}?)'" "|" r'"((?:[^"\\]|\\.){101,}?)"')
+
+
+def _shortened(match: re.Match[str]) -> str:
+    quote, value = ("'", match[1]) if match[1] is not None else ('"', match[2])
+    return quote + shorten(value, 60, keep_end="/" in value) + quote
+
+
 def _one_line(text: str) -> str:
     """``text`` on one line, with any long quoted value (a pasted file, a runaway flag)
     shortened: an error line echoes what the user typed, not all of it."""
     # typer with click 8.2 names an option's missing env var: "(env var: 'None')" says nothing
     line = " ".join(text.split()).replace(" (env var: 'None')", "")
-    return re.sub(
-        r"""(['"])([^'"]{101,}?)\1""",
-        lambda m: m[1] + shorten(m[2], 60, keep_end="/" in m[2]) + m[1],
-        line,
-    )
+    line = _QUOTED.sub(_shortened, line)
+    # whatever else was pasted in (an unbalanced quote...): keep the start and the fix at the end
+    return line if len(line) <= 400 else f"{line[:280]} … {line[-100:]}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -139,7 +139,7 @@ def _timestamp(where: str, row: dict[str, Any]) -> datetime:
             "supports",
             f"give a date between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}",
         )
-    return ts.to_pydatetime()
+    return ts.floor("us").to_pydatetime()  # the database keeps microseconds
 
 
 def _text(where: str, key: str, value: Any) -> str | None:

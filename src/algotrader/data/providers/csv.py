@@ -18,8 +18,11 @@ present, selects the requested symbol's rows). What is detected, case-insensitiv
   are keyed by the session date at 00:00 UTC, weekly bars by the Monday).
 
 Every bad file is refused with one line naming the file, the line (the header is line 1) and the
-column, e.g. ``prices.csv line 7, column 'close': 'abc' is not a number: ...``. Reading is
-vectorised: a million rows take a second or two.
+column, e.g. ``prices.csv line 7, column 'close': 'abc' is not a number: ...``: a binary or
+non-UTF-8 file, a date before 1678-01-01 (what algotrader can hold) or in the future (a day of
+slack for times written without their zone), bars finer than the requested resolution or
+plainly coarser (a daily file loaded with ``-r 1m``: the message names the right ``-r``).
+Reading is vectorised: a million rows take a second or two.
 """
 
 from __future__ import annotations
