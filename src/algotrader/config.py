@@ -5,15 +5,18 @@ Command-line flags override both: pass them as keyword arguments to :func:`load_
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from algotrader.errors import InvalidInputError
+from algotrader.symbols import shorten
 
 DataSource = Literal["ibkr", "ibsim", "synthetic", "csv"]
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -36,21 +39,25 @@ class Settings(BaseSettings):
     data_source: DataSource = "ibkr"
 
     ib_host: str = "127.0.0.1"
-    ib_port: int = 7497
-    ib_client_id: int = 1
-    ib_timeout: float = 10.0
+    ib_port: int = Field(default=7497, ge=1, le=65535)
+    ib_client_id: int = Field(default=1, ge=0, le=2**31 - 1)
+    ib_timeout: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     ib_account: str = ""
 
-    max_order_quantity: float = 1_000.0
-    max_order_notional: float = 250_000.0
+    max_order_quantity: float = Field(default=1_000.0, ge=0, allow_inf_nan=False)
+    max_order_notional: float = Field(default=250_000.0, ge=0, allow_inf_nan=False)
     allowed_symbols: str = Field(
         default="", description="Comma-separated symbols orders may be placed for; empty = any."
     )
 
     @field_validator("log_level")
     @classmethod
-    def _upper_level(cls, value: str) -> str:
-        return value.upper()
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            hint = _did_you_mean(level, LOG_LEVELS)
+            raise ValueError(f"unknown log level {shorten(value)!r}; {hint}")
+        return level
 
     @property
     def db_url(self) -> str:
@@ -68,6 +75,18 @@ class Settings(BaseSettings):
         return frozenset(s.strip().upper() for s in self.allowed_symbols.split(",") if s.strip())
 
 
+# Settings that have a flag of the root command.
+_FLAGS = {"log_level": "--log-level", "database_url": "--database-url", "data_dir": "--data-dir",
+          "ib_host": "--host", "ib_port": "--port", "ib_client_id": "--client-id",
+          "ib_timeout": "--timeout"}  # fmt: skip
+
+
+def _did_you_mean(value: str, choices: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}use one of {', '.join(choices)}"
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read the environment and ``.env``; non-``None`` keyword arguments (flags) win."""
     given = {key: value for key, value in overrides.items() if value is not None}
@@ -76,10 +95,33 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(part) for part in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        where = f"ALGOTRADER_{name.upper()} in the environment or .env"
+        flag = _FLAGS.get(name)
+        fix = f"fix {flag}, or {where}" if flag else f"fix {where}"
+        raise InvalidInputError(f"invalid setting {name!r} ({message})", fix) from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
         raise InvalidInputError(
-            f"invalid setting {name!r} ({first['msg']})",
-            f"fix ALGOTRADER_{name.upper()} in the environment or .env, or the matching flag",
+            f".env line {line} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x})",
+            "save .env as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
         ) from None
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot read .env ({exc.strerror or exc})", "check that .env is a readable file"
+        ) from None
+
+
+def parse_source(name: str) -> str:
+    """A data source as users type it (``--source``): one of :data:`DataSource`, or one clear
+    line with the closest valid name."""
+    sources: tuple[str, ...] = get_args(DataSource)
+    key = str(name).strip().lower()
+    if key in sources:
+        return key
+    raise InvalidInputError(
+        f"unknown data source {shorten(str(name))!r}", _did_you_mean(key, sources)
+    )
 
 
 def mask_url(url: str) -> str:
@@ -89,4 +131,5 @@ def mask_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # not a URL SQLAlchemy understands: show only its scheme
-        return url.split(":", 1)[0] + ":***"
+        scheme, sep, _ = url.partition("://")
+        return f"{shorten(scheme, 30)}://***" if sep else "(not a URL)"

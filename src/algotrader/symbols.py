@@ -9,9 +9,16 @@ from algotrader.errors import InvalidInputError
 _SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9.\-/]{0,31}$", re.ASCII)
 
 
-def shorten(text: str, limit: int = 40) -> str:
-    """``text`` cut to ``limit`` characters for an error line (a user may paste a whole file)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def shorten(text: str, limit: int = 40, *, keep_end: bool = False) -> str:
+    """``text`` cut to ``limit`` characters for an error line (a user may paste a whole file);
+    ``keep_end`` keeps the end instead of the start (a path's file name).
+
+    >>> shorten("/a/very/long/path/to/prices.csv", 15, keep_end=True)
+    '…/to/prices.csv'
+    """
+    if len(text) <= limit:
+        return text
+    return "…" + text[len(text) - limit + 1 :] if keep_end else text[: limit - 1] + "…"
 
 
 def parse_symbol(text: str) -> str:

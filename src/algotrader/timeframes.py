@@ -11,11 +11,17 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
 from algotrader.errors import InvalidInputError
+from algotrader.symbols import shorten
+
+# The instants algotrader can hold: pandas' nanosecond timestamps (1677-09-21 .. 2262-04-11),
+# with a margin so that rounding a bar to its day or week never leaves the range.
+EARLIEST = datetime(1678, 1, 1, tzinfo=UTC)
+LATEST = datetime(2262, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +86,7 @@ def parse_resolution(text: str) -> Resolution:
     close = difflib.get_close_matches(key, list(RESOLUTIONS), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     raise InvalidInputError(
-        f"unknown resolution {text!r}", f"{hint}use one of {', '.join(RESOLUTIONS)}"
+        f"unknown resolution {shorten(str(text))!r}", f"{hint}use one of {', '.join(RESOLUTIONS)}"
     )
 
 
@@ -112,11 +118,16 @@ class Duration:
             "Y": pd.DateOffset(years=self.count),
         }[self.unit]
         try:
-            return (pd.Timestamp(end) - offset).to_pydatetime()
+            start = (pd.Timestamp(end) - offset).to_pydatetime()
         except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+            start = None
+        if start is None or _as_utc(start) < EARLIEST:
             raise InvalidInputError(
-                f"duration {self.ib_str!r} reaches before year 1677", "use a shorter duration"
-            ) from None
+                f"duration {self.ib_str!r} reaches back before {EARLIEST:%Y-%m-%d}, the earliest "
+                "date algotrader supports",
+                "use a shorter duration",
+            )
+        return start
 
     @property
     def approx_seconds(self) -> float:
@@ -129,10 +140,45 @@ def parse_duration(text: str) -> Duration:
     match = _DURATION_RE.match(str(text).upper()) if len(str(text)) < 40 else None
     if not match or int(match.group(1)) <= 0:
         raise InvalidInputError(
-            f"invalid duration {text!r}",
+            f"invalid duration {shorten(str(text))!r}",
             'use "<count> <unit>" with unit S, D, W, M or Y, e.g. "5 Y", "30 D" or "6 M"',
         )
     return Duration(int(match.group(1)), match.group(2))
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def check_instant(moment: datetime | pd.Timestamp, what: str) -> datetime:
+    """``moment`` (naive = UTC) as a UTC datetime, refused when algotrader cannot hold it."""
+    stamp = pd.Timestamp(moment)
+    stamp = stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
+    if not pd.Timestamp(EARLIEST) <= stamp <= pd.Timestamp(LATEST):
+        raise InvalidInputError(
+            f"{what} {stamp.year:04d}-{stamp.month:02d}-{stamp.day:02d} is outside the dates "
+            "algotrader supports",
+            f"give a date between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}",
+        )
+    return stamp.to_pydatetime()
+
+
+def parse_instant(text: str, what: str) -> datetime:
+    """``"2024-01-31"`` or an ISO datetime (naive = UTC) -> a UTC datetime, e.g. for --start.
+
+    >>> parse_instant("2024-01-31T15:30:00-05:00", "--start").isoformat()
+    '2024-01-31T20:30:00+00:00'
+    """
+    try:
+        stamp = pd.Timestamp(str(text).strip())
+    except (ValueError, TypeError, OverflowError):
+        stamp = None
+    if stamp is None or stamp is pd.NaT:
+        raise InvalidInputError(
+            f"invalid {what} {shorten(str(text))!r}",
+            "use an ISO date or datetime such as 2024-01-31 or 2024-01-31T15:30:00Z",
+        )
+    return check_instant(stamp, what)
 
 
 # IB's "step size" table (historical_limitations): the longest durationStr each bar size accepts

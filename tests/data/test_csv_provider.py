@@ -365,3 +365,156 @@ def test_a_quarter_million_rows_load_in_well_under_two_seconds(tmp_path: Path) -
     bars = load(path, "1m")
     assert len(bars) == n
     np.testing.assert_array_equal(bars["close"].to_numpy(), close)
+
+
+# ---------------------------------------------------------------------------------------------
+# dates algotrader cannot hold, files that are not text, resolutions that do not fit
+
+
+@pytest.mark.parametrize(
+    ("written", "named"),
+    [
+        ("0000-01-02", "'0000-01-02' is before 1678-01-01, the earliest date"),
+        ("01/02/0001", "'01/02/0001' is before 1678-01-01"),
+        ("1677-06-01", "'1677-06-01' is before 1678-01-01"),
+        ("9999-12-31", "'9999-12-31' is in the future"),
+        ("2262-04-12", "'2262-04-12' is in the future"),
+        ("2099-01-02", "'2099-01-02' is in the future"),
+    ],
+)
+def test_dates_out_of_range_or_in_the_future_are_refused_by_line(
+    tmp_path: Path, written: str, named: str
+) -> None:
+    path = write(tmp_path, f"{HEADER}{written},10,11,9,10.5\n")
+    assert refused(path).startswith(f"prices.csv line 2, column 'date': {named}")
+
+
+def test_a_bar_later_today_is_not_in_the_future(tmp_path: Path) -> None:
+    # A time written without its zone is read as UTC: a day of slack keeps local times east of
+    # UTC loadable.
+    later = pd.Timestamp.now(tz="UTC").floor("min") + pd.Timedelta(hours=10)
+    path = write(tmp_path, f"{HEADER}{later:%Y-%m-%d %H:%M},10,11,9,10.5\n")
+    bars = CsvProvider(path).fetch_bars("AAPL", "1m", EARLY, datetime(2262, 1, 1, tzinfo=UTC))
+    assert len(bars) == 1
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "named"),
+    [
+        ("100000000000000000000", "1700000060", "line 2, column 'date': '100000000000000000000' "
+                                                "(epoch milliseconds) is in the future"),
+        ("1700000000", "1e20", "line 3, column 'date': '1e20' (epoch milliseconds) is in the "
+                               "future"),
+        ("1700000000", "inf", "line 3, column 'date': 'inf' is not a date"),
+        ("1700000000", "-inf", "line 3, column 'date': '-inf' is not a date"),
+        ("-99999999999999", "1700000000", "line 2, column 'date': '-99999999999999' (epoch "
+                                          "milliseconds) is before 1678-01-01"),
+        ("1700000000", "99999999999", "line 3, column 'date': '99999999999' (epoch seconds) is in "
+                                      "the future"),
+    ],
+)  # fmt: skip
+def test_epoch_values_beyond_the_supported_dates_are_refused_by_line(
+    tmp_path: Path, first: str, second: str, named: str
+) -> None:
+    path = write(tmp_path, f"{HEADER}{first},10,11,9,10.5\n{second},10,11,9,10.5\n")
+    assert refused(path, "1m").startswith(f"prices.csv {named}")
+
+
+def test_binary_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "prices.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")
+    assert refused(path).startswith("prices.csv is not a text file (it holds binary data)")
+
+
+def test_latin1_file_is_refused_naming_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "prices.csv"
+    path.write_bytes(f"{HEADER}2024-01-02,10,11,9,10.5\n".encode() + "# Zürich\n".encode("latin-1"))
+    message = refused(path)
+    assert message.startswith("prices.csv line 3 is not UTF-8 text (byte 0xfc)")
+    assert "iconv" in message
+
+
+def test_non_utf8_beyond_the_first_64_kib_is_refused(tmp_path: Path) -> None:
+    rows = "".join(f"{d:%Y-%m-%d},10,11,9,10.5\n" for d in pd.date_range("1990-01-01",
+                                                                        periods=3000))  # fmt: skip
+    path = tmp_path / "prices.csv"
+    path.write_bytes((HEADER + rows).encode() + "2024-01-02,10,11,9,caf\xe9\n".encode("latin-1"))
+    assert refused(path).startswith("prices.csv is not UTF-8 text")
+
+
+def test_a_multibyte_character_cut_at_64_kib_is_not_an_error(tmp_path: Path) -> None:
+    # The header sniffer reads 64 KiB; a UTF-8 character that straddles the cut is fine.
+    header = "date,open,high,low,close,note\n"
+    filler = "x" * (65536 - len(header) - len("2024-01-02,10,11,9,10.5,") - 1)
+    path = tmp_path / "prices.csv"
+    path.write_text(f"{header}2024-01-02,10,11,9,10.5,{filler}é\n", encoding="utf-8")
+    assert load(path)["close"].tolist() == [10.5]
+
+
+def test_text_true_false_in_a_price_column_is_not_a_number(tmp_path: Path) -> None:
+    path = write(tmp_path, "date,open,high,low,close,volume\n2024-01-02,10,11,9,10.5,True\n")
+    assert refused(path).startswith("prices.csv line 2, column 'volume': 'True' is not a number")
+
+
+def test_a_header_the_quick_look_cannot_read_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '"date,x",open,high,low,close\n"2024-01-02,1",10,11,9,10.5\n')
+    message = refused(path)
+    assert message.startswith("prices.csv line 1: cannot read the header")
+
+
+def test_a_long_symbol_list_in_the_file_is_shortened(tmp_path: Path) -> None:
+    path = write(tmp_path, f"symbol,{HEADER}{'Z' * 5000},2024-01-02,10,11,9,10.5\n")
+    with pytest.raises(DataNotFoundError) as info:
+        load(path)
+    assert len(str(info.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("dates", "requested", "found", "suggested"),
+    [
+        ([f"2024-01-{d:02d}" for d in range(2, 12)], "1m", "1 day(s)", "1d"),
+        (["2024-01-02", "2024-01-05"], "1h", "1 day(s)", "1d"),
+        ([f"2024-01-02 {h:02d}:30" for h in range(9, 16)], "1m", "60 min", "1h"),
+        ([f"2024-01-02 10:{m:02d}" for m in range(0, 60, 5)], "1m", "5 min", "5m"),
+        (["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22"], "1d", "7 day(s)", "1w"),
+        (["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22"], "5m", "7 day(s)", "1w"),
+    ],
+)
+def test_a_file_coarser_than_requested_is_refused_suggesting_its_resolution(
+    tmp_path: Path, dates: list[str], requested: str, found: str, suggested: str
+) -> None:
+    path = write(tmp_path, HEADER + "".join(f"{d},10,11,9,10.5\n" for d in dates))
+    message = refused(path, requested)
+    assert f"holds bars {found} apart, coarser than the requested {requested}" in message
+    assert message.endswith(f"load it with -r {suggested}")
+
+
+@pytest.mark.parametrize(
+    ("dates", "requested"),
+    [
+        (["2024-01-01", "2024-01-08"], "1d"),  # two bars cannot tell weekly from sparse daily
+        (["2024-01-02 10:00", "2024-01-02 10:05", "2024-01-02 10:06"], "1m"),  # some 1m apart
+        (["2024-01-02 10:00", "2024-01-02 10:07", "2024-01-02 10:20"], "1m"),  # sparse minutes
+    ],
+)
+def test_sparse_files_at_the_requested_resolution_still_load(
+    tmp_path: Path, dates: list[str], requested: str
+) -> None:
+    path = write(tmp_path, HEADER + "".join(f"{d},10,11,9,10.5\n" for d in dates))
+    assert len(load(path, requested)) == len(dates)
+
+
+def test_fetch_bars_says_how_many_bars_it_left_out(tmp_path: Path) -> None:
+    rows = "".join(f"2024-01-0{d},10,11,9,10\n" for d in (2, 3, 4, 5))
+    path = write(tmp_path, HEADER + rows)
+    start, end = datetime(2024, 1, 3, tzinfo=UTC), datetime(2024, 1, 5, tzinfo=UTC)
+    bars = CsvProvider(path).fetch_bars("AAPL", "1d", start, end)
+    assert bars.attrs["outside_window"] == 2
+    first, last = bars.attrs["source_span"]
+    assert (first.day, last.day) == (2, 5)
+    assert load(path).attrs["outside_window"] == 0
+
+
+def test_describe_keeps_the_name_within_its_column(tmp_path: Path) -> None:
+    info = CsvProvider(tmp_path / ("p" * 250 + ".csv")).describe("AAPL")
+    assert info.name is not None and len(info.name) <= 200

@@ -9,7 +9,7 @@ import pandas as pd
 
 from algotrader.app._stores import Stores, open_stores
 from algotrader.app.ingest import IngestListener, IngestRequest, IngestWindow, ingest
-from algotrader.config import Settings
+from algotrader.config import Settings, parse_source
 from algotrader.errors import DataNotFoundError
 from algotrader.ml.align import attach_signals
 from algotrader.timeframes import Duration, Resolution
@@ -62,6 +62,7 @@ def ensure_bars(
 ) -> None:
     """Fetch through the ingest pipeline whatever the store lacks of ``duration`` back from now
     (at the start and at the end of that window)."""
+    source = parse_source(source) if source is not None else None  # even when nothing is missing
     with open_stores(settings) as stores:
         bounds = stores.bars.bounds(symbol, resolution.name)
     for window in missing_parts(bounds, resolution, duration):

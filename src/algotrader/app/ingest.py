@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -23,7 +23,7 @@ from algotrader.config import Settings
 from algotrader.data.providers import get_provider, is_synthetic
 from algotrader.errors import DataNotFoundError, InvalidInputError, UserError
 from algotrader.ports.bars import BarProvider
-from algotrader.timeframes import Duration, Resolution
+from algotrader.timeframes import Duration, Resolution, check_instant
 
 log = logging.getLogger(__name__)
 
@@ -188,21 +188,27 @@ def ingest_symbol(
             raise _no_bars(provider, symbol, resolution, start, end)
         return report
     bars = provider.fetch_bars(symbol, resolution, start, end)
+    outside = 0 if window.incremental else int(bars.attrs.get("outside_window", 0))
     if bars.empty and stores.bars.dirty_from(symbol, resolution.name) is None:
         if window.incremental and stores.bars.bounds(symbol, resolution.name):
             return IngestReport.nothing(symbol, resolution.name, provider.name)
+        if outside:
+            raise _all_outside(provider, symbol, outside, bars.attrs.get("source_span"))
         raise _no_bars(provider, symbol, resolution, start, end)
     # Only once the bars are fetched and valid: a refused file or request writes nothing.
     stores.instruments.ensure(info, provider.name)
     log.info("fetched %d %s bars of %s from %s", len(bars), resolution.name, symbol, provider.name)
-    return store_bars(stores.bars, symbol, resolution.name, provider.name, bars)
+    report = store_bars(stores.bars, symbol, resolution.name, provider.name, bars)
+    return replace(report, outside_window=outside) if outside else report
 
 
 def resolve_window(
     stores: Stores, symbol: str, resolution: Resolution, window: IngestWindow
 ) -> tuple[datetime, datetime]:
     """The [start, end) to fetch for ``window`` (incremental: from the last stored bar on)."""
-    end = window.end or datetime.now(UTC)
+    end = check_instant(window.end, "the window's end") if window.end else datetime.now(UTC)
+    if window.start is not None:
+        check_instant(window.start, "the window's start")
     if window.incremental:
         bounds = stores.bars.bounds(symbol, resolution.name)
         if bounds is not None:
@@ -272,6 +278,17 @@ def _refuse_synthetic_over_real(
             f"{provider.label} would overwrite it with synthetic bars",
             "ingest another symbol, or pass --replace-real-data if that is what you want",
         )
+
+
+def _all_outside(
+    provider: BarProvider, symbol: str, outside: int, span: tuple[datetime, datetime] | None
+) -> UserError:
+    held = f" (it runs from {span[0]:%Y-%m-%d} to {span[1]:%Y-%m-%d})" if span else ""
+    return DataNotFoundError(
+        f"all {outside} bars of {symbol} in {provider.label} lie outside the requested window"
+        f"{held}",
+        "drop -d/--start/--end to store the whole file, or give a window that overlaps it",
+    )
 
 
 def _no_bars(

@@ -47,6 +47,8 @@ class IngestReport:
     first_ts: datetime | None
     last_ts: datetime | None
     seconds: float
+    # bars the source had but left out because they lie outside the requested window
+    outside_window: int = 0
 
     @property
     def written(self) -> int:

@@ -10,6 +10,7 @@ stderr and exit code 2.
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ import click
 import typer
 
 from algotrader.errors import UserError
+from algotrader.symbols import shorten
 
 _COMMAND_MODULES: tuple[str, ...] = (
     "backtest",
@@ -68,8 +70,23 @@ for _name in _COMMAND_MODULES:
     importlib.import_module(f"algotrader.cli.{_name}").register(app)
 
 
+# A quoted value as repr() writes it: '...' or "..." (the other quote and escapes inside).
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.){101,}?)'" "|" r'"((?:[^"\\]|\\.){101,}?)"')
+
+
+def _shortened(match: re.Match[str]) -> str:
+    quote, value = ("'", match[1]) if match[1] is not None else ('"', match[2])
+    return quote + shorten(value, 60, keep_end="/" in value) + quote
+
+
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """``text`` on one line, with any long quoted value (a pasted file, a runaway flag)
+    shortened: an error line echoes what the user typed, not all of it."""
+    # typer with click 8.2 names an option's missing env var: "(env var: 'None')" says nothing
+    line = " ".join(text.split()).replace(" (env var: 'None')", "")
+    line = _QUOTED.sub(_shortened, line)
+    # whatever else was pasted in (an unbalanced quote...): keep the start and the fix at the end
+    return line if len(line) <= 400 else f"{line[:280]} … {line[-100:]}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         if debug:
             traceback.print_exception(exc)
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"error: {_one_line(exc.message)}", file=sys.stderr)
         code = exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:
         print(exc.format_message())
@@ -89,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx else "algotrader"
         print(f"error: {_one_line(exc.format_message())} (see '{where} --help')", file=sys.stderr)
+        code = 2
+    except click.ClickException as exc:  # e.g. a file click could not open
+        print(f"error: {_one_line(exc.format_message())}", file=sys.stderr)
         code = 2
     except click.exceptions.Exit as exc:
         code = exc.exit_code

@@ -196,7 +196,7 @@ def backtest(
         duration=parse_duration(duration) if duration else fetch,
         auto_fetch=auto_fetch,
         fetch_duration=fetch,
-        source=source,
+        source=_source(source),
     )
     requests = [replace(template, symbol=s) for s in _symbols(symbol, universe)]
     settings = settings_from(ctx)
@@ -207,6 +207,13 @@ def backtest(
     with ConsoleListener("auto-fetch") as listener:
         stored = run_backtest(settings, requests[0], None if as_json else listener)
     _report(settings, stored, as_json=as_json, plot=plot, full=full)
+
+
+def _source(source: str | None) -> str | None:
+    """--source checked up front, even when the bars are already stored and nothing is fetched."""
+    from algotrader.config import parse_source
+
+    return parse_source(source) if source is not None else None
 
 
 def _full_plot(plot: bool, plot_mode: str | None) -> bool:

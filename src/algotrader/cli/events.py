@@ -12,40 +12,47 @@ from algotrader.cli._common import console, settings_from
 if TYPE_CHECKING:
     from algotrader.ports.stores import UpsertReport
 
-_EVENTS_FORMAT = """File format (CSV with a header, or JSON lines):
+# The README's "Importing events and signals" shows these same lines (a test keeps them equal).
+_EVENTS_FORMAT = """File format: CSV with a header, or JSON lines (an object a line), UTF-8:
 
-  ts       when (ISO date or datetime; naive = UTC) - also: timestamp, datetime, date, time
+  ts       ISO date or datetime, naive = UTC (or: timestamp, date, time)
 
-  kind     what sort of event: earnings, split, macro, holiday...   (required)
+  kind     earnings, split, macro...   required, at most 64 characters
 
-  name     which one: "Q3 2024", "CPI"...                             (required)
+  name     "Q3 2024", "CPI"...         required, at most 200 characters
 
-  symbol   optional: rows with a symbol go to symbol_events, others to market_events
+  symbol   optional: goes to symbol_events, else market_events
 
-  source   optional: who says so (default: the file name)
+  source   who says so: at most 64 characters (default: the file name)
 
-  value    optional number;  payload: optional JSON object; any other column joins the payload
+  value    optional finite number
 
-Example CSV:  ts,symbol,kind,name,value / 2024-10-31,AAPL,earnings,Q4 2024,1.64
+  payload  optional JSON object; any other column joins it
 
-Re-importing a file updates changed rows and adds nothing twice.
+Example CSV:  ts,symbol,kind,name,value / 2024-10-31,AAPL,earnings,Q4,1.64
+
+Every row is checked before anything is written; re-importing a file updates changed rows and
+adds nothing twice.
 """
 
-_SIGNALS_FORMAT = """File format (CSV with a header, or JSON lines):
+_SIGNALS_FORMAT = """File format: CSV with a header, or JSON lines (an object a line), UTF-8:
 
-  symbol   the symbol (required)
+  symbol   AAPL...                     required
 
-  ts       when the value became known (ISO date or datetime; naive = UTC)
+  ts       when it became known: ISO date or datetime, naive = UTC
 
-  name     which signal: "fwd_return_5d", "sentiment"...             (required)
+  name     "fwd_ret_5d", "sentiment"   required, at most 200 characters
 
-  source   who made it (default: the file name)
+  source   who made it: at most 64 characters (default: the file name)
 
-  value    a number;  payload: optional JSON object; any other column joins the payload
+  value    optional finite number
 
-Example JSON line:  {"symbol": "AAPL", "ts": "2024-06-03", "name": "fwd_ret", "value": 0.012}
+  payload  optional JSON object; any other column joins it
 
-Re-importing a file updates changed rows and adds nothing twice.
+JSON line: {"symbol":"AAPL","ts":"2024-06-03","name":"fwd_ret","value":0.01}
+
+Every row is checked before anything is written; re-importing a file updates changed rows and
+adds nothing twice.
 """
 
 events_app = typer.Typer(help="Market and symbol events.", no_args_is_help=True)

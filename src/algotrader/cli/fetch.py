@@ -24,9 +24,11 @@ def fetch(
     a PNG chart under <data dir>/exports."""
     from algotrader.app.export import export_bars
     from algotrader.app.ingest import IngestRequest, IngestWindow, ingest
+    from algotrader.config import parse_source
     from algotrader.timeframes import parse_duration, parse_resolution
 
     symbols = parse_symbols(symbol)
+    source = parse_source(source) if source is not None else None
     res = parse_resolution(resolution)
     window = IngestWindow(duration=parse_duration(duration))
     settings = settings_from(ctx)

@@ -47,11 +47,18 @@ def report_lines(report: IngestReport, label: str) -> list[str]:
     computed = f"{report.indicator_rows} rows updated"
     if not report.indicator_rows:
         computed += " (nothing changed)"
-    return [
+    lines = [
         f"Fetched {report.fetched} rows from {label} for {report.symbol}.",
         f"Inserted {report.inserted} rows into DB{extra}.",
         f"Computed indicators for {report.symbol} @ {report.resolution}: {computed}.",
     ]
+    if report.outside_window:
+        lines.insert(
+            1,
+            f"Left out {report.outside_window} rows outside the requested window "
+            "(drop -d/--start/--end to store the whole file).",
+        )
+    return lines
 
 
 class ConsoleListener:
@@ -108,9 +115,9 @@ def parse_resolutions(text: str) -> list[Resolution]:
 def _parse_time(text: str | None, what: str) -> datetime | None:
     if text is None:
         return None
-    from algotrader.data.providers.base import as_utc
+    from algotrader.timeframes import parse_instant
 
-    return as_utc(text, what).to_pydatetime()
+    return parse_instant(text, what)
 
 
 def ingest(
@@ -144,10 +151,12 @@ def ingest(
     """Fetch OHLCV bars into the database and compute their indicators."""
     from algotrader.app.ingest import IngestRequest, IngestWindow
     from algotrader.app.ingest import ingest as run
+    from algotrader.config import parse_source
     from algotrader.timeframes import parse_duration
 
     symbols = parse_symbols(symbol)
     resolutions = parse_resolutions(resolution)
+    source = parse_source(source) if source is not None else None
     if csv is not None and source not in (None, "csv"):
         raise InvalidInputError(
             f"--csv reads a file but --source is {source!r}", "drop --source or --csv"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from algotrader.cli._common import console, parse_symbols, settings_from
+from algotrader.cli._common import console, parse_symbols, settings_from, shorten
 from algotrader.errors import InvalidInputError
 
 instruments_app = typer.Typer(
@@ -36,7 +36,12 @@ def add(
     from algotrader.app.instruments import add_instrument
     from algotrader.ports.bars import InstrumentInfo
 
-    (sym,) = parse_symbols(symbol)[:1]
+    symbols = parse_symbols(symbol)
+    if len(symbols) > 1:
+        raise InvalidInputError(
+            f"instruments add takes one symbol, got {len(symbols)}", "add them one at a time"
+        )
+    sym = symbols[0]
     if con_id is not None and not 0 < con_id <= _MAX_CON_ID:
         raise InvalidInputError(f"invalid --con-id {con_id}", "use IB's positive contract id")
     info = InstrumentInfo(
@@ -57,8 +62,10 @@ def add(
 
 def _field(value: str, flag: str, limit: int) -> str:
     text = value.strip()
-    if not text or len(text) > limit:
-        raise InvalidInputError(f"invalid {flag} {text[:40]!r}", f"give 1 to {limit} characters")
+    if not text or len(text) > limit or not text.isprintable():
+        raise InvalidInputError(
+            f"invalid {flag} {shorten(text)!r}", f"give 1 to {limit} printable characters"
+        )
     return text
 
 

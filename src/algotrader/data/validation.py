@@ -34,6 +34,7 @@ import pandas as pd
 
 from algotrader.errors import InvalidInputError
 from algotrader.frames import INDEX_NAME, OHLCV_COLUMNS
+from algotrader.symbols import shorten
 
 _PRICES = ("open", "high", "low", "close")
 _FIX = "fix or remove that bar"
@@ -81,24 +82,7 @@ def validate_bars(
         ts = index[i]
         return f"bar {i + 1}" if ts is pd.NaT else f"bar at {ts.isoformat()}"
 
-    columns: dict[str, np.ndarray] = {}
-    for column in OHLCV_COLUMNS:
-        values = frame[column].to_numpy()
-        if values.dtype != np.float64:
-            try:
-                values = values.astype(np.float64)
-            except (TypeError, ValueError):
-                numeric = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
-                text = np.flatnonzero(np.isnan(numeric) & pd.notna(values))
-                if text.size:
-                    bad = int(text[0])
-                    raise InvalidInputError(
-                        f"{where(bad)}, column {label(column)!r}: {values[bad]!r} is not a number",
-                        _FIX,
-                    ) from None
-                values = numeric  # only None/NA: the NaN check below names the bar
-        columns[column] = values
-
+    columns = {column: _floats(frame[column], where, label(column)) for column in OHLCV_COLUMNS}
     _check_values(columns, where, label)
     _check_index(index, describe_row, label(INDEX_NAME))
 
@@ -109,6 +93,24 @@ def validate_bars(
     out = pd.DataFrame(data, index=index, copy=order is None)
     out.index.name = INDEX_NAME
     return out
+
+
+def _floats(column: pd.Series, where: Callable[[int], str], label: str) -> np.ndarray:
+    """The column as float64; the first value that is not a number is refused by row."""
+    values = column.to_numpy()
+    if values.dtype == np.float64:
+        return values
+    try:
+        return values.astype(np.float64)
+    except (TypeError, ValueError, OverflowError):
+        numeric = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
+    text = np.flatnonzero(np.isnan(numeric) & pd.notna(values))
+    if text.size:
+        bad = int(text[0])
+        raise InvalidInputError(
+            f"{where(bad)}, column {label!r}: {shorten(repr(values[bad]))} is not a number", _FIX
+        )
+    return numeric  # only None/NA: the NaN check names the bar
 
 
 def _utc_index(index: pd.Index) -> pd.DatetimeIndex:
