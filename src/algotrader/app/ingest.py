@@ -116,9 +116,9 @@ def _ingest_all(
             futures = [
                 pool.submit(_ingest_one, stores, provider, request, s, r, heard) for s, r in pairs
             ]
-            for future in futures:
-                if (error := future.exception()) is not None:
-                    raise error
+            errors = [error for f in futures if (error := f.exception()) is not None]
+            if errors:
+                raise errors[0]
             return [f.result() for f in futures]
         finally:
             # On an error or Ctrl-C, queued series are dropped; running ones end when the
