@@ -53,6 +53,9 @@ _TABLES = (
     "external_signals",
     "backtest_runs",
     "orders",
+    "watchlist",
+    "refresh_runs",
+    "jobs",
 )
 
 
