@@ -177,7 +177,8 @@ def test_prometheus_scrapes_the_services_and_every_dashboard_query_has_data(
     for dashboard in DASHBOARDS:
         for expr in _targets(dashboard, "prometheus"):
             query = expr.replace("$__rate_interval", "5m")
-            assert _query(port, query), f"{dashboard.name}: no data for {expr}"
+            # rate() needs two scrapes of a series: a new one may take a second to have data.
+            wait_for(lambda q=query: _query(port, q), f"{dashboard.name}: data for {expr}")  # type: ignore[misc]
         with psycopg.connect(_pg(stack_settings.db_url)) as conn:
             for sql in _targets(dashboard, "postgresql"):
                 assert conn.execute(sql).fetchall(), f"{dashboard.name}: no rows for {sql}"

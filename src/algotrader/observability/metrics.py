@@ -274,10 +274,13 @@ def _create_known_series() -> None:
         IB_ERRORS.labels(code)
     for resolution in RESOLUTIONS:
         BACKTESTS.labels(resolution)
+        BACKTEST_DURATION.labels(resolution)
+        SCHEDULER_LAG.labels(resolution)
         SCHEDULER_RETRIES.labels(resolution)
         for outcome in REFRESH_OUTCOMES:
             SCHEDULER_RUNS.labels(resolution, outcome)
     for kind in JOB_KINDS:
+        JOB_DURATION.labels(kind)
         for outcome in JOB_OUTCOMES:
             JOBS_PROCESSED.labels(kind, outcome)
     for status in (*ORDER_STATUSES, OTHER):
