@@ -29,6 +29,7 @@ def test_watchlist_add_list_remove(workdir: Path, capsys: pytest.CaptureFixture[
         (["jobs", "list", "--state", "done"], "unknown job state 'done'"),
         (["watchlist", "add", "SPY", "-r", "1x"], "unknown resolution '1x'"),
         (["watchlist", "remove", "SPY"], "SPY is not on the watchlist"),
+        (["watchlist", "add", "SPY", "--source", "csv"], "not a CSV file"),
         (["serve", "scheduler", "--calendar", "XNYZ"], "unknown exchange calendar 'XNYZ'"),
         (["serve", "worker", "--heartbeat", "30"], "--stalled-after must be longer"),
     ],

@@ -19,7 +19,7 @@ from algotrader.app.ingest import IngestWindow, ingest_symbol
 from algotrader.config import Settings
 from algotrader.data.providers import get_provider
 from algotrader.db.watchlist import SqlWatchlistStore
-from algotrader.errors import DataNotFoundError, UserError
+from algotrader.errors import DataNotFoundError, InvalidInputError, UserError
 from algotrader.ports.bars import BarProvider
 from algotrader.ports.watchlist import RefreshRecord, SeriesOutcome, WatchEntry
 from algotrader.timeframes import Duration, Resolution, parse_duration
@@ -58,6 +58,11 @@ class WatchChange:
 
 def add_to_watchlist(settings: Settings, request: WatchRequest) -> list[WatchChange]:
     """Add series to the watchlist (the source name is checked first)."""
+    if request.source is not None and request.source.strip().lower() == "csv":
+        raise InvalidInputError(
+            "the watchlist is refreshed from a live source, not a CSV file",
+            "use --source ibkr, ibsim or synthetic (load files with `algotrader ingest --csv`)",
+        )
     if request.source is not None:
         get_provider(request.source, settings).close()  # an unknown name: one clear line
     now = _utcnow()
