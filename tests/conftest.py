@@ -54,6 +54,9 @@ _TABLES = (
     "backtest_runs",
     "orders",
     "ml_models",
+    "watchlist",
+    "refresh_runs",
+    "jobs",
 )
 
 

@@ -50,6 +50,17 @@ class Settings(BaseSettings):
         default="", description="Comma-separated symbols orders may be placed for; empty = any."
     )
 
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="Service log lines: text, or one JSON object per line."
+    )
+    metrics_textfile: str | None = Field(
+        default=None,
+        description="One-shot commands write their metrics here ({command} = command name).",
+    )
+    metrics_pushgateway: str | None = Field(
+        default=None, description="One-shot commands push their metrics to this Pushgateway."
+    )
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:

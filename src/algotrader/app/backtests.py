@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from algotrader.backtest.result import BacktestConfig, Result
 from algotrader.config import Settings
 from algotrader.data.providers import is_synthetic
 from algotrader.errors import UserError
+from algotrader.observability import metrics
 from algotrader.ports.runs import RunRecord
 from algotrader.strategies.registry import get_strategy, strategy_name, strategy_params
 from algotrader.timeframes import Duration, Resolution
@@ -140,11 +142,14 @@ def _batch_rank(item: BatchItem) -> tuple[int, float, str]:
 
 def run_stored(stores: Stores, request: BacktestRequest) -> StoredRun:
     """Backtest ``request`` on the stored bars and store the run (within open stores)."""
+    started = time.perf_counter()
     frame = load_bars(stores, request.symbol, request.resolution, request.duration)
     instance = get_strategy(request.strategy, **request.params)
     result = run_engine(frame, instance, request.config, resolution=request.resolution)
     name = request.strategy if isinstance(request.strategy, str) else strategy_name(instance)
-    return _store(stores, request.symbol, frame, name, instance, result)
+    stored = _store(stores, request.symbol, frame, name, instance, result)
+    metrics.record_backtest(request.resolution.name, time.perf_counter() - started)
+    return stored
 
 
 def store_result(

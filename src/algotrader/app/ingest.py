@@ -10,6 +10,7 @@ where it stopped instead of spending IB's pacing budget on chunks it already sto
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ from algotrader.app.pipeline import IngestReport, store_bars, store_chunks
 from algotrader.config import Settings
 from algotrader.data.providers import get_provider, is_synthetic
 from algotrader.errors import DataNotFoundError, InvalidInputError, UserError
+from algotrader.observability import metrics
 from algotrader.ports.bars import BarProvider
 from algotrader.timeframes import Duration, Resolution, check_instant
 
@@ -176,7 +178,32 @@ def ingest_symbol(
     replace_real_data: bool = False,
 ) -> IngestReport:
     """Fetch one series from ``provider`` and store it with its indicators (one clear error if
-    the provider has no such symbol or no bars)."""
+    the provider has no such symbol or no bars). Counted in the ingest metrics."""
+    started = time.perf_counter()
+    try:
+        report = _ingest_symbol(
+            stores, provider, symbol, resolution, window, replace_real_data=replace_real_data
+        )
+    except BaseException:
+        metrics.record_ingest_failure(provider.name, resolution.name)
+        raise
+    seconds = time.perf_counter() - started
+    metrics.record_ingest(
+        report.source, resolution.name, fetched=report.fetched, stored=report.written,
+        seconds=seconds,
+    )  # fmt: skip
+    return report
+
+
+def _ingest_symbol(
+    stores: Stores,
+    provider: BarProvider,
+    symbol: str,
+    resolution: Resolution,
+    window: IngestWindow,
+    *,
+    replace_real_data: bool = False,
+) -> IngestReport:
     symbol = symbol.strip().upper()
     start, end = resolve_window(stores, symbol, resolution, window)
     info = provider.describe(symbol)  # connects; the provider's name is final from here on

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import click
 import typer
+import typer.main
 
 from algotrader.errors import UserError
 from algotrader.symbols import shorten
@@ -37,6 +38,9 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "research",
     "report",
     "dashboard",
+    "serve",
+    "jobs",
+    "watchlist",
 )
 
 app = typer.Typer(
@@ -124,6 +128,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = returned if isinstance(returned, int) else 0
         if code == 130:
             print("error: interrupted", file=sys.stderr)
+    _export_metrics(args, code)
     if argv is None:
         sys.exit(code)
     return code
+
+
+def _export_metrics(args: list[str], code: int) -> None:
+    """Write or push the command's metrics when ALGOTRADER_METRICS_TEXTFILE or
+    ALGOTRADER_METRICS_PUSHGATEWAY is set (services are scraped instead)."""
+    from algotrader.config import load_settings
+    from algotrader.observability.export import export
+
+    try:
+        settings = load_settings()
+    except UserError:
+        return
+    textfile, gateway = settings.metrics_textfile, settings.metrics_pushgateway
+    if not (textfile or gateway):
+        return
+    name = _command_name(args)
+    if not name.startswith("serve"):
+        export(name, succeeded=code == 0, textfile=textfile, pushgateway=gateway)
+
+
+def _command_name(args: list[str]) -> str:
+    """The command's path (``runs list`` -> ``runs_list``): a label value from a known list."""
+    group: click.Command = typer.main.get_command(app)
+    root_values = {o for p in group.params if isinstance(p, click.Option) and not p.is_flag
+                   for o in p.opts}  # fmt: skip
+    words, rest = [], iter(args)
+    for arg in rest:
+        if arg in root_values:
+            next(rest, None)
+        elif not arg.startswith("-"):
+            if not isinstance(group, click.Group) or arg not in group.commands:
+                break
+            words.append(arg)
+            group = group.commands[arg]
+        elif words:
+            break
+    return "_".join(words) or "unknown"

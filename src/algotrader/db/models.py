@@ -281,3 +281,70 @@ class MlModel(Base):
     artefact_sha256: Mapped[str] = mapped_column(String(64))
     library_versions: Mapped[dict[str, str]] = mapped_column(JSON)
     code_version: Mapped[str] = mapped_column(String(64))
+
+
+class WatchlistEntry(Base):
+    """A series the scheduler keeps fresh (``algotrader watchlist add``), and how its refreshes
+    went. ``source`` None: the configured default source; ``history``: how much the first refresh
+    fetches; ``failures``: refreshes failed in a row (0 after a success)."""
+
+    __tablename__ = "watchlist"
+    __table_args__ = (UniqueConstraint("symbol", "resolution"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    resolution: Mapped[str] = mapped_column(String(8))
+    source: Mapped[str | None] = mapped_column(String(16))
+    history: Mapped[str] = mapped_column(String(16))
+    added_at: Mapped[datetime] = mapped_column(UtcTimestamp(), default=_utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcTimestamp())
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcTimestamp())
+    last_bar_ts: Mapped[datetime | None] = mapped_column(UtcTimestamp())
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class RefreshRun(Base):
+    """One run of a scheduled refresh of one resolution: the planned time, which attempt (0 the
+    scheduled run, n the n-th retry), how it went. Unique per (resolution, scheduled_for,
+    attempt): a run is claimed by inserting its row, so no planned run can happen twice."""
+
+    __tablename__ = "refresh_runs"
+    __table_args__ = (UniqueConstraint("resolution", "scheduled_for", "attempt"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    resolution: Mapped[str] = mapped_column(String(8))
+    scheduled_for: Mapped[datetime] = mapped_column(UtcTimestamp())
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    catch_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(UtcTimestamp(), default=_utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcTimestamp())
+    outcome: Mapped[str] = mapped_column(String(16), default="running")
+    series: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    bars_fetched: Mapped[int] = mapped_column(Integer, default=0)
+    bars_stored: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Job(Base):
+    """A job submitted to the worker queue (``algotrader jobs submit``): what to do, its state
+    (queued, running, succeeded, failed, cancelled), the attempts made and the result. The queue
+    itself (delivery, locking, stalled-worker recovery) is procrastinate's; ``queue_id`` is the
+    procrastinate job id."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_state_created_at", "state", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    queue_id: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcTimestamp(), default=_utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcTimestamp())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcTimestamp())
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)

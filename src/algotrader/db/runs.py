@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import fields
 from typing import Any
 
@@ -21,17 +23,36 @@ _ASSIGNED = ("id", "created_at")
 
 
 class SqlRunStore:
-    """Runs and studies in the database. Cheap to create; holds no connection."""
+    """Runs and studies in the database. Cheap to create; holds no connection, unless it is
+    given one: then every read and write happens in that connection's transaction (a job's
+    attempt stores its runs together with its result, or not at all)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, conn: Connection | None = None) -> None:
         self.db = db
+        self._conn = conn
+
+    @contextlib.contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        if self._conn is not None:
+            yield self._conn
+            return
+        with self.db.engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        if self._conn is not None:
+            yield self._conn
+            return
+        with self.db.engine.connect() as conn:
+            yield conn
 
     def add(self, record: RunRecord) -> int:
-        with self.db.engine.begin() as conn:
+        with self._begin() as conn:
             return _insert_run(conn, record)
 
     def get(self, run_id: int) -> RunRecord:
-        with self.db.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(select(_RUNS).where(_RUNS.c.id == run_id)).mappings().first()
         if row is None:
             raise DataNotFoundError(
@@ -43,14 +64,14 @@ class SqlRunStore:
         query = select(_RUNS).order_by(_RUNS.c.id.desc()).limit(limit)
         if kinds is not None:
             query = query.where(_RUNS.c.kind.in_(kinds))
-        with self.db.engine.connect() as conn:
+        with self._connect() as conn:
             return [_run(r) for r in conn.execute(query).mappings()]
 
     def add_study(
         self, study: StudyRecord, points: list[RunRecord], best: int | None
     ) -> tuple[int, list[int]]:
         values = {k: getattr(study, k) for k in _STUDY_COLUMNS if k not in _ASSIGNED}
-        with self.db.engine.begin() as conn:
+        with self._begin() as conn:
             key = conn.execute(_STUDIES.insert().values(**values)).inserted_primary_key
             assert key is not None
             study_id = int(key[0])
@@ -62,7 +83,7 @@ class SqlRunStore:
         return study_id, ids
 
     def get_study(self, study_id: int) -> StudyRecord:
-        with self.db.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(select(_STUDIES).where(_STUDIES.c.id == study_id)).mappings().first()
         if row is None:
             raise DataNotFoundError(
@@ -72,7 +93,7 @@ class SqlRunStore:
 
     def studies(self, limit: int = 50) -> list[StudyRecord]:
         query = select(_STUDIES).order_by(_STUDIES.c.id.desc()).limit(limit)
-        with self.db.engine.connect() as conn:
+        with self._connect() as conn:
             return [
                 StudyRecord(**{k: r[k] for k in _STUDY_COLUMNS})
                 for r in conn.execute(query).mappings()
