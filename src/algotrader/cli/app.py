@@ -30,6 +30,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "ingest",
     "instruments",
     "orders",
+    "stream",
 )
 
 app = typer.Typer(
