@@ -79,6 +79,15 @@ class Broker:
             self.process.kill()
             self.process.wait(timeout=30)
 
+    def stop(self) -> None:
+        """A clean shutdown (SIGTERM), as in a rolling restart."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
 
 @pytest.fixture(scope="session")
 def broker() -> Iterator[Broker]:
@@ -91,8 +100,6 @@ def broker() -> Iterator[Broker]:
 @pytest.fixture
 def kafka(broker: Broker):  # type: ignore[no-untyped-def]
     """Stream settings with this test's own topics and groups on the session's broker."""
-    from algotrader.stream.settings import KafkaSettings
-
     return kafka_settings(broker.bootstrap)
 
 
@@ -107,7 +114,6 @@ def kafka_settings(bootstrap: str, **overrides: object):  # type: ignore[no-unty
         "jobs_topic": f"jobs-{tag}",
         "group": f"store-{tag}",
         "indicator_group": f"indicators-{tag}",
-        "replay_group": f"replay-{tag}",
         "partitions": 4,
         "session_timeout_ms": 6000,
         "bars_per_message": 500,
@@ -126,7 +132,7 @@ def stream_env(kafka, url: str, home: Path) -> dict[str, str]:  # type: ignore[n
         COLUMNS="200",
     )
     for name in ("bootstrap", "topic", "dlq_topic", "jobs_topic", "group", "indicator_group",
-                 "replay_group", "partitions", "session_timeout_ms", "bars_per_message"):  # fmt: skip
+                 "partitions", "session_timeout_ms", "bars_per_message"):  # fmt: skip
         env[f"ALGOTRADER_KAFKA_{name.upper()}"] = str(getattr(kafka, name))
     return env
 

@@ -85,11 +85,14 @@ def publish(kafka, frames: dict[tuple[str, str], pd.DataFrame], source: str = "c
             if len(part):
                 value = encode_bars(symbol, resolution, source, part)
                 publisher.send(kafka.topic, series_key(symbol, resolution), value)
-    publisher.flush()
+    publisher.close()
 
 
 def test_ingest_to_kafka_then_consume_equals_a_direct_ingest(
-    db_url: str, tmp_path: Path, kafka, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    db_url: str,
+    tmp_path: Path,
+    kafka,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     from algotrader.cli.app import main
 
@@ -132,7 +135,9 @@ def test_a_second_pass_over_the_same_messages_changes_nothing(tmp_path: Path, ka
 
 
 def test_a_consumer_killed_mid_batch_and_restarted_stores_every_bar_once(
-    db_url: str, tmp_path: Path, kafka  # type: ignore[no-untyped-def]
+    db_url: str,
+    tmp_path: Path,
+    kafka,  # type: ignore[no-untyped-def]
 ) -> None:
     frames = {(s, "1m"): minute_bars(3_000, seed=i) for i, s in enumerate(("AAA", "BBB", "CCC"))}
     publish(kafka, frames)

@@ -137,6 +137,7 @@ def publish_ingest(
                 reports.append(report)
         return reports
     finally:
+        publisher.release()
         if own:
             provider.close()
 
@@ -237,7 +238,10 @@ def consume_bars(
             if on_batch is not None:
                 on_batch(writer.report)
 
-        GroupMember(kafka, kafka.topic, options).run(handle, stop)
+        try:
+            GroupMember(kafka, kafka.topic, options).run(handle, stop)
+        finally:
+            writer.publisher.release()
     writer.report.seconds = time.monotonic() - started
     return writer.report
 

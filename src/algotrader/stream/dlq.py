@@ -3,15 +3,19 @@
 A dead letter is the original message (same key, same bytes) plus headers: ``dlq.reason`` (one
 of :data:`~algotrader.stream.schema.POISON_KINDS`), ``dlq.detail`` (one line), where it came
 from (``dlq.topic``, ``dlq.partition``, ``dlq.offset``), the consumer group and when it failed.
-:func:`replay` sends dead letters back to the bars topic (e.g. after the producer or the
-consumer was fixed); the offsets committed by the replay group remember which were sent.
+
+:func:`replay` sends dead letters back to the bars topic (after the producer or the consumer was
+fixed) and then appends a small marker to the dead-letter topic itself (header
+``dlq.replayed``: ``partition:offset``), so the topic alone says which letters were replayed,
+whatever subset a replay picked. A letter is listed once even if a consumer killed between
+sending it and committing its offsets sent it twice.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -28,6 +32,7 @@ PARTITION = "dlq.partition"
 OFFSET = "dlq.offset"
 GROUP = "dlq.group"
 FAILED_AT = "dlq.failed_at"
+REPLAYED = "dlq.replayed"
 REPLAYED_FROM = "dlq.replayed_from"
 
 
@@ -63,63 +68,70 @@ def headers_for(message: Message, reason: str, detail: str, group: str) -> list[
 
 def read(settings: KafkaSettings) -> list[DeadLetter]:
     """Every dead letter, oldest first per partition, each marked replayed or not."""
-    return [letter for letter, _ in _read_all(settings)]
+    letters: list[DeadLetter] = []
+    replayed: set[str] = set()
+    seen: set[tuple[str, int, int]] = set()
+    for message in _read_all(settings):
+        headers = _headers(message)
+        if REPLAYED in headers:
+            replayed.add(headers[REPLAYED])
+            continue
+        letter = _letter(message, headers)
+        origin = (letter.topic, letter.source_partition, letter.source_offset)
+        if origin[1] >= 0 and origin in seen:
+            continue  # sent twice by a consumer killed before it committed
+        seen.add(origin)
+        letters.append(letter)
+    return [
+        _replace_replayed(letter, f"{letter.partition}:{letter.offset}" in replayed)
+        for letter in letters
+    ]
 
 
 def replay(settings: KafkaSettings, reasons: frozenset[str] | None = None) -> list[DeadLetter]:
     """Send the dead letters not replayed yet (only those of ``reasons`` when given) back to
-    the bars topic; returns them. Replayed letters are remembered only once the cluster has
-    acknowledged the copies, so an interrupted replay sends at most those again."""
-    kafka = _client()
+    the bars topic, then mark them replayed; returns them. Marks are written only once the
+    copies are acknowledged, so an interrupted replay sends at most those again."""
     publisher = Publisher(settings, linger_ms=5)
-    letters = list(_read_all(settings))
-    sent = []
-    for letter, _ in letters:
-        if letter.replayed or (reasons is not None and letter.reason not in reasons):
-            continue
+    chosen = [
+        letter
+        for letter in read(settings)
+        if not letter.replayed and (reasons is None or letter.reason in reasons)
+    ]
+    for letter in chosen:
         origin = f"{letter.partition}:{letter.offset}".encode()
         key = letter.key.encode() if letter.key is not None else None
         publisher.send(settings.topic, key, letter.value, [(REPLAYED_FROM, origin)])
-        sent.append(letter)
     publisher.flush()
-    # Everything read is now done with: skipped letters stay listed, but are not pending.
-    ends: dict[int, int] = {}
-    for letter, _ in letters:
-        ends[letter.partition] = max(ends.get(letter.partition, 0), letter.offset + 1)
-    if ends:
-        committer = kafka.Consumer(_config(settings))
-        try:
-            offsets = [kafka.TopicPartition(settings.dlq_topic, p, o) for p, o in ends.items()]
-            committer.commit(offsets=offsets, asynchronous=False)
-        finally:
-            committer.close()
-    return sent
+    for letter in chosen:
+        marker = f"{letter.partition}:{letter.offset}".encode()
+        key = letter.key.encode() if letter.key is not None else None
+        publisher.send(settings.dlq_topic, key, b"", [(REPLAYED, marker)])
+    publisher.close()
+    return [_replace_replayed(letter, True) for letter in chosen]
 
 
-def _config(settings: KafkaSettings) -> dict[str, Any]:
-    return {
+def _replace_replayed(letter: DeadLetter, replayed: bool) -> DeadLetter:
+    return replace(letter, replayed=replayed)
+
+
+def _read_all(settings: KafkaSettings) -> Iterator[Message]:
+    """Read the whole topic without joining a group (assign), up to its end."""
+    kafka = _client()
+    ensure_topics(settings, [settings.dlq_topic])
+    config = {
         **settings.client_config(),
-        "group.id": settings.replay_group,
+        "group.id": "algotrader-dlq-reader",  # never joined nor committed: assign() only
         "enable.auto.commit": False,
         "enable.partition.eof": True,
     }
-
-
-def _read_all(settings: KafkaSettings) -> Iterator[tuple[DeadLetter, Message]]:
-    """Read the whole topic without joining the group (assign), up to its end."""
-    kafka = _client()
-    ensure_topics(settings, [settings.dlq_topic])
-    consumer = kafka.Consumer(_config(settings))
+    consumer = kafka.Consumer(config)
     try:
         metadata = consumer.list_topics(settings.dlq_topic, timeout=15).topics[settings.dlq_topic]
-        partitions = [kafka.TopicPartition(settings.dlq_topic, p) for p in metadata.partitions]
-        replayed_until = {tp.partition: tp.offset for tp in consumer.committed(partitions)}
         start = kafka.OFFSET_BEGINNING
-        consumer.assign(
-            [kafka.TopicPartition(settings.dlq_topic, p, start) for p in replayed_until]
-        )
-        for message in _until_end(consumer, len(partitions)):
-            yield _letter(message, replayed_until.get(message.partition() or 0, -1)), message
+        partitions = sorted(metadata.partitions)
+        consumer.assign([kafka.TopicPartition(settings.dlq_topic, p, start) for p in partitions])
+        yield from _until_end(consumer, len(partitions))
     except kafka.KafkaException:
         raise unavailable(settings) from None
     finally:
@@ -150,14 +162,16 @@ def _until_end(consumer: Any, partitions: int) -> Iterator[Message]:
                 raise kafka.KafkaException(error)
 
 
-def _letter(message: Message, replayed_until: int) -> DeadLetter:
+def _headers(message: Message) -> dict[str, str]:
     pairs = cast(list[tuple[str, bytes | None]], message.headers() or [])
-    headers = {name: value.decode(errors="replace") for name, value in pairs if value is not None}
+    return {name: value.decode(errors="replace") for name, value in pairs if value is not None}
+
+
+def _letter(message: Message, headers: dict[str, str]) -> DeadLetter:
     key = message.key()
-    offset = message.offset() or 0
     return DeadLetter(
         partition=message.partition() or 0,
-        offset=offset,
+        offset=message.offset() or 0,
         key=key.decode(errors="replace") if key is not None else None,
         reason=headers.get(REASON, "unknown"),
         detail=headers.get(DETAIL, ""),
@@ -165,6 +179,6 @@ def _letter(message: Message, replayed_until: int) -> DeadLetter:
         source_partition=int(headers.get(PARTITION, "-1")),
         source_offset=int(headers.get(OFFSET, "-1")),
         failed_at=headers.get(FAILED_AT, ""),
-        replayed=offset < replayed_until,
+        replayed=False,
         value=message.value() or b"",
     )

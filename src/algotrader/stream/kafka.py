@@ -142,6 +142,23 @@ class Publisher:
         self.sent += 1
         self._producer.poll(0)
 
+    def poll(self, seconds: float) -> None:
+        """Serve delivery reports for up to ``seconds``."""
+        self._producer.poll(seconds)
+
+    def close(self) -> None:
+        """Wait for what is queued (as :meth:`flush`), then let the client go."""
+        try:
+            self.flush()
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Let the client go now (what is still queued is dropped): after an error."""
+        # Drops the callback cycle, so librdkafka's threads stop now rather than at some
+        # later garbage collection.
+        self._producer = None
+
     def flush(self, timeout: float = 120.0) -> None:
         """Wait until every queued message is acknowledged; raise if any was not."""
         deadline = time.monotonic() + timeout

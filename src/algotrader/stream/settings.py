@@ -8,6 +8,7 @@ are :class:`pydantic.SecretStr`: they never appear in a ``repr``, a log line or 
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError
@@ -45,7 +46,6 @@ class KafkaSettings(BaseSettings):
     jobs_topic: str = "algotrader.indicator-jobs"
     group: str = "algotrader-store"
     indicator_group: str = "algotrader-indicators"
-    replay_group: str = "algotrader-dlq-replay"
     # Topics the platform creates when they are missing (a managed cluster may forbid that:
     # then create them beforehand with the same names).
     partitions: int = Field(default=6, ge=1)
@@ -60,6 +60,8 @@ class KafkaSettings(BaseSettings):
         config: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap,
             "security.protocol": self.security_protocol,
+            # librdkafka's own messages go to the log files, not to the user's terminal.
+            "logger": logging.getLogger("algotrader.stream.librdkafka"),
         }
         optional = {
             "sasl.mechanism": self.sasl_mechanism,
