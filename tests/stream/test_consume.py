@@ -46,7 +46,10 @@ def table(url: str) -> pd.DataFrame:
     finally:
         db.dispose()
     frame = pd.DataFrame(rows, columns=["symbol", "resolution", "source", "ts", *VALUE_COLUMNS])
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True) if len(frame) else frame["ts"]
+    if len(frame):  # SQLite keeps epoch microseconds, PostgreSQL a timestamptz
+        raw = frame["ts"]
+        numeric = pd.api.types.is_integer_dtype(raw)
+        frame["ts"] = pd.to_datetime(raw, unit="us" if numeric else None, utc=True)
     return frame.astype({c: np.float64 for c in VALUE_COLUMNS})
 
 
@@ -55,7 +58,7 @@ def assert_same_table(got: pd.DataFrame, expected: pd.DataFrame) -> None:
     assert len(got) == len(expected)
     for column in ("symbol", "resolution", "source"):
         assert got[column].tolist() == expected[column].tolist(), column
-    assert (got["ts"].astype("int64") // 1000 == expected["ts"].astype("int64") // 1000).all()
+    assert (got["ts"].to_numpy() == expected["ts"].to_numpy()).all()
     for column in VALUE_COLUMNS:
         np.testing.assert_array_equal(got[column].to_numpy(), expected[column].to_numpy(), column)
 

@@ -72,11 +72,11 @@ class Lake:
     # ----------------------------------------------------------------------------- writing
     def write_series(self, symbol: str, resolution: str, bars: pd.DataFrame) -> LakeWrite:
         """Merge ``bars`` (a bar frame plus a ``source`` column) into the lake."""
-        existing = set(self._files(resolution, symbol))
+        existing = self._files(resolution, symbol)
         written = unchanged = 0
         for period, part in _periods(resolution, bars):
             path = self._path(resolution, symbol, period)
-            old = self._read_file(path) if path in existing else None
+            old = self._read_file(existing[period]) if period in existing else None
             table, fingerprint = _merged(old, part)
             if old is not None and _fingerprint_of(old) == fingerprint:
                 unchanged += 1
