@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -86,6 +87,7 @@ __all__ = [
 DeadLetter = dlq.DeadLetter
 log = logging.getLogger(__name__)
 _EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_PARALLEL_SERIES = 2
 
 
 # ------------------------------------------------------------------------------- publishing
@@ -211,6 +213,7 @@ class ConsumeReport:
     indicator_jobs: int = 0
     series: set[tuple[str, str]] = field(default_factory=set)
     seconds: float = 0.0
+    active_seconds: float = 0.0  # from the first batch received to the last one stored
 
 
 def consume_bars(
@@ -241,7 +244,7 @@ def consume_bars(
         try:
             GroupMember(kafka, kafka.topic, options).run(handle, stop)
         finally:
-            writer.publisher.release()
+            writer.close()
     writer.report.seconds = time.monotonic() - started
     return writer.report
 
@@ -258,35 +261,54 @@ class _BarWriter:
         self.group = group
         self.report = ConsumeReport()
         self._instruments: set[str] = set()
+        # Series are written side by side (each under its own writer lock): PostgreSQL then
+        # uses two backends; SQLite's single write lock makes them take turns.
+        self._pool = ThreadPoolExecutor(max_workers=_PARALLEL_SERIES)
+        self._first_batch_at: float | None = None
 
     def handle(self, batch: Sequence[Message]) -> None:
         started = time.perf_counter()
+        if self._first_batch_at is None:
+            self._first_batch_at = time.monotonic()
         good = self._sort_out(batch)
-        changed: list[tuple[str, str]] = []
-        for (symbol, resolution, source), parts in _by_series(good).items():
-            if symbol not in self._instruments:
-                self.stores.instruments.ensure(InstrumentInfo(symbol=symbol), source)
+        grouped = _by_series(good)
+        for (symbol, _), runs in grouped.items():
+            if symbol not in self._instruments:  # the bars' foreign key
+                self.stores.instruments.ensure(InstrumentInfo(symbol=symbol), runs[0][0])
                 self._instruments.add(symbol)
-            written = store_raw_bars(self.stores.bars, symbol, resolution, source,
-                                     _series_frame(parts)).written  # fmt: skip
-            self.report.bars_written += written
-            metrics.BARS_STORED.inc(written)
-            self.report.series.add((symbol, resolution))
-            # A job even when nothing changed: a consumer killed after writing but before
-            # queueing left the series marked, and the re-delivered batch writes nothing.
-            if (symbol, resolution) not in changed:
-                changed.append((symbol, resolution))
-        for symbol, resolution in changed:
+        written = sum(self._pool.map(self._store_series, grouped.items()))
+        # A job for every series of the batch, even when nothing changed: a consumer killed
+        # after writing but before queueing left the series marked, and the re-delivered batch
+        # writes nothing.
+        for symbol, resolution in grouped:
             self.publisher.send(self.kafka.jobs_topic, series_key(symbol, resolution),
                                 encode_job(symbol, resolution))  # fmt: skip
         self.publisher.flush()  # dead letters and jobs acknowledged before the offsets commit
         bars = sum(len(p) for p in good)
         self.report.messages += len(batch)
         self.report.bars_received += bars
-        self.report.indicator_jobs += len(changed)
+        self.report.bars_written += written
+        self.report.indicator_jobs += len(grouped)
+        self.report.series.update(grouped)
+        metrics.BARS_STORED.inc(written)
         metrics.BARS_RECEIVED.inc(bars)
         metrics.MESSAGES.labels("bars", "stored").inc(len(good))
         metrics.BATCH_SECONDS.labels("bars").observe(time.perf_counter() - started)
+        self.report.active_seconds = time.monotonic() - self._first_batch_at
+
+    def _store_series(self, item: tuple[tuple[str, str], list[tuple[str, list[RawBars]]]]) -> int:
+        """One series' bars of the batch, source by source in the order they came."""
+        (symbol, resolution), by_source = item
+        return sum(
+            store_raw_bars(
+                self.stores.bars, symbol, resolution, source, _series_frame(parts)
+            ).written
+            for source, parts in by_source
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self.publisher.release()
 
     def _sort_out(self, batch: Sequence[Message]) -> list[RawBars]:
         """The batch's usable bars (in offset order); the rest goes to the dead-letter topic."""
@@ -315,10 +337,17 @@ class _BarWriter:
                     message.partition(), message.offset(), detail)  # fmt: skip
 
 
-def _by_series(batches: Iterable[RawBars]) -> dict[tuple[str, str, str], list[RawBars]]:
-    grouped: dict[tuple[str, str, str], list[RawBars]] = {}
+def _by_series(
+    batches: Iterable[RawBars],
+) -> dict[tuple[str, str], list[tuple[str, list[RawBars]]]]:
+    """(symbol, resolution) -> runs of consecutive messages from one source, in offset order."""
+    grouped: dict[tuple[str, str], list[tuple[str, list[RawBars]]]] = {}
     for raw in batches:
-        grouped.setdefault((raw.symbol, raw.resolution, raw.source), []).append(raw)
+        runs = grouped.setdefault((raw.symbol, raw.resolution), [])
+        if runs and runs[-1][0] == raw.source:
+            runs[-1][1].append(raw)
+        else:
+            runs.append((raw.source, [raw]))
     return grouped
 
 
@@ -358,6 +387,7 @@ def run_indicator_jobs(
                              request.batch_messages)  # fmt: skip
     report = IndicatorJobsReport()
     started = time.monotonic()
+    pool = ThreadPoolExecutor(max_workers=_PARALLEL_SERIES)  # series side by side
     with open_stores(settings) as stores:
 
         def handle(batch: Sequence[Message]) -> None:
@@ -370,8 +400,7 @@ def run_indicator_jobs(
                     log.warning("ignored indicator job: %s", poison)
                     continue
                 series[(job.symbol, job.resolution)] = None
-            for symbol, resolution in series:
-                rows = refresh_indicators(stores.bars, symbol, resolution)
+            for rows in pool.map(lambda key: refresh_indicators(stores.bars, *key), series):
                 outcome = "refreshed" if rows else "already_fresh"
                 metrics.INDICATOR_REFRESHES.labels(outcome).inc()
                 report.refreshed += bool(rows)
@@ -380,7 +409,10 @@ def run_indicator_jobs(
             metrics.MESSAGES.labels("indicator_jobs", "stored").inc(len(batch))
             metrics.BATCH_SECONDS.labels("indicator_jobs").observe(time.perf_counter() - began)
 
-        GroupMember(kafka, kafka.jobs_topic, options).run(handle, stop)
+        try:
+            GroupMember(kafka, kafka.jobs_topic, options).run(handle, stop)
+        finally:
+            pool.shutdown(wait=True)
     report.seconds = time.monotonic() - started
     return report
 

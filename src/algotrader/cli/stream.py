@@ -73,7 +73,7 @@ class _Ticker:
 
 
 def _consume_line(report: ConsumeReport) -> str:
-    rate = report.bars_received / report.seconds if report.seconds else 0.0
+    rate = report.bars_received / report.active_seconds if report.active_seconds else 0.0
     return (
         f"{report.messages} messages: {report.bars_received} bars received, "
         f"{report.bars_written} written, {report.dead_letters} dead letters, "

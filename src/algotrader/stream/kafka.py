@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_TIMEOUT = 15.0
+_TIMEOUT = 10.0
 
 
 class StreamUnavailableError(UserError):
