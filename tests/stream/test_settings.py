@@ -18,6 +18,7 @@ def test_sasl_and_tls_settings_reach_the_client_config(monkeypatch: pytest.Monke
     monkeypatch.setenv("ALGOTRADER_KAFKA_SASL_PASSWORD", "s3cret-pw")
     monkeypatch.setenv("ALGOTRADER_KAFKA_SSL_CA_LOCATION", "/etc/ssl/ca.pem")
     config = load_kafka().client_config()
+    assert config.pop("logger").name == "algotrader.stream.librdkafka"  # into the log files
     assert config == {
         "bootstrap.servers": "broker-1:9093,broker-2:9093",
         "security.protocol": "SASL_SSL",
