@@ -14,12 +14,10 @@ from sqlalchemy import text
 
 from algotrader.app.ingest import IngestRequest, IngestWindow, ingest
 from algotrader.app.pipeline import store_bars
-from algotrader.app.stream import ConsumeRequest, consume_bars, run_indicator_jobs
+from algotrader.app.stream import BarPublisher, ConsumeRequest, consume_bars, run_indicator_jobs
 from algotrader.config import load_settings
 from algotrader.db.engine import open_database
 from algotrader.db.store import VALUE_COLUMNS
-from algotrader.stream.kafka import Publisher, ensure_topics
-from algotrader.stream.schema import encode_bars, series_key
 from algotrader.timeframes import parse_duration, parse_resolution
 
 from .conftest import ALGOTRADER, minute_bars, stream_env
@@ -77,18 +75,16 @@ def direct_ingest(frames: dict[tuple[str, str], pd.DataFrame], source: str, home
 
 
 def publish(kafka, frames: dict[tuple[str, str], pd.DataFrame], source: str = "csv") -> None:  # type: ignore[no-untyped-def]
-    """Publish ``frames`` in messages of ``kafka.bars_per_message`` bars, series interleaved."""
-    ensure_topics(kafka, [kafka.topic])
-    publisher = Publisher(kafka)
+    """Publish ``frames`` in messages of ``kafka.bars_per_message`` bars, series interleaved
+    (through the public BarPublisher, as the live loop would)."""
     step = kafka.bars_per_message
     longest = max(len(f) for f in frames.values())
-    for lo in range(0, longest, step):
-        for (symbol, resolution), bars in frames.items():
-            part = bars.iloc[lo : lo + step]
-            if len(part):
-                value = encode_bars(symbol, resolution, source, part)
-                publisher.send(kafka.topic, series_key(symbol, resolution), value)
-    publisher.close()
+    with BarPublisher(kafka) as stream:
+        for lo in range(0, longest, step):
+            for (symbol, resolution), bars in frames.items():
+                part = bars.iloc[lo : lo + step]
+                if len(part):
+                    stream.publish(symbol, resolution, source, part)
 
 
 def test_ingest_to_kafka_then_consume_equals_a_direct_ingest(

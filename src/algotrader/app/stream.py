@@ -67,6 +67,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ArchiveReport",
     "ArchiveRequest",
+    "BarPublisher",
     "ConsumeReport",
     "ConsumeRequest",
     "DeadLetter",
@@ -104,6 +105,46 @@ class PublishReport:
     last_ts: datetime | None
 
 
+class BarPublisher:
+    """Publishes bars to the price stream: for the ingest use case, the live loop, a scheduler.
+
+    ::
+
+        with BarPublisher(kafka) as stream:
+            stream.publish("AAPL", "1m", "ibkr", bars)   # validated, keyed, split into messages
+        # leaving the block waits until the cluster has acknowledged every message
+    """
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        ensure_topics(kafka, [kafka.topic])
+        self.kafka = kafka
+        self._publisher = Publisher(kafka)
+
+    def publish(self, symbol: str, resolution: str, source: str, bars: pd.DataFrame) -> int:
+        """Queue ``bars`` (checked with ``validate_bars``); returns the number of messages."""
+        bars = validate_bars(bars)
+        key = series_key(symbol, resolution)
+        step = self.kafka.bars_per_message
+        for lo in range(0, len(bars), step):
+            value = encode_bars(symbol, resolution, source, bars.iloc[lo : lo + step])
+            self._publisher.send(self.kafka.topic, key, value)
+        metrics.BARS_PUBLISHED.inc(len(bars))
+        return -(-len(bars) // step)
+
+    def flush(self) -> None:
+        """Wait until the cluster has acknowledged everything published so far."""
+        self._publisher.flush()
+
+    def __enter__(self) -> BarPublisher:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if kind is None:
+            self._publisher.close()
+        else:
+            self._publisher.release()
+
+
 def publish_ingest(
     settings: Settings,
     kafka: KafkaSettings,
@@ -120,34 +161,29 @@ def publish_ingest(
             "--incremental reads the database, which --to kafka does not touch",
             "pass -d/--duration or --start instead",
         )
-    ensure_topics(kafka, [kafka.topic])
     own = provider is None
     provider = provider or get_provider(
         request.source or settings.data_source, settings, request.csv_path, url=request.lake_url
     )
-    publisher = Publisher(kafka)
     try:
-        reports = []
-        for symbol in request.symbols:
-            for resolution in request.resolutions:
-                report = _publish_one(
-                    provider, publisher, kafka, symbol, resolution, request.window
-                )
-                publisher.flush()
-                if on_published is not None:
-                    on_published(report, provider.label)
-                reports.append(report)
-        return reports
+        with BarPublisher(kafka) as stream:
+            reports = []
+            for symbol in request.symbols:
+                for resolution in request.resolutions:
+                    report = _publish_one(provider, stream, symbol, resolution, request.window)
+                    stream.flush()
+                    if on_published is not None:
+                        on_published(report, provider.label)
+                    reports.append(report)
+            return reports
     finally:
-        publisher.release()
         if own:
             provider.close()
 
 
 def _publish_one(
     provider: BarProvider,
-    publisher: Publisher,
-    kafka: KafkaSettings,
+    stream: BarPublisher,
     symbol: str,
     resolution: Resolution,
     window: IngestWindow,
@@ -155,28 +191,22 @@ def _publish_one(
     symbol = symbol.strip().upper()
     start, end = _window_bounds(window)
     provider.describe(symbol)  # connects; the provider's name is final from here on
-    key = series_key(symbol, resolution.name)
     bars = messages = 0
     first: datetime | None = None
     last: datetime | None = None
     for chunk in provider.iter_bars(symbol, resolution, start, end):
-        step = kafka.bars_per_message
-        for lo in range(0, len(chunk), step):
-            part = chunk.iloc[lo : lo + step]
-            publisher.send(kafka.topic, key, encode_bars(symbol, resolution.name, provider.name,
-                                                         part))  # fmt: skip
-            messages += 1
-        if len(chunk):
-            bars += len(chunk)
-            lo_ts, hi_ts = chunk.index[0].to_pydatetime(), chunk.index[-1].to_pydatetime()
-            first = lo_ts if first is None else min(first, lo_ts)
-            last = hi_ts if last is None else max(last, hi_ts)
+        if chunk.empty:
+            continue
+        messages += stream.publish(symbol, resolution.name, provider.name, chunk)
+        bars += len(chunk)
+        lo_ts, hi_ts = chunk.index[0].to_pydatetime(), chunk.index[-1].to_pydatetime()
+        first = lo_ts if first is None else min(first, lo_ts)
+        last = hi_ts if last is None else max(last, hi_ts)
     if not bars:
         raise DataNotFoundError(
             f"{provider.label} returned no {resolution.name} bars for {symbol}",
             "try a longer duration, another resolution, or check the symbol",
         )
-    metrics.BARS_PUBLISHED.inc(bars)
     return PublishReport(symbol, resolution.name, provider.name, bars, messages, first, last)
 
 

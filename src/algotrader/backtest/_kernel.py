@@ -156,15 +156,7 @@ def _book(
             if target != pos:
                 old = pos
                 cash, qty, pos, xq, xp, xf, eq, ep, ef = rebalance(
-                    cash,
-                    qty,
-                    pos,
-                    target,
-                    price,
-                    whole_shares,
-                    per_share,
-                    bps,
-                    minimum,
+                    cash, qty, pos, target, price, whole_shares, per_share, bps, minimum,
                     slippage_bps,
                 )
                 if xq > 0.0:
@@ -225,24 +217,8 @@ def simulate(
         f_qty = np.empty(nf, np.float64)
         f_comm = np.empty(nf, np.float64)
         nf = _book(
-            open_,
-            close,
-            signals,
-            fill_at_close,
-            allow_short,
-            whole_shares,
-            cash0,
-            per_share,
-            bps,
-            minimum,
-            slippage_bps,
-            equity,
-            position,
-            f_bar,
-            f_side,
-            f_price,
-            f_qty,
-            f_comm,
+            open_, close, signals, fill_at_close, allow_short, whole_shares, cash0, per_share,
+            bps, minimum, slippage_bps, equity, position, f_bar, f_side, f_price, f_qty, f_comm,
             record,
         )
     return equity, position, f_bar, f_side, f_price, f_qty, f_comm

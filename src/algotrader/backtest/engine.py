@@ -100,7 +100,7 @@ def _resolution(index: pd.DatetimeIndex, given: str | Resolution | None) -> Reso
     if len(index) < 2:
         return RESOLUTIONS["1d"]
     # The first 10k spacings are plenty and keep this O(1) for million-bar frames.
-    head = index[:10_001].as_unit("ns").asi8
+    head = index[: 10_001].as_unit("ns").asi8
     step = float(np.median(np.diff(head))) / 1e9
     # Nearest bar size on a log scale: daily bars with weekends still have a median of one day.
     return min(RESOLUTIONS.values(), key=lambda r: abs(math.log(max(step, 1.0) / r.seconds)))
@@ -199,7 +199,9 @@ class _Row(dict[str, Any]):
     def _has(self, key: Any) -> bool:
         if dict.__contains__(self, key) or key in self._frame.columns:
             return True
-        return isinstance(key, str) and (key.lower() in self._lower or key.lower() in _INDEX_KEYS)
+        return isinstance(key, str) and (
+            key.lower() in self._lower or key.lower() in _INDEX_KEYS
+        )
 
     def __contains__(self, key: object) -> bool:
         return self._has(key)
@@ -382,13 +384,8 @@ def _portfolio_loop(
     open_ = frame["open"].to_numpy(dtype=np.float64)
     close = frame["close"].to_numpy(dtype=np.float64)
     book = Portfolio(cfg.cash, close)
-    costs = (
-        cfg.whole_shares,
-        cfg.commission_per_share,
-        cfg.commission_bps,
-        cfg.commission_min,
-        cfg.slippage_bps,
-    )
+    costs = (cfg.whole_shares, cfg.commission_per_share, cfg.commission_bps,
+             cfg.commission_min, cfg.slippage_bps)
     at_close = cfg.fill == "close"
     codes = np.zeros(n, np.int8)
     tracked = row._tracked
@@ -464,16 +461,8 @@ def _build_result(
     open_ = frame["open"].to_numpy(dtype=np.float64)
     close = frame["close"].to_numpy(dtype=np.float64)
     equity, position, f_bar, f_side, f_price, f_qty, f_comm = _kernel.simulate(
-        open_,
-        close,
-        signals,
-        cfg.fill == "close",
-        cfg.allow_short,
-        cfg.whole_shares,
-        float(cfg.cash),
-        cfg.commission_per_share,
-        cfg.commission_bps,
-        cfg.commission_min,
+        open_, close, signals, cfg.fill == "close", cfg.allow_short, cfg.whole_shares,
+        float(cfg.cash), cfg.commission_per_share, cfg.commission_bps, cfg.commission_min,
         cfg.slippage_bps,
     )
     fills = pd.DataFrame(
@@ -488,14 +477,8 @@ def _build_result(
     trades = _trades(index, close, f_bar, f_side, f_price, f_qty, f_comm)
     buy_hold = _buy_hold(strategy, frame, open_, close, cfg)
     metrics = compute_metrics(
-        index,
-        equity,
-        buy_hold,
-        position,
-        trades["pnl"].to_numpy(),
-        cash=cfg.cash,
-        resolution=res,
-        risk_free_rate=cfg.risk_free_rate,
+        index, equity, buy_hold, position, trades["pnl"].to_numpy(),
+        cash=cfg.cash, resolution=res, risk_free_rate=cfg.risk_free_rate,
     )
     # copy=False: the kernel's arrays are fresh and owned by the Result (pandas 3 copies).
     return Result(

@@ -280,7 +280,9 @@ def compute_metrics(
     rf = _per_period_rate(risk_free_rate, periods)
     _, mean, std, down = _return_stats(np.asarray(equity, np.float64), rf)
     dd, peak, _trough, end = max_drawdown(equity)
-    dd_days = float((index[end] - index[peak]) / pd.Timedelta(days=1)) if len(index) else math.nan
+    dd_days = (
+        float((index[end] - index[peak]) / pd.Timedelta(days=1)) if len(index) else math.nan
+    )
     return {
         "total_return": total,
         "buy_hold_return": bh,

@@ -104,26 +104,12 @@ class StoredOrder:
 
 def _snapshot(row: Order) -> StoredOrder:
     return StoredOrder(
-        id=row.id,
-        client_ref=row.client_ref,
-        account=row.account,
-        is_paper=row.is_paper,
-        symbol=row.symbol,
-        action=row.action,
-        quantity=row.quantity,
-        order_type=row.order_type,
-        limit_price=row.limit_price,
-        stop_price=row.stop_price,
-        tif=row.tif,
-        ib_order_id=row.ib_order_id,
-        perm_id=row.perm_id,
-        client_id=row.client_id,
-        status=row.status,
-        filled=row.filled,
-        avg_fill_price=row.avg_fill_price,
-        message=row.message,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        id=row.id, client_ref=row.client_ref, account=row.account, is_paper=row.is_paper,
+        symbol=row.symbol, action=row.action, quantity=row.quantity, order_type=row.order_type,
+        limit_price=row.limit_price, stop_price=row.stop_price, tif=row.tif,
+        ib_order_id=row.ib_order_id, perm_id=row.perm_id, client_id=row.client_id,
+        status=row.status, filled=row.filled, avg_fill_price=row.avg_fill_price,
+        message=row.message, created_at=row.created_at, updated_at=row.updated_at,
         status_history=list(row.status_history or []),
     )
 
@@ -181,11 +167,8 @@ class OrderLog:
         message = values.get("message") or ""
         values.setdefault(
             "status_history",
-            [
-                history_entry(
-                    status, values.get("filled", 0.0), values.get("avg_fill_price"), message
-                )
-            ],
+            [history_entry(status, values.get("filled", 0.0), values.get("avg_fill_price"),
+                           message)],
         )
         now = _now()
         with Session(self.db.engine) as session:

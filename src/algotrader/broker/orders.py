@@ -65,15 +65,8 @@ TIFS: tuple[str, ...] = get_args(TimeInForce)
 # The first status that tells us the gateway decided something about a new order.
 # ValidationError is ib_async's name for a warning-level rejection (e.g. 321) of the request.
 FIRST_STATUSES = frozenset(
-    {
-        "PreSubmitted",
-        "Submitted",
-        "Filled",
-        "Cancelled",
-        "ApiCancelled",
-        "Inactive",
-        "ValidationError",
-    }
+    {"PreSubmitted", "Submitted", "Filled", "Cancelled", "ApiCancelled", "Inactive",
+     "ValidationError"}
 )
 # How long to keep following an order after its first status. A MKT order normally fills within
 # a second; others are only given a moment for a marketable price to fill at once.
@@ -153,14 +146,11 @@ class OrderRequest:
         if order_type == "STP" and self.limit_price is not None:
             raise InvalidInputError("a STP order takes no limit price", "pass only --price")
         if self.ref is not None and not _LABEL_RE.match(self.ref):
-            raise _bad("--ref", self.ref, "use up to 40 letters, digits, '.', '_', ':' or '-'")
-        for name, value in (
-            ("symbol", symbol),
-            ("action", action),
-            ("order_type", order_type),
-            ("tif", tif),
-            ("quantity", quantity),
-        ):
+            raise _bad(
+                "--ref", self.ref, "use up to 40 letters, digits, '.', '_', ':' or '-'"
+            )
+        for name, value in (("symbol", symbol), ("action", action), ("order_type", order_type),
+                            ("tif", tif), ("quantity", quantity)):
             object.__setattr__(self, name, value)
 
     @classmethod
@@ -198,17 +188,8 @@ class OrderRequest:
         def num(value: float | None) -> str:
             return "" if value is None else repr(float(value))
 
-        return "|".join(
-            (
-                self.symbol,
-                self.action,
-                num(self.quantity),
-                self.order_type,
-                num(self.limit_price),
-                num(self.stop_price),
-                self.tif,
-            )
-        )
+        return "|".join((self.symbol, self.action, num(self.quantity), self.order_type,
+                         num(self.limit_price), num(self.stop_price), self.tif))
 
 
 def new_label() -> str:
@@ -338,7 +319,9 @@ def _ib_order(request: OrderRequest, account: str, client_ref: str) -> IBOrder:
 
 
 @asynccontextmanager
-async def _gateway(settings: Settings, client_id: int, readonly: bool = False) -> AsyncIterator[IB]:
+async def _gateway(
+    settings: Settings, client_id: int, readonly: bool = False
+) -> AsyncIterator[IB]:
     """:func:`connect_ib`, with a way out that fits orders (no "--source" advice)."""
     try:
         async with connect_ib(settings, client_id=client_id, readonly=readonly) as ib:
@@ -374,21 +357,14 @@ async def _gateway_trade(ib: IB, client_ref: str) -> Trade | None:
 
 
 def _adopt(
-    orders: OrderLog,
-    existing: StoredOrder | None,
-    trade: Trade,
-    request: OrderRequest,
-    client_ref: str,
-    account: str,
-    paper: bool,
-    message: str = "found at the gateway by orderRef",
+    orders: OrderLog, existing: StoredOrder | None, trade: Trade, request: OrderRequest,
+    client_ref: str, account: str, paper: bool, message: str = "found at the gateway by orderRef",
 ) -> StoredOrder:
     """Store (or bring up to date) our row for an order the gateway has."""
     status = trade.orderStatus.status
     filled = float(trade.orderStatus.filled or 0.0)
-    avg = (
-        float(trade.orderStatus.avgFillPrice) if filled and trade.orderStatus.avgFillPrice else None
-    )
+    avg = float(trade.orderStatus.avgFillPrice) if filled and trade.orderStatus.avgFillPrice \
+        else None
     if not filled and trade.fills:
         # completedOrders carries no fill price; the executions synced at connect do.
         filled = sum(f.execution.shares for f in trade.fills)
@@ -405,28 +381,17 @@ def _adopt(
     if existing is not None:
         return orders.update(existing.id, entry=entry, **ids)
     return orders.create(
-        client_ref=client_ref,
-        account=trade.order.account or account,
-        is_paper=paper,
-        **_terms(request),
-        status=status,
-        filled=filled,
-        avg_fill_price=avg,
-        status_history=[entry],
-        message=entry["message"],
-        **ids,
+        client_ref=client_ref, account=trade.order.account or account, is_paper=paper,
+        **_terms(request), status=status, filled=filled, avg_fill_price=avg,
+        status_history=[entry], message=entry["message"], **ids,
     )
 
 
 def _terms(request: OrderRequest) -> dict[str, Any]:
     return {
-        "symbol": request.symbol,
-        "action": request.action,
-        "quantity": request.quantity,
-        "order_type": request.order_type,
-        "limit_price": request.limit_price,
-        "stop_price": request.stop_price,
-        "tif": request.tif,
+        "symbol": request.symbol, "action": request.action, "quantity": request.quantity,
+        "order_type": request.order_type, "limit_price": request.limit_price,
+        "stop_price": request.stop_price, "tif": request.tif,
     }
 
 
@@ -454,29 +419,16 @@ async def place_order(
     own_db = db is None
     database = db if db is not None else open_database(settings)
     try:
-        return await _place(
-            settings,
-            request,
-            OrderLog(database),
-            live=live,
-            client_id=client_id,
-            timeout=timeout,
-            grace=grace,
-        )
+        return await _place(settings, request, OrderLog(database), live=live,
+                            client_id=client_id, timeout=timeout, grace=grace)
     finally:
         if own_db:
             database.dispose()
 
 
 async def _place(
-    settings: Settings,
-    request: OrderRequest,
-    orders: OrderLog,
-    *,
-    live: bool,
-    client_id: int | None,
-    timeout: float | None,
-    grace: float | None,
+    settings: Settings, request: OrderRequest, orders: OrderLog, *, live: bool,
+    client_id: int | None, timeout: float | None, grace: float | None,
 ) -> PlaceResult:
     label = request.ref or new_label()
     generated = request.ref is None
@@ -509,12 +461,8 @@ async def _place(
         if existing is None:
             try:
                 existing = orders.create(
-                    client_ref=client_ref,
-                    account=account,
-                    is_paper=paper,
-                    client_id=cid,
-                    **_terms(request),
-                    status="PendingSubmit",
+                    client_ref=client_ref, account=account, is_paper=paper, client_id=cid,
+                    **_terms(request), status="PendingSubmit",
                     message="checks passed; sending to the gateway",
                 )
             except DuplicateRefError:
@@ -539,7 +487,8 @@ async def _place(
                     f"check `algotrader orders list --open`, and retry only with --ref {label}",
                 )
             if grace is None:
-                grace = MARKET_GRACE_SECONDS if request.order_type == "MKT" else OTHER_GRACE_SECONDS
+                grace = MARKET_GRACE_SECONDS if request.order_type == "MKT" else \
+                    OTHER_GRACE_SECONDS
             await follower.wait(DONE_STATUSES, grace)
         finally:
             detach()
@@ -601,11 +550,8 @@ async def _cancel(
     cid = stored.client_id if stored.client_id is not None else settings.ib_client_id
     async with _gateway(settings, cid) as ib:
         trade = next(
-            (
-                t
-                for t in ib.openTrades()
-                if t.order.orderId == stored.ib_order_id or t.order.orderRef == stored.client_ref
-            ),
+            (t for t in ib.openTrades()
+             if t.order.orderId == stored.ib_order_id or t.order.orderRef == stored.client_ref),
             None,
         )
         if trade is None:
@@ -613,15 +559,8 @@ async def _cancel(
             done = await _gateway_trade(ib, stored.client_ref)
             if done is not None and done.orderStatus.status in DONE_STATUSES:
                 request = _request_of(stored)
-                updated = _adopt(
-                    orders,
-                    stored,
-                    done,
-                    request,
-                    stored.client_ref,
-                    stored.account or "",
-                    stored.is_paper,
-                )
+                updated = _adopt(orders, stored, done, request, stored.client_ref,
+                                 stored.account or "", stored.is_paper)
                 raise InvalidInputError(
                     f"order {updated.id} is already {updated.state} at the gateway; "
                     "nothing to cancel",
@@ -670,13 +609,8 @@ async def _cancel(
 
 def _request_of(stored: StoredOrder) -> OrderRequest:
     return OrderRequest(
-        stored.symbol,
-        stored.action,
-        stored.quantity,
-        stored.order_type,
-        stored.limit_price,
-        stored.stop_price,
-        stored.tif,
+        stored.symbol, stored.action, stored.quantity, stored.order_type,
+        stored.limit_price, stored.stop_price, stored.tif,
     )
 
 
@@ -709,20 +643,14 @@ async def open_gateway_orders(settings: Settings) -> list[GatewayOrder]:
         o = t.order
         price = o.lmtPrice if o.orderType == "LMT" else o.auxPrice
         priced = f" {price:.2f}" if o.orderType in ("LMT", "STP") else ""
-        out.append(
-            GatewayOrder(
-                ib_order_id=o.orderId,
-                client_id=o.clientId,
-                perm_id=o.permId,
-                account=o.account,
-                ref=o.orderRef,
-                status=t.orderStatus.status,
-                terms=f"{o.action} {float(o.totalQuantity):g} {t.contract.symbol} {o.orderType}"
-                f"{priced} {o.tif}",
-                filled=float(t.orderStatus.filled or 0.0),
-                remaining=float(t.orderStatus.remaining or 0.0),
-            )
-        )
+        out.append(GatewayOrder(
+            ib_order_id=o.orderId, client_id=o.clientId, perm_id=o.permId, account=o.account,
+            ref=o.orderRef, status=t.orderStatus.status,
+            terms=f"{o.action} {float(o.totalQuantity):g} {t.contract.symbol} {o.orderType}"
+                  f"{priced} {o.tif}",
+            filled=float(t.orderStatus.filled or 0.0),
+            remaining=float(t.orderStatus.remaining or 0.0),
+        ))
     return out
 
 
@@ -745,16 +673,7 @@ async def sync_orders(settings: Settings, db: Database) -> list[StoredOrder]:
             trade = by_ref.get(stored.client_ref)
             if trade is None or trade.orderStatus.status == stored.status:
                 continue
-            changed.append(
-                _adopt(
-                    orders,
-                    stored,
-                    trade,
-                    _request_of(stored),
-                    stored.client_ref,
-                    stored.account or "",
-                    stored.is_paper,
-                    "synced from the gateway",
-                )
-            )
+            changed.append(_adopt(orders, stored, trade, _request_of(stored), stored.client_ref,
+                                  stored.account or "", stored.is_paper,
+                                  "synced from the gateway"))
     return changed

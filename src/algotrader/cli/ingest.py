@@ -18,6 +18,7 @@ from rich.progress import (
 )
 
 from algotrader.cli._common import console, parse_symbols, settings_from
+from algotrader.cli.stream import publish
 from algotrader.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -117,6 +118,21 @@ def _parse_time(text: str | None, what: str) -> datetime | None:
     return as_utc(text, what).to_pydatetime()
 
 
+def _source_of(source: str | None, csv: Path | None, lake: str | None, to: str) -> str | None:
+    """The source the flags name (``--csv``/``--lake`` imply theirs), checked."""
+    if csv is not None and source not in (None, "csv"):
+        raise InvalidInputError(
+            f"--csv reads a file but --source is {source!r}", "drop --source or --csv"
+        )
+    if lake is not None and source not in (None, "lake"):
+        raise InvalidInputError(
+            f"--lake reads the data lake but --source is {source!r}", "drop --source or --lake"
+        )
+    if to not in ("db", "kafka"):
+        raise InvalidInputError(f"unknown destination --to {to!r}", "use --to db or --to kafka")
+    return "csv" if csv is not None else ("lake" if lake is not None else source)
+
+
 def ingest(
     ctx: typer.Context,
     symbol: str = typer.Option(
@@ -135,9 +151,7 @@ def ingest(
     start: str | None = typer.Option(None, "--start", help="First bar to fetch (ISO date, UTC)."),
     end: str | None = typer.Option(None, "--end", help="Fetch bars before this (ISO date, UTC)."),
     source: str | None = typer.Option(
-        None,
-        "--source",
-        help="ibkr, ibsim, synthetic, csv or lake (default: ALGOTRADER_DATA_SOURCE).",
+        None, "--source", help="ibkr|ibsim|synthetic|csv|lake (default: ALGOTRADER_DATA_SOURCE)."
     ),
     csv: Path | None = typer.Option(None, "--csv", help="A CSV file of one symbol's bars."),
     incremental: bool = typer.Option(
@@ -160,37 +174,18 @@ def ingest(
 
     symbols = parse_symbols(symbol)
     resolutions = parse_resolutions(resolution)
-    if csv is not None and source not in (None, "csv"):
-        raise InvalidInputError(
-            f"--csv reads a file but --source is {source!r}", "drop --source or --csv"
-        )
-    if lake is not None and source not in (None, "lake"):
-        raise InvalidInputError(
-            f"--lake reads the data lake but --source is {source!r}", "drop --source or --lake"
-        )
-    if to not in ("db", "kafka"):
-        raise InvalidInputError(f"unknown destination --to {to!r}", "use --to db or --to kafka")
+    source = _source_of(source, csv, lake, to)
     window = IngestWindow(
         duration=parse_duration(duration or "1 Y"),
         start=_parse_time(start, "--start"),
         end=_parse_time(end, "--end"),
         incremental=incremental,
-        everything=(csv is not None or lake is not None) and duration is None and start is None,
+        everything=source in ("csv", "lake") and duration is None and start is None,
     )
-    request = IngestRequest(
-        tuple(symbols),
-        tuple(resolutions),
-        window,
-        source="csv" if csv is not None else ("lake" if lake is not None else source),
-        csv_path=csv,
-        replace_real_data=replace_real_data,
-        lake_url=lake,
-    )
+    request = IngestRequest(tuple(symbols), tuple(resolutions), window, source=source, csv_path=csv,
+                            replace_real_data=replace_real_data, lake_url=lake)  # fmt: skip
     if to == "kafka":
-        from algotrader.cli.stream import publish
-
-        publish(ctx, request)
-        return
+        return publish(ctx, request)
     settings = settings_from(ctx)
     with ConsoleListener(window.describe(), len(symbols) * len(resolutions)) as listener:
         run(settings, request, listener)

@@ -29,51 +29,18 @@ HMDS = "Historical Market Data Service error message:"
 
 # Every bar size TWS accepts; only those with a Resolution are simulated.
 IB_BAR_SIZES: tuple[str, ...] = (
-    "1 secs",
-    "5 secs",
-    "10 secs",
-    "15 secs",
-    "30 secs",
-    "1 min",
-    "2 mins",
-    "3 mins",
-    "5 mins",
-    "10 mins",
-    "15 mins",
-    "20 mins",
-    "30 mins",
-    "1 hour",
-    "2 hours",
-    "3 hours",
-    "4 hours",
-    "8 hours",
-    "1 day",
-    "1 week",
-    "1 month",
+    "1 secs", "5 secs", "10 secs", "15 secs", "30 secs", "1 min", "2 mins", "3 mins", "5 mins",
+    "10 mins", "15 mins", "20 mins", "30 mins", "1 hour", "2 hours", "3 hours", "4 hours",
+    "8 hours", "1 day", "1 week", "1 month",
 )
 _BY_BAR_SIZE: dict[str, Resolution] = {r.ib_bar_size: r for r in RESOLUTIONS.values()}
 
 SUPPORTED_WHAT_TO_SHOW: tuple[str, ...] = ("TRADES", "MIDPOINT")
-_IB_WHAT_TO_SHOW: frozenset[str] = frozenset(
-    {
-        "TRADES",
-        "MIDPOINT",
-        "BID",
-        "ASK",
-        "BID_ASK",
-        "ADJUSTED_LAST",
-        "HISTORICAL_VOLATILITY",
-        "OPTION_IMPLIED_VOLATILITY",
-        "REBATE_RATE",
-        "FEE_RATE",
-        "YIELD_BID",
-        "YIELD_ASK",
-        "YIELD_BID_ASK",
-        "YIELD_LAST",
-        "SCHEDULE",
-        "AGGTRADES",
-    }
-)
+_IB_WHAT_TO_SHOW: frozenset[str] = frozenset({
+    "TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST", "HISTORICAL_VOLATILITY",
+    "OPTION_IMPLIED_VOLATILITY", "REBATE_RATE", "FEE_RATE", "YIELD_BID", "YIELD_ASK",
+    "YIELD_BID_ASK", "YIELD_LAST", "SCHEDULE", "AGGTRADES",
+})
 _WHAT_LABEL = {"TRADES": "Trades", "MIDPOINT": "Midpoint"}
 
 RTH_OPEN = time(9, 30)
@@ -272,9 +239,8 @@ def format_bars(
         dates = [str(int(s)) for s in index.as_unit("s").asi8]
     else:
         dates = list(index.tz_convert(tz_name).strftime("%Y%m%d %H:%M:%S ") + tz_name)
-    o, h, low, c, v = (
-        bars[col].to_numpy(dtype="float64") for col in ("open", "high", "low", "close", "volume")
-    )
+    o, h, low, c, v = (bars[col].to_numpy(dtype="float64") for col in
+                       ("open", "high", "low", "close", "volume"))
     out: list[object] = []
     if what == "MIDPOINT":
         for i, day in enumerate(dates):
@@ -285,16 +251,8 @@ def format_bars(
         volume = float(v[i])
         shown: object = int(volume) if volume.is_integer() else volume
         count = max(1, int(volume // 100)) if volume > 0 else 0
-        out += [
-            day,
-            float(o[i]),
-            float(h[i]),
-            float(low[i]),
-            float(c[i]),
-            shown,
-            float(wap[i]),
-            count,
-        ]
+        out += [day, float(o[i]), float(h[i]), float(low[i]), float(c[i]), shown,
+                float(wap[i]), count]
     return out
 
 

@@ -112,7 +112,9 @@ class SimConfig:
     commission_per_share: float = 0.005
     min_commission: float = 1.0
     login_tz: str = "US/Eastern"
-    instruments: Mapping[str, Instrument] = field(default_factory=lambda: dict(DEFAULT_INSTRUMENTS))
+    instruments: Mapping[str, Instrument] = field(
+        default_factory=lambda: dict(DEFAULT_INSTRUMENTS)
+    )
     faults: Faults = Faults()
     clock: Callable[[], datetime] | None = None
 
@@ -248,9 +250,8 @@ class IBSimulator:
         sock = self._server.sockets[0].getsockname()
         self.host, self.port = sock[0], sock[1]
         self._ticker = asyncio.create_task(self._tick_loop(), name="ibsim-ticker")
-        log.info(
-            "ibsim listening on %s:%s (server version %s)", self.host, self.port, P.SERVER_VERSION
-        )
+        log.info("ibsim listening on %s:%s (server version %s)", self.host, self.port,
+                 P.SERVER_VERSION)
 
     async def stop(self) -> None:
         """Close every connection and the listener; in strict mode raise on recorded failures."""
@@ -305,7 +306,9 @@ class IBSimulator:
 
     # -- connection handling -------------------------------------------------------------------
 
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _on_connect(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
@@ -425,13 +428,8 @@ class IBSimulator:
 
     # -- instruments ---------------------------------------------------------------------------
 
-    def _lookup(
-        self,
-        con_id: str,
-        symbol: str,
-        sec_type: str = "",
-        currency: str = "",
-    ) -> Instrument | None:
+    def _lookup(self, con_id: str, symbol: str, sec_type: str = "", currency: str = "",
+                ) -> Instrument | None:
         cid = parse_int(con_id)
         if cid:
             return next((i for i in self.instruments.values() if i.con_id == cid), None)
@@ -530,14 +528,9 @@ class IBSimulator:
             return
         session.send(reply)
 
-    async def _bars_reply(
-        self,
-        session: _Session,
-        req: dict[str, str],
-        req_id: int,
-    ) -> list[object]:
+    async def _bars_reply(self, session: _Session, req: dict[str, str], req_id: int,
+                          ) -> list[object]:
         """The historicalData message for a request, or the error message TWS would send."""
-
         def error(code: int, text: str) -> list[object]:
             return P.ERROR.build(reqId=req_id, errorCode=code, errorString=text)
 
@@ -576,15 +569,12 @@ class IBSimulator:
             return error(162, no_data_text(inst.symbol, exchange, what))
         format_date = parse_int(req["formatDate"], 1)
         rows = format_bars(bars, resolution, what, format_date, inst.time_zone)
-        return (
-            P.HISTORICAL_DATA.build(
-                reqId=req_id,
-                startDateStr=format_range_end(start, inst.time_zone),
-                endDateStr=format_range_end(end.at, inst.time_zone),
-                itemCount=len(bars),
-            )
-            + rows
-        )
+        return P.HISTORICAL_DATA.build(
+            reqId=req_id,
+            startDateStr=format_range_end(start, inst.time_zone),
+            endDateStr=format_range_end(end.at, inst.time_zone),
+            itemCount=len(bars),
+        ) + rows
 
     async def _head_timestamp(self, session: _Session, fields: list[str]) -> None:
         req = P.REQUESTS[In.REQ_HEAD_TIMESTAMP].parse(fields)
@@ -623,16 +613,9 @@ class IBSimulator:
         h = self.book.holdings[con_id]
         inst = h.instrument
         session.out(
-            P.POSITION,
-            account=self.book.account,
-            conId=inst.con_id,
-            symbol=inst.symbol,
-            secType=inst.sec_type,
-            exchange=inst.primary_exchange,
-            currency=inst.currency,
-            localSymbol=inst.symbol,
-            tradingClass=inst.trading_class,
-            position=h.quantity,
+            P.POSITION, account=self.book.account, conId=inst.con_id, symbol=inst.symbol,
+            secType=inst.sec_type, exchange=inst.primary_exchange, currency=inst.currency,
+            localSymbol=inst.symbol, tradingClass=inst.trading_class, position=h.quantity,
             avgCost=h.avg_cost,
         )
 
@@ -641,39 +624,23 @@ class IBSimulator:
         inst = h.instrument
         mark = marks.get(inst.symbol, h.avg_cost)
         session.out(
-            P.PORTFOLIO_VALUE,
-            conId=inst.con_id,
-            symbol=inst.symbol,
-            secType=inst.sec_type,
-            primaryExchange=inst.primary_exchange,
-            currency=inst.currency,
-            localSymbol=inst.symbol,
-            tradingClass=inst.trading_class,
-            position=h.quantity,
-            marketPrice=mark,
-            marketValue=round(h.quantity * mark, 2),
-            averageCost=h.avg_cost,
-            unrealizedPNL=round((mark - h.avg_cost) * h.quantity, 2),
-            realizedPNL=0.0,
+            P.PORTFOLIO_VALUE, conId=inst.con_id, symbol=inst.symbol, secType=inst.sec_type,
+            primaryExchange=inst.primary_exchange, currency=inst.currency,
+            localSymbol=inst.symbol, tradingClass=inst.trading_class, position=h.quantity,
+            marketPrice=mark, marketValue=round(h.quantity * mark, 2), averageCost=h.avg_cost,
+            unrealizedPNL=round((mark - h.avg_cost) * h.quantity, 2), realizedPNL=0.0,
             accountName=self.book.account,
         )
 
     def _send_account_values(self, session: _Session, marks: dict[str, float]) -> None:
         for key, value, currency in self.book.account_values(marks):
-            session.out(
-                P.ACCOUNT_VALUE, key=key, value=value, currency=currency, account=self.book.account
-            )
+            session.out(P.ACCOUNT_VALUE, key=key, value=value, currency=currency,
+                        account=self.book.account)
 
     def _send_account_multi(self, session: _Session, req_id: int, marks: dict[str, float]) -> None:
         for key, value, currency in self.book.account_values(marks):
-            session.out(
-                P.ACCOUNT_UPDATE_MULTI,
-                reqId=req_id,
-                account=self.book.account,
-                key=key,
-                value=value,
-                currency=currency,
-            )
+            session.out(P.ACCOUNT_UPDATE_MULTI, reqId=req_id, account=self.book.account,
+                        key=key, value=value, currency=currency)
 
     async def _positions(self, session: _Session, fields: list[str]) -> None:
         session.positions_subscribed = True
@@ -696,9 +663,8 @@ class IBSimulator:
         for con_id, holding in self.book.holdings.items():
             if holding.quantity:
                 self._send_portfolio(session, con_id, marks)
-        session.out(
-            P.ACCOUNT_TIME, timeStamp=self.now().astimezone(self._login_tz).strftime("%H:%M")
-        )
+        session.out(P.ACCOUNT_TIME, timeStamp=self.now().astimezone(self._login_tz)
+                    .strftime("%H:%M"))
         session.out(P.ACCOUNT_DOWNLOAD_END, account=self.book.account)
 
     async def _account_updates_multi(self, session: _Session, fields: list[str]) -> None:
@@ -721,14 +687,8 @@ class IBSimulator:
             # One row per tag (the summary has no per-currency BASE rows).
             if tag in wanted and tag not in seen:
                 seen.add(tag)
-                session.out(
-                    P.ACCOUNT_SUMMARY,
-                    reqId=req_id,
-                    account=self.book.account,
-                    tag=tag,
-                    value=value,
-                    currency=currency,
-                )
+                session.out(P.ACCOUNT_SUMMARY, reqId=req_id, account=self.book.account,
+                            tag=tag, value=value, currency=currency)
         session.out(P.ACCOUNT_SUMMARY_END, reqId=req_id)
 
     async def _managed_accounts(self, session: _Session, fields: list[str]) -> None:
@@ -742,50 +702,32 @@ class IBSimulator:
     def _order_fields(self, order: SimOrder) -> dict[str, object]:
         inst = order.instrument
         return dict(
-            conId=inst.con_id,
-            symbol=inst.symbol,
-            secType=inst.sec_type,
-            exchange=order.exchange,
-            currency=inst.currency,
-            localSymbol=inst.symbol,
-            tradingClass=inst.trading_class,
-            action=order.action,
-            totalQuantity=order.quantity,
-            orderType=order.order_type,
+            conId=inst.con_id, symbol=inst.symbol, secType=inst.sec_type,
+            exchange=order.exchange, currency=inst.currency, localSymbol=inst.symbol,
+            tradingClass=inst.trading_class, action=order.action,
+            totalQuantity=order.quantity, orderType=order.order_type,
             lmtPrice=P.UNSET_DOUBLE if order.lmt_price is None else order.lmt_price,
             auxPrice=P.UNSET_DOUBLE if order.aux_price is None else order.aux_price,
-            tif=order.tif,
-            account=order.account,
-            orderRef=order.order_ref,
-            permId=order.perm_id,
-            outsideRth=order.outside_rth,
+            tif=order.tif, account=order.account, orderRef=order.order_ref,
+            permId=order.perm_id, outsideRth=order.outside_rth,
         )
 
     def _send_open_order(self, session: _Session, order: SimOrder, **state: object) -> None:
         session.out(
-            P.OPEN_ORDER,
-            orderId=order.order_id,
-            clientId=order.client_id,
-            status=state.pop("status", order.status),
-            **self._order_fields(order),
-            **state,
+            P.OPEN_ORDER, orderId=order.order_id, clientId=order.client_id,
+            status=state.pop("status", order.status), **self._order_fields(order), **state,
         )
 
     def _send_order_status(self, session: _Session, order: SimOrder) -> None:
         session.out(
-            P.ORDER_STATUS,
-            orderId=order.order_id,
-            status=order.status,
-            filled=order.filled,
-            remaining=order.remaining,
-            avgFillPrice=order.avg_fill_price,
-            permId=order.perm_id,
-            lastFillPrice=order.last_fill_price,
-            clientId=order.client_id,
+            P.ORDER_STATUS, orderId=order.order_id, status=order.status, filled=order.filled,
+            remaining=order.remaining, avgFillPrice=order.avg_fill_price, permId=order.perm_id,
+            lastFillPrice=order.last_fill_price, clientId=order.client_id,
         )
 
     def _owners(self, order: SimOrder) -> Iterator[_Session]:
-        return (s for s in list(self._sessions) if s.client_id == order.client_id and not s.closed)
+        return (s for s in list(self._sessions)
+                if s.client_id == order.client_id and not s.closed)
 
     async def _place_order(self, session: _Session, fields: list[str]) -> None:
         req = P.REQUESTS[In.PLACE_ORDER].parse(fields)
@@ -801,9 +743,8 @@ class IBSimulator:
             return
         order_type = req["orderType"].upper()
         if order_type not in SUPPORTED_ORDER_TYPES:
-            session.error(
-                order_id, 387, "Unsupported order type for this exchange and security type."
-            )
+            session.error(order_id, 387,
+                          "Unsupported order type for this exchange and security type.")
             return
         quantity = parse_float(req["totalQuantity"], 0.0)
         if quantity <= 0:
@@ -811,29 +752,25 @@ class IBSimulator:
             return
         action = req["action"].upper()
         if action not in ("BUY", "SELL"):
-            session.error(
-                order_id,
-                321,
-                f"Error validating request.-'bO' : cause - Invalid side: {req['action']}",
-            )
+            session.error(order_id, 321, f"Error validating request.-'bO' : cause - "
+                                         f"Invalid side: {req['action']}")
             return
         lmt = parse_float(req["lmtPrice"], P.UNSET_DOUBLE)
         aux = parse_float(req["auxPrice"], P.UNSET_DOUBLE)
         lmt_price = None if lmt == P.UNSET_DOUBLE else lmt
         aux_price = None if aux == P.UNSET_DOUBLE else aux
         if order_type in ("LMT", "STP LMT") and lmt_price is None:
-            session.error(
-                order_id, 321, "Error validating request.-'bO' : cause - The limit price is missing"
-            )
+            session.error(order_id, 321, "Error validating request.-'bO' : cause - "
+                                         "The limit price is missing")
             return
         if order_type in ("STP", "STP LMT") and aux_price is None:
-            session.error(
-                order_id, 321, "Error validating request.-'bO' : cause - The stop price is missing"
-            )
+            session.error(order_id, 321, "Error validating request.-'bO' : cause - "
+                                         "The stop price is missing")
             return
         tail = _order_tail(fields, len(P.REQUESTS[In.PLACE_ORDER].fields) + 1)
         if tail.get("whatIf"):
-            self._what_if(session, order_id, inst, req, quantity, order_type, lmt_price, aux_price)
+            self._what_if(session, order_id, inst, req, quantity, order_type, lmt_price,
+                          aux_price)
             return
         key = (client_id, order_id)
         existing = self.book.orders.get(key)
@@ -851,19 +788,11 @@ class IBSimulator:
             order = existing
         else:
             order = SimOrder(
-                order_id=order_id,
-                client_id=client_id,
-                perm_id=self.book.new_perm_id(),
-                instrument=inst,
-                exchange=req["exchange"] or "SMART",
-                action=action,
-                quantity=quantity,
-                order_type=order_type,
-                lmt_price=lmt_price,
-                aux_price=aux_price,
-                tif=req["tif"] or "DAY",
-                account=req["account"] or self.book.account,
-                order_ref=req["orderRef"],
+                order_id=order_id, client_id=client_id, perm_id=self.book.new_perm_id(),
+                instrument=inst, exchange=req["exchange"] or "SMART", action=action,
+                quantity=quantity, order_type=order_type, lmt_price=lmt_price,
+                aux_price=aux_price, tif=req["tif"] or "DAY",
+                account=req["account"] or self.book.account, order_ref=req["orderRef"],
                 outside_rth=parse_bool(req["outsideRth"]),
             )
             self.book.orders[key] = order
@@ -871,62 +800,33 @@ class IBSimulator:
         self._send_open_order(session, order)
         self._send_order_status(session, order)
 
-    def _what_if(
-        self,
-        session: _Session,
-        order_id: int,
-        inst: Instrument,
-        req: dict[str, str],
-        quantity: float,
-        order_type: str,
-        lmt_price: float | None,
-        aux_price: float | None,
-    ) -> None:
+    def _what_if(self, session: _Session, order_id: int, inst: Instrument,
+                 req: dict[str, str], quantity: float, order_type: str,
+                 lmt_price: float | None, aux_price: float | None) -> None:
         price = self.prices.price(inst)
         notional = quantity * price
         marks = self._marks()
-        equity = float(
-            dict((k, v) for k, v, _ in self.book.account_values(marks))["EquityWithLoanValue"]
-        )
-        gross = sum(
-            abs(h.quantity) * marks.get(h.instrument.symbol, h.avg_cost)
-            for h in self.book.holdings.values()
-        )
+        equity = float(dict((k, v) for k, v, _ in self.book.account_values(marks))
+                       ["EquityWithLoanValue"])
+        gross = sum(abs(h.quantity) * marks.get(h.instrument.symbol, h.avg_cost)
+                    for h in self.book.holdings.values())
         before, change = 0.25 * gross, 0.25 * notional
         commission = self.book.commission(quantity, price)
         probe = SimOrder(
-            order_id=order_id,
-            client_id=session.client_id or 0,
-            perm_id=0,
-            instrument=inst,
-            exchange=req["exchange"] or "SMART",
-            action=req["action"].upper(),
-            quantity=quantity,
-            order_type=order_type,
-            lmt_price=lmt_price,
-            aux_price=aux_price,
-            tif=req["tif"] or "DAY",
-            account=req["account"] or self.book.account,
-            order_ref=req["orderRef"],
-            status="PreSubmitted",
+            order_id=order_id, client_id=session.client_id or 0, perm_id=0, instrument=inst,
+            exchange=req["exchange"] or "SMART", action=req["action"].upper(),
+            quantity=quantity, order_type=order_type, lmt_price=lmt_price, aux_price=aux_price,
+            tif=req["tif"] or "DAY", account=req["account"] or self.book.account,
+            order_ref=req["orderRef"], status="PreSubmitted",
         )
         self._send_open_order(
-            session,
-            probe,
-            whatIf=True,
-            initMarginBefore=f"{before:.2f}",
-            maintMarginBefore=f"{before:.2f}",
-            equityWithLoanBefore=f"{equity:.2f}",
-            initMarginChange=f"{change:.2f}",
-            maintMarginChange=f"{change:.2f}",
-            equityWithLoanChange=f"{-commission:.2f}",
-            initMarginAfter=f"{before + change:.2f}",
-            maintMarginAfter=f"{before + change:.2f}",
-            equityWithLoanAfter=f"{equity - commission:.2f}",
-            commission=commission,
-            minCommission=commission,
-            maxCommission=commission,
-            commissionCurrency="USD",
+            session, probe, whatIf=True,
+            initMarginBefore=f"{before:.2f}", maintMarginBefore=f"{before:.2f}",
+            equityWithLoanBefore=f"{equity:.2f}", initMarginChange=f"{change:.2f}",
+            maintMarginChange=f"{change:.2f}", equityWithLoanChange=f"{-commission:.2f}",
+            initMarginAfter=f"{before + change:.2f}", maintMarginAfter=f"{before + change:.2f}",
+            equityWithLoanAfter=f"{equity - commission:.2f}", commission=commission,
+            minCommission=commission, maxCommission=commission, commissionCurrency="USD",
         )
 
     def _cancel(self, order: SimOrder) -> None:
@@ -941,16 +841,11 @@ class IBSimulator:
         order_id = parse_int(req["orderId"])
         order = self.book.orders.get((session.client_id or 0, order_id))
         if order is None:
-            session.error(
-                order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found."
-            )
+            session.error(order_id, 10147,
+                          f"OrderId {order_id} that needs to be cancelled is not found.")
         elif not order.is_working:
-            session.error(
-                order_id,
-                10148,
-                f"OrderId {order_id} that needs to be cancelled "
-                f"cannot be cancelled, state: {order.status}.",
-            )
+            session.error(order_id, 10148, f"OrderId {order_id} that needs to be cancelled "
+                                           f"cannot be cancelled, state: {order.status}.")
         else:
             self._cancel(order)
 
@@ -976,12 +871,8 @@ class IBSimulator:
         for order in self.book.completed():
             values = self._order_fields(order)
             session.out(
-                P.COMPLETED_ORDER,
-                status=order.status,
-                filledQuantity=order.filled,
-                completedTime=order.completed_time,
-                completedStatus=order.status,
-                **values,
+                P.COMPLETED_ORDER, status=order.status, filledQuantity=order.filled,
+                completedTime=order.completed_time, completedStatus=order.status, **values,
             )
         session.out(P.COMPLETED_ORDERS_END)
 
@@ -991,35 +882,18 @@ class IBSimulator:
     def _send_execution(self, session: _Session, req_id: int, ex: Execution) -> None:
         inst = ex.instrument
         session.out(
-            P.EXEC_DETAILS,
-            reqId=req_id,
-            orderId=ex.order_id,
-            conId=inst.con_id,
-            symbol=inst.symbol,
-            secType=inst.sec_type,
-            exchange=ex.exchange,
-            currency=inst.currency,
-            localSymbol=inst.symbol,
-            tradingClass=inst.trading_class,
-            execId=ex.exec_id,
-            time=self._stamp(ex.time),
-            acctNumber=ex.account,
-            execExchange=ex.exchange,
-            side=ex.side,
-            shares=ex.shares,
-            price=ex.price,
-            permId=ex.perm_id,
-            clientId=ex.client_id,
-            cumQty=ex.cum_qty,
-            avgPrice=ex.avg_price,
+            P.EXEC_DETAILS, reqId=req_id, orderId=ex.order_id, conId=inst.con_id,
+            symbol=inst.symbol, secType=inst.sec_type, exchange=ex.exchange,
+            currency=inst.currency, localSymbol=inst.symbol, tradingClass=inst.trading_class,
+            execId=ex.exec_id, time=self._stamp(ex.time), acctNumber=ex.account,
+            execExchange=ex.exchange, side=ex.side, shares=ex.shares, price=ex.price,
+            permId=ex.perm_id, clientId=ex.client_id, cumQty=ex.cum_qty, avgPrice=ex.avg_price,
             orderRef=ex.order_ref,
         )
 
     def _send_commission(self, session: _Session, ex: Execution) -> None:
         session.out(
-            P.COMMISSION_REPORT,
-            execId=ex.exec_id,
-            commission=ex.commission,
+            P.COMMISSION_REPORT, execId=ex.exec_id, commission=ex.commission,
             realizedPNL=P.UNSET_DOUBLE if ex.realized_pnl is None else round(ex.realized_pnl, 4),
         )
 
@@ -1030,8 +904,7 @@ class IBSimulator:
         side = {"BUY": "BOT", "SELL": "SLD"}.get(req["side"].upper(), req["side"].upper())
         since = _parse_exec_filter_time(req["time"], self._login_tz)
         matches = [
-            ex
-            for ex in self.book.executions
+            ex for ex in self.book.executions
             if (not client or ex.client_id == client)
             and (not req["acctCode"] or ex.account == req["acctCode"])
             and (not req["symbol"] or ex.instrument.symbol == req["symbol"].upper())
@@ -1054,12 +927,8 @@ class IBSimulator:
                 inst.symbol, _DAILY, end - timedelta(days=10), end + timedelta(days=1)
             )
         except Exception:
-            log.warning(
-                "ibsim: no bars to seed the %s price; using %.2f",
-                inst.symbol,
-                inst.ref_price,
-                exc_info=True,
-            )
+            log.warning("ibsim: no bars to seed the %s price; using %.2f", inst.symbol,
+                        inst.ref_price, exc_info=True)
             return inst.ref_price
         if daily.empty:
             return inst.ref_price
@@ -1240,7 +1109,6 @@ class SimulatorThread:
 
     def call(self, fn: Callable[[], T], timeout: float = 10.0) -> T:
         """Run ``fn()`` on the simulator's loop and return its result."""
-
         async def run() -> T:
             return fn()
 
@@ -1276,8 +1144,7 @@ def start_in_thread(
 
 
 async def serve_async(
-    config: SimConfig,
-    provider: BarProvider | None = None,
+    config: SimConfig, provider: BarProvider | None = None,
     on_ready: Callable[[IBSimulator], None] | None = None,
 ) -> None:
     """Run a simulator until cancelled (Ctrl-C) or, on Unix, until SIGTERM."""
@@ -1315,13 +1182,7 @@ def serve(
     hanging up on the client.
     """
     base = config or SimConfig()
-    cfg = replace(
-        base,
-        host=host,
-        port=port,
-        account=account,
-        strict=strict,
-        faults=faults if faults is not None else base.faults,
-    )
+    cfg = replace(base, host=host, port=port, account=account, strict=strict,
+                  faults=faults if faults is not None else base.faults)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_async(cfg, provider, on_ready))

@@ -168,8 +168,7 @@ class Book:
 
     def working(self, client_id: int | None = None) -> list[SimOrder]:
         return [
-            o
-            for o in self.orders.values()
+            o for o in self.orders.values()
             if o.is_working and (client_id is None or o.client_id == client_id)
         ]
 
