@@ -110,8 +110,9 @@ class GroupMember:
             if error is None:
                 good.append(message)
             elif error.code() != self._kafka.KafkaError._PARTITION_EOF:
-                if error.fatal() or error.code() == self._kafka.KafkaError._ALL_BROKERS_DOWN:
+                if error.fatal():
                     raise unavailable(self.settings)
+                # Transient (a broker restarting, a lost connection): librdkafka reconnects.
                 log.warning("Kafka consumer: %s", error)
         return good
 
