@@ -7,6 +7,7 @@ the lake that ``ingest --source lake --lake URL`` reads back.
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 import threading
 import time
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from algotrader.cli._common import console, parse_symbols, settings_from
+from algotrader.errors import UserError
 
 if TYPE_CHECKING:
     from algotrader.app.ingest import IngestRequest
@@ -45,7 +47,22 @@ stream_app.add_typer(dlq_app, name="dlq")
 _BOOTSTRAP_HELP = "Kafka bootstrap servers host:port (default: ALGOTRADER_KAFKA_BOOTSTRAP)."
 
 
+# What the stream extra brings (pip install 'algotrader[stream]').
+_EXTRA = ("confluent_kafka", "orjson", "pyarrow", "fsspec", "prometheus_client")
+
+
+def _require_extra() -> None:
+    """One clear line instead of an ImportError when the stream extra is missing."""
+    missing = [name for name in _EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UserError(
+            f"the price stream needs packages that are not installed ({', '.join(missing)})",
+            "install them with: pip install 'algotrader[stream]'",
+        )
+
+
 def _kafka(bootstrap: str | None) -> KafkaSettings:
+    _require_extra()
     from algotrader.app.stream import load_kafka
 
     return load_kafka(bootstrap=bootstrap)
@@ -100,6 +117,7 @@ def consume(
     bootstrap: str | None = typer.Option(None, "--bootstrap", help=_BOOTSTRAP_HELP),
 ) -> None:
     """Store the bars of the price stream in the database (one member of a consumer group)."""
+    _require_extra()
     from algotrader.app.stream import ConsumeRequest, consume_bars, serve_metrics
 
     settings = settings_from(ctx)
@@ -130,6 +148,7 @@ def indicators(
     bootstrap: str | None = typer.Option(None, "--bootstrap", help=_BOOTSTRAP_HELP),
 ) -> None:
     """Recompute indicators of the series the consumer wrote (the indicator-job queue)."""
+    _require_extra()
     from algotrader.app.stream import ConsumeRequest, run_indicator_jobs, serve_metrics
 
     settings = settings_from(ctx)
@@ -151,6 +170,7 @@ def dlq_list(
     bootstrap: str | None = typer.Option(None, "--bootstrap", help=_BOOTSTRAP_HELP),
 ) -> None:
     """Show every dead letter: where it came from, why, and whether it was replayed."""
+    _require_extra()
     from algotrader.app.stream import list_dead_letters
 
     settings_from(ctx)
@@ -175,6 +195,7 @@ def dlq_replay(
     bootstrap: str | None = typer.Option(None, "--bootstrap", help=_BOOTSTRAP_HELP),
 ) -> None:
     """Send pending dead letters back to the bars topic (after fixing what refused them)."""
+    _require_extra()
     from algotrader.app.stream import replay_dead_letters
 
     settings_from(ctx)
@@ -209,7 +230,10 @@ def archive(
     end: str | None = typer.Option(None, "--end", help="Archive bars before this (ISO, UTC)."),
 ) -> None:
     """Copy stored bars to a Parquet data lake (resolution/symbol/date partitions; idempotent)."""
+    _require_extra()
     from algotrader.app.stream import ArchiveRequest, SeriesArchived
+
+    _require_extra()
     from algotrader.app.stream import archive as run
     from algotrader.cli.ingest import parse_resolutions
 
@@ -242,6 +266,7 @@ def _time(text: str | None, what: str) -> datetime | None:
 
 def publish(ctx: typer.Context, request: IngestRequest) -> None:
     """``algotrader ingest ... --to kafka``: publish instead of storing."""
+    _require_extra()
     from algotrader.app.stream import PublishReport, load_kafka, publish_ingest
 
     settings = settings_from(ctx)

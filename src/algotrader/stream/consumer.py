@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from algotrader.stream import metrics
-from algotrader.stream.kafka import _client, ensure_topics, group_lag, unavailable
+from algotrader.stream.kafka import ensure_topics, group_lag, kafka_client, unavailable
 from algotrader.stream.settings import KafkaSettings
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class GroupMember:
         self.settings = settings
         self.topic = topic
         self.options = options
-        self._kafka = _client()
+        self._kafka = kafka_client()
         self._consumer: Any = None
         self._assigned: set[int] = set()
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from algotrader.stream.kafka import Publisher, _client, ensure_topics, unavailable
+from algotrader.stream.kafka import Publisher, ensure_topics, kafka_client, unavailable
 from algotrader.stream.settings import KafkaSettings
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def _replace_replayed(letter: DeadLetter, replayed: bool) -> DeadLetter:
 
 def _read_all(settings: KafkaSettings) -> Iterator[Message]:
     """Read the whole topic without joining a group (assign), up to its end."""
-    kafka = _client()
+    kafka = kafka_client()
     ensure_topics(settings, [settings.dlq_topic])
     config = {
         **settings.client_config(),
@@ -141,7 +141,7 @@ def _read_all(settings: KafkaSettings) -> Iterator[Message]:
 def _until_end(consumer: Any, partitions: int) -> Iterator[Message]:
     """Messages until every partition reported its end and nothing more came for a moment
     (or nothing came for a few seconds: some brokers never report an end)."""
-    kafka = _client()
+    kafka = kafka_client()
     ended: set[int] = set()
     quiet_since = time.monotonic()
     while True:

@@ -33,7 +33,8 @@ class StreamUnavailableError(UserError):
     """No Kafka broker answers, or it refused what the stream needs."""
 
 
-def _client() -> Any:
+def kafka_client() -> Any:
+    """The confluent_kafka module, or one clear line saying how to install it."""
     try:
         import confluent_kafka
     except ImportError:
@@ -46,7 +47,7 @@ def _client() -> Any:
 
 def ensure_topics(settings: KafkaSettings, topics: Sequence[str]) -> None:
     """Create those of ``topics`` that do not exist yet (``settings.partitions`` each)."""
-    kafka = _client()
+    kafka = kafka_client()
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient(settings.client_config())
@@ -88,7 +89,7 @@ class Publisher:
     """
 
     def __init__(self, settings: KafkaSettings, *, linger_ms: int = 20) -> None:
-        kafka = _client()
+        kafka = kafka_client()
         config = {
             **settings.client_config(),
             "enable.idempotence": True,  # implies acks=all and in-order retries
@@ -178,7 +179,7 @@ class Publisher:
 def group_lag(consumer: Consumer, topic: str, timeout: float = _TIMEOUT) -> int:
     """Messages of ``topic`` that the consumer's group has not committed yet, summed over
     every partition (the ones assigned to other members too)."""
-    kafka = _client()
+    kafka = kafka_client()
     metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
     if metadata is None or metadata.error is not None:
         return 0

@@ -77,8 +77,13 @@ PROVIDER_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
 
 def _lake(settings: Settings, url: str | None) -> BarProvider:
-    from algotrader.data.providers.lake import LakeProvider
-
+    try:
+        from algotrader.data.providers.lake import LakeProvider
+    except ImportError as exc:
+        raise InvalidInputError(
+            f"the lake source needs packages that are not installed ({exc.name})",
+            "install them with: pip install 'algotrader[stream]'",
+        ) from None
     if not url:
         raise InvalidInputError(
             "the lake source needs the lake's URL",
