@@ -124,9 +124,9 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def parse_source(name: str) -> str:
-    """A data source as users type it (``--source``): one of :data:`DataSource`, or one clear
-    line with the closest valid name."""
-    sources: tuple[str, ...] = get_args(DataSource)
+    """A data source as users type it (``--source``): one of :data:`DataSource` or ``lake``
+    (read with ``--lake URL``), or one clear line with the closest valid name."""
+    sources: tuple[str, ...] = (*get_args(DataSource), "lake")
     key = str(name).strip().lower()
     if key in sources:
         return key

@@ -63,6 +63,7 @@ class IngestRequest:
     source: str | None = None
     csv_path: Path | None = None
     replace_real_data: bool = False
+    lake_url: str | None = None  # the lake source's location (a folder or an fsspec URL)
 
 
 class IngestListener(Protocol):
@@ -97,7 +98,9 @@ def ingest(
     heard = listener or _Silent()
     if provider is not None:
         return _ingest_all(settings, request, provider, heard)
-    provider = get_provider(request.source or settings.data_source, settings, request.csv_path)
+    provider = get_provider(
+        request.source or settings.data_source, settings, request.csv_path, url=request.lake_url
+    )
     try:
         return _ingest_all(settings, request, provider, heard)
     finally:

@@ -278,6 +278,54 @@ def store_chunks(
     return report
 
 
+def store_raw_bars(
+    store: BarStore, symbol: str, resolution: str, source: str, bars: pd.DataFrame
+) -> IngestReport:
+    """Write validated ``bars`` without computing indicators, for writers that must not wait
+    for them (the stream consumer).
+
+    The new or changed rows are written (indicators NULL) in one transaction with the series'
+    marker set to the first of them, so :func:`refresh_indicators`, run as a separate job,
+    recomputes from there. Bars equal to the stored ones are not written again.
+    """
+    started = time.perf_counter()
+    lo, hi = bars.index[0].to_pydatetime(), bars.index[-1].to_pydatetime()
+    with store.lock(symbol, resolution) as series:
+        stored = series.load(source, lo, hi + timedelta(microseconds=1))
+        changed, pos = changed_rows(stored, bars)
+        if changed.any():
+            series.write_bars(
+                source,
+                bars[changed],
+                dirty_from=bars.index[changed][0].to_pydatetime(),
+                all_new=not (pos >= 0).any(),
+            )
+    new_rows = int((pos < 0).sum())
+    report = IngestReport(
+        symbol,
+        resolution,
+        source,
+        len(bars),
+        new_rows,
+        int(changed.sum()) - new_rows,
+        len(bars) - int(changed.sum()),
+        0,
+        lo,
+        hi,
+        time.perf_counter() - started,
+    )
+    log.debug("%s %s from %s: %d raw bars written", symbol, resolution, source, report.written)
+    return report
+
+
+def refresh_indicators(store: BarStore, symbol: str, resolution: str) -> int:
+    """Recompute a series' indicators from its marker (left by :func:`store_raw_bars` or an
+    interrupted ingest); returns the rows rewritten, 0 when the series had no marker."""
+    if store.dirty_from(symbol, resolution) is None:
+        return 0
+    return _store_bars(store, symbol, resolution, "", empty_bars(), None).indicator_rows
+
+
 def changed_rows(stored: StoredSeries, bars: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Which rows of ``bars`` are new or differ from the stored ones (values or source), and
     each row's position in the stored series (-1 when new)."""

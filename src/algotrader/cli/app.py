@@ -41,6 +41,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "jobs",
     "watchlist",
+    "stream",
 )
 
 app = typer.Typer(

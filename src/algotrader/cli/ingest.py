@@ -18,6 +18,7 @@ from rich.progress import (
 )
 
 from algotrader.cli._common import console, parse_symbols, settings_from
+from algotrader.cli.stream import publish
 from algotrader.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -33,6 +34,10 @@ _EXAMPLES = """Examples:
   algotrader ingest -s AAPL -r 1d --incremental
 
   algotrader ingest -s XYZ -r 1d --csv prices.csv      (the whole file)
+
+  algotrader ingest -s AAPL -r 1m --lake s3://bucket/lake   (everything archived)
+
+  algotrader ingest -s AAPL -r 1m -d "5 D" --to kafka    (publish to the price stream)
 """
 
 
@@ -120,6 +125,24 @@ def _parse_time(text: str | None, what: str) -> datetime | None:
     return parse_instant(text, what)
 
 
+def _source_of(source: str | None, csv: Path | None, lake: str | None, to: str) -> str | None:
+    """The source the flags name (``--csv``/``--lake`` imply theirs), checked."""
+    from algotrader.config import parse_source
+
+    source = parse_source(source) if source is not None else None
+    if csv is not None and source not in (None, "csv"):
+        raise InvalidInputError(
+            f"--csv reads a file but --source is {source!r}", "drop --source or --csv"
+        )
+    if lake is not None and source not in (None, "lake"):
+        raise InvalidInputError(
+            f"--lake reads the data lake but --source is {source!r}", "drop --source or --lake"
+        )
+    if to not in ("db", "kafka"):
+        raise InvalidInputError(f"unknown destination --to {to!r}", "use --to db or --to kafka")
+    return "csv" if csv is not None else ("lake" if lake is not None else source)
+
+
 def ingest(
     ctx: typer.Context,
     symbol: str = typer.Option(
@@ -138,7 +161,7 @@ def ingest(
     start: str | None = typer.Option(None, "--start", help="First bar to fetch (ISO date, UTC)."),
     end: str | None = typer.Option(None, "--end", help="Fetch bars before this (ISO date, UTC)."),
     source: str | None = typer.Option(
-        None, "--source", help="ibkr, ibsim, synthetic or csv (default: ALGOTRADER_DATA_SOURCE)."
+        None, "--source", help="ibkr|ibsim|synthetic|csv|lake (default: ALGOTRADER_DATA_SOURCE)."
     ),
     csv: Path | None = typer.Option(None, "--csv", help="A CSV file of one symbol's bars."),
     incremental: bool = typer.Option(
@@ -147,35 +170,32 @@ def ingest(
     replace_real_data: bool = typer.Option(
         False, "--replace-real-data", help="Let synthetic bars overwrite stored market data."
     ),
+    lake: str | None = typer.Option(
+        None, "--lake", help="Read the Parquet data lake at this folder or URL (--source lake)."
+    ),
+    to: str = typer.Option(
+        "db", "--to", help="db: store in the database; kafka: publish to the price stream."
+    ),
 ) -> None:
     """Fetch OHLCV bars into the database and compute their indicators."""
     from algotrader.app.ingest import IngestRequest, IngestWindow
     from algotrader.app.ingest import ingest as run
-    from algotrader.config import parse_source
     from algotrader.timeframes import parse_duration
 
     symbols = parse_symbols(symbol)
     resolutions = parse_resolutions(resolution)
-    source = parse_source(source) if source is not None else None
-    if csv is not None and source not in (None, "csv"):
-        raise InvalidInputError(
-            f"--csv reads a file but --source is {source!r}", "drop --source or --csv"
-        )
+    source = _source_of(source, csv, lake, to)
     window = IngestWindow(
         duration=parse_duration(duration or "1 Y"),
         start=_parse_time(start, "--start"),
         end=_parse_time(end, "--end"),
         incremental=incremental,
-        everything=csv is not None and duration is None and start is None,
+        everything=source in ("csv", "lake") and duration is None and start is None,
     )
-    request = IngestRequest(
-        tuple(symbols),
-        tuple(resolutions),
-        window,
-        source="csv" if csv is not None else source,
-        csv_path=csv,
-        replace_real_data=replace_real_data,
-    )
+    request = IngestRequest(tuple(symbols), tuple(resolutions), window, source=source, csv_path=csv,
+                            replace_real_data=replace_real_data, lake_url=lake)  # fmt: skip
+    if to == "kafka":
+        return publish(ctx, request)
     settings = settings_from(ctx)
     with ConsoleListener(window.describe(), len(symbols) * len(resolutions)) as listener:
         run(settings, request, listener)

@@ -1,13 +1,14 @@
 """PostgreSQL binary COPY, encoded and decoded with numpy.
 
 Bars have a fixed layout (constant symbol/resolution/source per batch, float8 and timestamptz
-columns), so a whole batch is one numpy structured array: no per-row Python work. The rare rows
-holding NaN (indicator warm-up) must be sent as NULLs, which changes their length; they are
-encoded one by one.
+columns), so a whole batch is one numpy structured array: no per-row Python work. NaN is sent
+as NULL, which changes a row's length: each run of rows with the same NULL columns gets its own
+layout.
 """
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Sequence
 
@@ -30,36 +31,44 @@ def encode_rows(texts: Sequence[bytes], ts_us: np.ndarray, columns: Sequence[np.
     """Encode rows ``(*texts, ts, *columns)`` (texts constant per batch; ts as Unix epoch µs;
     float columns; NaN -> NULL) as a complete binary COPY stream."""
     n = len(ts_us)
-    nfields = len(texts) + 1 + len(columns)
     values = np.column_stack(columns) if columns else np.empty((n, 0))
-    has_nan = np.isnan(values).any(axis=1) if columns else np.zeros(n, dtype=bool)
-    full = ~has_nan
+    nulls = np.isnan(values)
+    # Consecutive rows with the same NULL columns share one fixed layout, so each run of them
+    # is one numpy structured array (rows keep their order). Typical batches have few runs:
+    # the indicator warm-up rows, then full rows; or raw bars whose indicators are all NULL.
+    changes = np.flatnonzero((nulls[1:] != nulls[:-1]).any(axis=1)) + 1
+    bounds = np.r_[0, changes, n] if n else np.zeros(1, dtype=np.intp)
+    parts = [HEADER]
+    for lo, hi in itertools.pairwise(bounds):
+        parts.append(_encode_run(texts, ts_us[lo:hi], values[lo:hi], nulls[lo]))
+    parts.append(TRAILER)
+    return b"".join(parts)
 
-    dtype = np.dtype(
-        [("n", ">i2"), *_text_fields(texts), ("tsl", ">i4"), ("ts", ">i8")]
-        + [item for j in range(len(columns)) for item in ((f"l{j}", ">i4"), (f"v{j}", ">f8"))]
-    )
-    rows = np.empty(int(full.sum()), dtype=dtype)
-    rows["n"] = nfields
+
+def _encode_run(
+    texts: Sequence[bytes], ts_us: np.ndarray, values: np.ndarray, null: np.ndarray
+) -> bytes:
+    """Rows whose NULL columns are ``null`` (a NULL field is its length -1 and no value)."""
+    fields: list[tuple[str, str]] = [
+        ("n", ">i2"),
+        *_text_fields(texts),
+        ("tsl", ">i4"),
+        ("ts", ">i8"),
+    ]
+    for j in range(values.shape[1]):
+        fields += [(f"l{j}", ">i4")] if null[j] else [(f"l{j}", ">i4"), (f"v{j}", ">f8")]
+    rows = np.empty(len(ts_us), dtype=np.dtype(fields))
+    rows["n"] = len(texts) + 1 + values.shape[1]
     for k, value in enumerate(texts):
         rows[f"tl{k}"] = len(value)
         rows[f"t{k}"] = value
     rows["tsl"] = 8
-    rows["ts"] = ts_us[full] - PG_EPOCH_US
-    for j in range(len(columns)):
-        rows[f"l{j}"] = 8
-        rows[f"v{j}"] = values[full, j]
-
-    parts = [HEADER, rows.tobytes()]
-    for i in np.flatnonzero(has_nan):
-        row = [struct.pack(">h", nfields)]
-        row += [struct.pack(">i", len(value)) + value for value in texts]
-        row.append(struct.pack(">iq", 8, int(ts_us[i]) - PG_EPOCH_US))
-        for value in values[i]:
-            row.append(struct.pack(">i", -1) if np.isnan(value) else struct.pack(">id", 8, value))
-        parts.append(b"".join(row))
-    parts.append(TRAILER)
-    return b"".join(parts)
+    rows["ts"] = ts_us - PG_EPOCH_US
+    for j in range(values.shape[1]):
+        rows[f"l{j}"] = -1 if null[j] else 8
+        if not null[j]:
+            rows[f"v{j}"] = values[:, j]
+    return rows.tobytes()
 
 
 def decode_fixed(data: bytes | bytearray, n_float: int, n_bool: int = 0) -> dict[str, np.ndarray]:

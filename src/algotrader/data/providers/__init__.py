@@ -1,4 +1,5 @@
-"""Bar providers by name: ``get_provider("ibkr" | "ibsim" | "synthetic" | "csv", settings)``.
+"""Bar providers by name: ``get_provider("ibkr" | "ibsim" | "synthetic" | "csv", settings)``,
+``get_provider("lake", settings, url=URL)``.
 
 ``ibsim`` is the IBKR client path pointed at ``algotrader ib-sim``: the same requests, but its
 bars are synthetic and stored (and labelled) as such.
@@ -75,13 +76,39 @@ _BUILDERS: dict[str, Callable[[Settings, Path | None], BarProvider]] = {
 PROVIDER_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
 
-def get_provider(name: str, settings: Settings, csv_path: Path | None = None) -> BarProvider:
+def _lake(settings: Settings, url: str | None) -> BarProvider:
+    try:
+        from algotrader.data.providers.lake import LakeProvider
+    except ImportError as exc:
+        raise InvalidInputError(
+            f"the lake source needs packages that are not installed ({exc.name})",
+            "install them with: pip install 'algotrader[stream]'",
+        ) from None
+    if not url:
+        raise InvalidInputError(
+            "the lake source needs the lake's URL",
+            "pass --lake URL (a folder, or s3://bucket/prefix)",
+        )
+    return LakeProvider(url)
+
+
+# Providers that read a location given as a URL (``url=`` of get_provider).
+_URL_BUILDERS: dict[str, Callable[[Settings, str | None], BarProvider]] = {"lake": _lake}
+PROVIDER_NAMES = (*PROVIDER_NAMES, *_URL_BUILDERS)
+
+
+def get_provider(
+    name: str, settings: Settings, csv_path: Path | None = None, *, url: str | None = None
+) -> BarProvider:
     """The provider called ``name`` (case-insensitive), configured from ``settings``.
 
-    ``csv_path`` is required for ``"csv"`` and ignored otherwise. An unknown name raises
-    :class:`InvalidInputError` suggesting the closest valid one.
+    ``csv_path`` is required for ``"csv"`` and ignored otherwise; ``url`` likewise for
+    ``"lake"``. An unknown name raises :class:`InvalidInputError` suggesting the closest valid
+    one.
     """
     key = str(name).strip().lower()
+    if key in _URL_BUILDERS:
+        return _URL_BUILDERS[key](settings, url)
     builder = _BUILDERS.get(key)
     if builder is None:
         close = difflib.get_close_matches(key, PROVIDER_NAMES, n=1, cutoff=0.5)
