@@ -38,10 +38,11 @@ import pandas as pd
 
 from algotrader.config import Settings
 from algotrader.data.ingest import IngestWindow, ingest_symbol
-from algotrader.data.providers.ibkr import HistoricalPacer, IbkrProvider, PacingRules
 from algotrader.data.providers.synthetic import SyntheticProvider
 from algotrader.db.engine import open_database
 from algotrader.db.store import BarStore
+from algotrader.ibkr.history import HistoricalPacer, PacingRules
+from algotrader.ibkr.provider import IbkrProvider
 from algotrader.ibsim import DEFAULT_INSTRUMENTS, Instrument, SimConfig, serve, stock
 from algotrader.timeframes import parse_duration, parse_resolution
 

@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import text
 
 from algotrader.cli.app import main
-from algotrader.data.providers import ibkr
 from algotrader.data.providers.synthetic import SyntheticProvider
 from algotrader.db.engine import open_database
 from algotrader.db.store import BarStore
 from algotrader.frames import OHLCV_COLUMNS
+from algotrader.ibkr import history as ibkr
 from algotrader.ibsim import SimConfig, SimulatorThread, start_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]

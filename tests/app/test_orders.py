@@ -18,14 +18,14 @@ from typing import Any, TypeVar
 
 import pytest
 
-from algotrader.broker.orderlog import OrderLog
-from algotrader.broker.orders import (
+from algotrader.app.orders import (
     OrderRequest,
     cancel_order,
     client_ref_for,
     place_order,
     sync_orders,
 )
+from algotrader.broker.orderlog import OrderLog
 from algotrader.broker.risk import LiveTradingRefusedError, RiskLimitError
 from algotrader.config import Settings
 from algotrader.db.engine import Database, open_database

@@ -22,20 +22,20 @@ import pytest
 from algotrader.config import Settings
 from algotrader.data.ingest import IngestWindow, ingest_symbol
 from algotrader.data.providers import get_provider
-from algotrader.data.providers.ibkr import (
+from algotrader.data.providers.synthetic import SyntheticProvider
+from algotrader.db.engine import open_database
+from algotrader.db.store import BarStore
+from algotrader.errors import DataNotFoundError, GatewayUnavailableError, UserError
+from algotrader.frames import OHLCV_COLUMNS
+from algotrader.ibkr.history import (
     HistoricalPacer,
-    IbkrProvider,
     PacingRules,
     RetryPolicy,
     bars_to_frame,
     ib_end,
     plan_duration,
 )
-from algotrader.data.providers.synthetic import SyntheticProvider
-from algotrader.db.engine import open_database
-from algotrader.db.store import BarStore
-from algotrader.errors import DataNotFoundError, GatewayUnavailableError, UserError
-from algotrader.frames import OHLCV_COLUMNS
+from algotrader.ibkr.provider import IbkrProvider
 from algotrader.ibsim import Faults, SimConfig, SimulatorThread, start_in_thread
 from algotrader.indicators import compute_indicators
 from algotrader.timeframes import Duration, parse_duration, parse_resolution

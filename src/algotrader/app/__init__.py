@@ -1,0 +1,1 @@
+"""``algotrader.app``: the use cases every front end calls (typed inputs and results)."""

@@ -1,0 +1,1 @@
+"""``algotrader.ports``: the Protocols (and their value objects) adapters implement."""
