@@ -239,48 +239,67 @@ async def place_order(
     """
     label = request.ref or new_label()
     client_ref = client_ref_for(request, label)
-
-    def result(order: StoredOrder, already: bool, price: float | None = None) -> PlaceResult:
-        return PlaceResult(order, already, label, request.ref is None, price)
-
     async with _order_log(settings, db) as orders:
         existing = orders.by_ref(client_ref)
         if existing is not None and existing.confirmed:
-            return result(existing, True)  # stored and acknowledged: a retry, nothing to send
+            # Stored and acknowledged: a retry. Nothing to check or send.
+            return PlaceResult(existing, True, label, request.ref is None)
         risk.check_static_limits(request, settings)
         risk.refuse_live_port(settings, live)
         cid = settings.ib_client_id if client_id is None else client_id
+        placing = _Placing(request, label, client_ref, settings, orders, live, timeout, grace)
         async with _factory(settings, gateways)(cid) as gateway:
-            account = risk.resolve_account(gateway.accounts(), settings)
-            paper = risk.check_trading_mode(account, settings, live)
-            await gateway.qualify(request.symbol)
-            known = _by_ref(await gateway.known_orders(), client_ref)
-            if known is not None:
-                # Sent before (by a run that died, or with another database): adopt, never resend.
-                return result(
-                    _adopt(orders, existing, known, request, client_ref, account, paper), True
+            order, already, price = await placing.through(gateway, existing, cid)
+        return PlaceResult(order, already, label, request.ref is None, price)
+
+
+@dataclass(frozen=True, slots=True)
+class _Placing:
+    """One :func:`place_order` call, once the checks that need no gateway have passed."""
+
+    request: OrderRequest
+    label: str
+    client_ref: str
+    settings: Settings
+    orders: OrderLog
+    live: bool
+    timeout: float | None
+    grace: float | None
+
+    async def through(
+        self, gateway: OrderGateway, existing: StoredOrder | None, client_id: int
+    ) -> tuple[StoredOrder, bool, float | None]:
+        """(the stored order, already placed?, the notional check's price)."""
+        request, orders = self.request, self.orders
+        account = risk.resolve_account(gateway.accounts(), self.settings)
+        paper = risk.check_trading_mode(account, self.settings, self.live)
+        await gateway.qualify(request.symbol)
+        known = _by_ref(await gateway.known_orders(), self.client_ref)
+        if known is not None:
+            # Sent before (by a run that died, or with another database): adopt, never resend.
+            adopted = _adopt(orders, existing, known, request, self.client_ref, account, paper)
+            return adopted, True, None
+        price = request.reference_price
+        if request.order_type == "MKT":
+            price = await risk.notional_check_for_market_order(gateway, request, self.settings)
+        if existing is None:
+            try:
+                existing = orders.create(
+                    client_ref=self.client_ref, account=account, is_paper=paper,
+                    client_id=client_id, **_terms(request), status="PendingSubmit",
+                    message="checks passed; sending to the gateway",
                 )
-            price = request.reference_price
-            if request.order_type == "MKT":
-                price = await risk.notional_check_for_market_order(gateway, request, settings)
-            if existing is None:
-                try:
-                    existing = orders.create(
-                        client_ref=client_ref, account=account, is_paper=paper, client_id=cid,
-                        **_terms(request), status="PendingSubmit",
-                        message="checks passed; sending to the gateway",
-                    )
-                except DuplicateRefError:
-                    # A concurrent run with the same ref got there first: report its order.
-                    raced = orders.by_ref(client_ref)
-                    assert raced is not None
-                    return result(raced, True)
-            ticket = OrderTicket(request, account, client_ref)
-            await _send(gateway, ticket, orders, existing, label,
-                        timeout if timeout is not None else settings.ib_timeout, grace)
+            except DuplicateRefError:
+                # A concurrent run with the same ref got there first: report its order.
+                raced = orders.by_ref(self.client_ref)
+                assert raced is not None
+                return raced, True, None
+        wait = self.timeout if self.timeout is not None else self.settings.ib_timeout
+        ticket = OrderTicket(request, account, self.client_ref)
+        await _send(gateway, ticket, orders, existing, self.label, wait, self.grace)
         final = orders.get(existing.id)
         assert final is not None
-        return result(final, False, price)
+        return final, False, price
 
 
 async def _send(
