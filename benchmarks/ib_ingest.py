@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/ib_ingest.py [--symbols 50] [--concurrency 4] [--no-pg]
 
-* 5 Y of daily bars for N symbols: concurrent (``IbkrProvider.ingest_many``: one connection,
-  one pacer, ``--concurrency`` symbols in flight) against the same symbols one after another
-  (``ingest_symbol`` in a loop), each into a fresh database: wall time and bars/s;
+* 5 Y of daily bars for N symbols: concurrent (``algotrader ingest``'s path: ``run_ingest`` with
+  ``IbkrProvider.max_concurrency`` threads over one connection and one pacer) against the same
+  symbols one after another (``ingest_symbol`` in a loop), each into a fresh database: wall time
+  and bars/s;
 * 30 D of 1-minute bars for one symbol (chunked walk): wall time, requests, bars/s;
 * fetch only (no database) for the daily case, to separate IB/decoding cost from storage cost.
 
@@ -22,7 +23,6 @@ concurrency; concurrency pays off where the per-symbol database work overlaps th
 from __future__ import annotations
 
 import argparse
-import asyncio
 import multiprocessing
 import os
 import socket
@@ -30,12 +30,16 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
+import algotrader.ibkr.history as ib_history
+from algotrader.cli._common import console
+from algotrader.cli.ingest import run_ingest
 from algotrader.config import Settings
 from algotrader.data.ingest import IngestWindow, ingest_symbol
 from algotrader.data.providers.synthetic import SyntheticProvider
@@ -149,10 +153,17 @@ def databases(use_pg: bool) -> Iterator[tuple[list[str], Callable[[str], str]]]:
         tmp.cleanup()
 
 
+def settings_for(port: int, client_id: int, db_url: str | None = None) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        ib_host="127.0.0.1", ib_port=port, ib_client_id=client_id, ib_timeout=5,
+        database_url=db_url, _env_file=None,
+    )
+
+
 def provider_for(port: int, concurrency: int, client_id: int) -> IbkrProvider:
-    settings = Settings(ib_host="127.0.0.1", ib_port=port, ib_client_id=client_id, ib_timeout=5)
     return IbkrProvider(
-        settings, pacer=HistoricalPacer(NO_PACING), concurrency=concurrency, client_id=client_id
+        settings_for(port, client_id), pacer=HistoricalPacer(NO_PACING),
+        max_concurrency=concurrency, client_id=client_id,
     )
 
 
@@ -187,17 +198,12 @@ def main() -> None:
         # Fetch only: what IB transport + decoding + validation cost, without storage.
         with provider_for(port, args.concurrency, next(client)) as provider:
 
-            async def fetch_all() -> int:
-                gate = asyncio.Semaphore(args.concurrency)
-
-                async def one(symbol: str) -> int:
-                    async with gate:
-                        return len(await provider.afetch_bars(symbol, daily, start_5y, NOW))
-
-                return sum(await asyncio.gather(*(one(s) for s in symbols)))
+            def fetch(symbol: str) -> int:
+                return len(provider.fetch_bars(symbol, daily, start_5y, NOW))
 
             started = time.perf_counter()
-            bars = provider._run(fetch_all())
+            with ThreadPoolExecutor(provider.max_concurrency) as pool:
+                bars = sum(pool.map(fetch, symbols))
             line(
                 "5 Y daily, fetch only (no DB)",
                 time.perf_counter() - started,
@@ -205,18 +211,22 @@ def main() -> None:
                 f"  ({provider.requests} requests)",
             )
 
+        # The ingest command's provider is built from settings: give it a pacer out of reach.
+        ib_history._SHARED_PACER = HistoricalPacer(NO_PACING)
+        console.quiet = True
         with databases(not args.no_pg) as (backends, fresh):
             for backend in backends:
                 print(f"{backend}:")
-                # Concurrent: one connection, bounded concurrency, chunks committed as they come.
-                db = open_database(fresh(backend))
-                with provider_for(port, args.concurrency, next(client)) as provider:
-                    started = time.perf_counter()
-                    reports = provider.ingest_many(BarStore(db), symbols, [daily], five_years)
-                    seconds = time.perf_counter() - started
-                db.dispose()
+                # Concurrent: what `algotrader ingest -s A,B,C --source ibkr` does.
+                settings = settings_for(port, next(client), fresh(backend))
+                started = time.perf_counter()
+                reports = run_ingest(
+                    settings, symbols, [daily], five_years, source="ibkr", show_progress=False
+                )
+                seconds = time.perf_counter() - started
+                workers = IbkrProvider(settings).max_concurrency  # what get_provider builds
                 line(
-                    f"5 Y daily x {len(symbols)}, concurrent ({args.concurrency})",
+                    f"5 Y daily x {len(symbols)}, concurrent ({workers})",
                     seconds,
                     sum(r.fetched for r in reports),
                 )

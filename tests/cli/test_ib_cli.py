@@ -182,3 +182,25 @@ def test_ingest_from_the_default_source_without_a_gateway_is_one_line(
     _assert_one_error_line(code, out, err)
     assert f"no TWS/IB Gateway answers at 127.0.0.1:{port}" in err
     assert "--source synthetic" in err
+
+
+def test_a_concurrent_ingest_stores_the_good_symbols_and_reports_the_bad_one_in_one_line(
+    env: Path,
+    db_url: str,
+    sim: SimulatorThread,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ALGOTRADER_IB_PORT", str(sim.port))
+    code = main(["--database-url", db_url, "ingest", "-s", "AAPL,NOPE,MSFT", "-r", "1d",
+                 "-d", "5 Y", "--source", "ibkr"])
+    out, err = capsys.readouterr()
+    _assert_one_error_line(code, out, err)
+    assert "IBKR has no contract for 'NOPE'" in err
+    db = open_database(db_url)
+    try:
+        store = BarStore(db)
+        assert len(store.load_bars("AAPL", "1d")) > 200
+        assert len(store.load_bars("MSFT", "1d")) > 200
+    finally:
+        db.dispose()

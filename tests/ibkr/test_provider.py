@@ -7,9 +7,12 @@ made tiny (injected pacer and retry policy) to keep the faults fast.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import socket
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -19,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import algotrader.ibkr as ibkr_package
 from algotrader.config import Settings
 from algotrader.data.ingest import IngestWindow, ingest_symbol
 from algotrader.data.providers import get_provider
@@ -327,56 +331,58 @@ def test_a_timeout_is_retried_then_reported_in_one_line(
     assert "failed after 2 attempts" in message and "no answer within 0.2s" in message
 
 
-# -- several symbols ----------------------------------------------------------------------------
+# -- several threads, one connection ----------------------------------------------------------
 
 
-def test_several_symbols_are_ingested_concurrently_over_one_connection(
-    db_url: str, sim: SimulatorThread, make_provider: Callable[..., IbkrProvider]
+def test_threads_walk_different_series_at_once_over_one_connection(
+    sim: SimulatorThread, make_provider: Callable[..., IbkrProvider]
 ) -> None:
-    symbols = ["AAPL", "MSFT", "SPY", "JPM", "XOM", "KO"]
-    provider = make_provider(concurrency=3)
-    started: list[str] = []
-    db = open_database(db_url)
-    try:
-        reports = provider.ingest_many(
-            BarStore(db),
-            symbols,
-            [parse_resolution("1d")],
-            IngestWindow(duration=parse_duration("2 Y"), end=NOW),
-            on_start=lambda symbol, _res: started.append(symbol),
-        )
-    finally:
-        db.dispose()
-    assert [r.symbol for r in reports] == symbols
-    assert sorted(started) == sorted(symbols)
+    # Each thread takes its first chunk, then waits for the others: a provider that ran one
+    # walk at a time would never let all three reach the barrier.
+    provider = make_provider(max_concurrency=3)
+    symbols = ["AAPL", "MSFT", "SPY"]
+    barrier = threading.Barrier(len(symbols), timeout=60)
+    start = NOW - timedelta(days=30)
+
+    def walk(symbol: str) -> pd.DataFrame:
+        chunks = []
+        for n, chunk in enumerate(provider.iter_bars(symbol, "1m", start, NOW)):
+            chunks.append(chunk)
+            if n == 0:
+                barrier.wait()
+        return pd.concat(chunks[::-1])
+
+    with ThreadPoolExecutor(provider.max_concurrency) as pool:
+        frames = dict(zip(symbols, pool.map(walk, symbols), strict=True))
     assert provider.reconnects == 0 and sim.sim.connected_client_ids == {CLIENT_ID}
-    for symbol in symbols:
-        _assert_same_bars(
-            _stored(db_url, symbol, "1d"), _served(symbol, "1d", NOW - pd.DateOffset(years=2))
-        )
+    assert provider.requests == sim.sim.historical_requests == 3 * 5
+    for symbol, frame in frames.items():
+        _assert_same_bars(frame, _served(symbol, "1m", start))
 
 
-def test_ingest_many_stores_the_good_symbols_and_raises_the_first_failure(
-    db_url: str, make_provider: Callable[..., IbkrProvider]
-) -> None:
-    db = open_database(db_url)
-    try:
-        with pytest.raises(DataNotFoundError, match="'NOPE'"):
-            make_provider().ingest_many(
-                BarStore(db),
-                ["AAPL", "NOPE", "MSFT"],
-                [parse_resolution("1d")],
-                IngestWindow(duration=parse_duration("1 Y"), end=NOW),
-            )
-    finally:
-        db.dispose()
-    assert len(_stored(db_url, "AAPL", "1d")) > 200 and len(_stored(db_url, "MSFT", "1d")) > 200
+def test_the_provider_declares_its_capabilities(tmp_path: Path) -> None:
+    provider = IbkrProvider(_settings(_closed_port(), tmp_path), max_concurrency=6)
+    assert (provider.name, provider.label, provider.max_concurrency) == ("ibkr", "IBKR", 6)
+    assert not hasattr(provider, "ingest_many")
+    provider.close()  # never connected: nothing to do, no error
+
+
+def test_the_ib_code_imports_neither_the_ingest_pipeline_nor_the_database() -> None:
+    package = Path(ibkr_package.__file__).parent
+    imported = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    assert not {m for m in imported if m.startswith(("algotrader.db", "algotrader.data.ingest"))}
 
 
 def test_blocking_methods_refuse_to_run_inside_an_event_loop(tmp_path: Path) -> None:
     async def main() -> None:
         provider = IbkrProvider(_settings(_closed_port(), tmp_path))
-        with provider, pytest.raises(RuntimeError, match="adescribe"):
+        with provider, pytest.raises(RuntimeError, match=r"asyncio\.to_thread"):
             provider.describe("AAPL")
 
     asyncio.run(main())

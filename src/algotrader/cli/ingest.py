@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from algotrader.cli._common import console, open_db, parse_symbols, settings_from
 from algotrader.config import Settings
 from algotrader.data.ingest import IngestReport, IngestWindow, ingest_symbol
-from algotrader.data.providers import get_provider
+from algotrader.data.providers import BarProvider, get_provider
 from algotrader.db.store import BarStore
 from algotrader.timeframes import Resolution, parse_duration, parse_resolution
 
@@ -52,6 +54,68 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
         yield progress
 
 
+class _TakingTurns:
+    """A :class:`BarStore` whose calls from several threads take turns (SQLite has one writer
+    at a time, and its busy handler cannot resolve a read-then-write upgrade)."""
+
+    def __init__(self, store: BarStore) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._store, name)
+        if not callable(attr):
+            return attr
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return locked
+
+
+def _ingest_concurrently(
+    store: BarStore,
+    provider: BarProvider,
+    jobs: list[tuple[str, Resolution]],
+    window: IngestWindow,
+    what: str,
+) -> list[IngestReport]:
+    """``ingest_symbol`` for every job on ``provider.max_concurrency`` threads; reports in input
+    order. All jobs are attempted; the first failure is raised once the others are done."""
+    lock = threading.Lock()
+    shared: Any = store if store.db.is_postgres else _TakingTurns(store)
+
+    def one(symbol: str, resolution: Resolution) -> IngestReport:
+        with lock:
+            console.print(f"Running ingest pipeline: {symbol} / {resolution.name} / {what}")
+        report = ingest_symbol(shared, provider, symbol, resolution, window)
+        with lock:
+            for line in report_lines(report, provider.label):
+                console.print(line)
+        return report
+
+    workers = min(int(getattr(provider, "max_concurrency", 1)), len(jobs))
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="ingest")
+    futures = [pool.submit(one, symbol, resolution) for symbol, resolution in jobs]
+    try:
+        wait(futures)
+    except BaseException:  # Ctrl-C: drop what has not started, stop what has
+        for future in futures:
+            future.cancel()
+        close = getattr(provider, "close", None)
+        if close is not None:
+            close()  # running jobs end "interrupted" at their next request
+        raise
+    finally:
+        pool.shutdown(wait=True)
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
+    return [future.result() for future in futures]
+
+
 def run_ingest(
     settings: Settings,
     symbols: list[str],
@@ -64,8 +128,8 @@ def run_ingest(
 ) -> list[IngestReport]:
     """Ingest every (symbol, resolution), printing the seed's lines; used by several commands.
 
-    A provider that can fetch several symbols at once (``ingest_many``, the IBKR provider) gets
-    them all in one call and ingests them concurrently; the others go one after another.
+    A provider that serves several series at once (``max_concurrency`` > 1, the IBKR provider)
+    gets them on that many threads; the others go one after another.
     """
     provider = get_provider(source or settings.data_source, settings, csv_path)
     db = open_db(settings)
@@ -74,45 +138,27 @@ def run_ingest(
     what = f"duration={window.duration}" if window.duration else "incremental"
     if window.incremental:
         what = "incremental"
-    many = getattr(provider, "ingest_many", None)
+    jobs = [(symbol, resolution) for symbol in symbols for resolution in resolutions]
     try:
-        if many is not None and len(symbols) * len(resolutions) > 1:
-            lock = threading.Lock()
-
-            def started(symbol: str, resolution: Resolution) -> None:
-                with lock:
-                    console.print(f"Running ingest pipeline: {symbol} / {resolution.name} / {what}")
-
-            def finished(report: IngestReport) -> None:
-                with lock:
-                    for line in report_lines(report, provider.label):
-                        console.print(line)
-
-            reports = many(
-                store, symbols, resolutions, window, on_start=started, on_report=finished
-            )
+        if getattr(provider, "max_concurrency", 1) > 1 and len(jobs) > 1:
+            reports = _ingest_concurrently(store, provider, jobs, window, what)
             console.print("Ingestion complete.")
             return reports
-        with _progress(show_progress and len(symbols) * len(resolutions) > 1) as progress:
-            overall = (
-                progress.add_task("ingest", total=len(symbols) * len(resolutions))
-                if progress
-                else None
-            )
-            for symbol in symbols:
-                for resolution in resolutions:
-                    console.print(f"Running ingest pipeline: {symbol} / {resolution.name} / {what}")
-                    report = ingest_symbol(store, provider, symbol, resolution, window)
-                    for line in report_lines(report, provider.label):
-                        console.print(line)
-                    reports.append(report)
-                    if progress is not None and overall is not None:
-                        progress.advance(overall)
+        with _progress(show_progress and len(jobs) > 1) as progress:
+            overall = progress.add_task("ingest", total=len(jobs)) if progress else None
+            for symbol, resolution in jobs:
+                console.print(f"Running ingest pipeline: {symbol} / {resolution.name} / {what}")
+                report = ingest_symbol(store, provider, symbol, resolution, window)
+                for line in report_lines(report, provider.label):
+                    console.print(line)
+                reports.append(report)
+                if progress is not None and overall is not None:
+                    progress.advance(overall)
         console.print("Ingestion complete.")
     finally:
         close = getattr(provider, "close", None)
         if close is not None:
-            close()  # e.g. disconnect from IB
+            close()  # e.g. disconnect from IB (a concurrent ingest's threads end "interrupted")
         db.dispose()
     return reports
 

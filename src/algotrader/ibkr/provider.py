@@ -4,23 +4,29 @@
 :mod:`algotrader.ibkr.contracts`, history is walked, paced and retried by
 :mod:`algotrader.ibkr.history`, over one :class:`~algotrader.ibkr.connection.IbConnection`.
 
-The blocking methods (:meth:`~IbkrProvider.describe`, :meth:`~IbkrProvider.iter_bars`,
-:meth:`~IbkrProvider.fetch_bars`) run the async code on the provider's own event loop, which
-keeps the connection open between calls. Close the provider (or use ``with``) when done::
+``ib_async`` runs on one event loop in a background thread owned by the provider; the blocking
+methods hand their work to it, so several threads may call them at once (up to
+:attr:`IbkrProvider.max_concurrency` series in flight) over the one connection. Close the
+provider (or use ``with``) when done::
 
     with IbkrProvider(load_settings()) as ibkr:
         bars = ibkr.fetch_bars("AAPL", "1d", datetime(2020, 1, 1), datetime(2025, 1, 1))
+
+Bars from ``algotrader ib-sim`` are synthetic: once connected to the simulator (it identifies
+itself, see :func:`~algotrader.ibkr.connection.is_simulator`) the provider's ``name`` becomes
+``ibsim`` and its label says so, whatever it was built as.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import logging
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator
-from concurrent.futures import Future as ConcurrentFuture
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -30,28 +36,97 @@ from algotrader.data.validation import validate_bars
 from algotrader.errors import UserError
 from algotrader.frames import empty_bars
 from algotrader.ibkr.connection import IbConnection
-from algotrader.ibkr.contracts import ContractBook
+from algotrader.ibkr.contracts import ContractBook, QualifiedStock
 from algotrader.ibkr.history import HistoricalPacer, HistoryClient, RetryPolicy, shared_pacer
 from algotrader.timeframes import Resolution
 
-if TYPE_CHECKING:
-    from algotrader.data.ingest import IngestReport, IngestWindow
-    from algotrader.db.store import BarStore
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+_POLL_SECONDS = 0.25  # how soon a waiting caller notices that the provider was closed
+_STOP_SECONDS = 30.0  # an upper bound for disconnecting, never reached in normal operation
+SIMULATOR_NAME = "ibsim"
+SIMULATOR_LABEL = "the IBKR simulator (synthetic data)"
+
+
+class _LoopThread:
+    """One asyncio event loop running in a daemon thread; coroutines come from any thread.
+
+    Once :meth:`stop` has begun, every call still waiting (and every later one) ends with one
+    "interrupted" line: nothing waits on a loop that will not run again.
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.stopped = False
+        self._thread = threading.Thread(target=self._run, name="ibkr-loop", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the loop and wait for it (Ctrl-C cancels it)."""
+        if self.stopped:
+            coro.close()
+            raise _interrupted()
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            while True:
+                try:
+                    return future.result(timeout=_POLL_SECONDS)
+                except TimeoutError:
+                    if future.done():
+                        raise  # the coroutine's own TimeoutError
+                    if self.stopped:
+                        raise _interrupted() from None
+        except concurrent.futures.CancelledError:
+            raise _interrupted() from None
+        except BaseException:
+            future.cancel()
+            raise
+
+    def stop(self, last: Coroutine[Any, Any, None]) -> None:
+        """Cancel what still runs (its callers get "interrupted"), run ``last``, stop."""
+        self.stopped = True
+
+        async def wind_down() -> None:
+            mine = asyncio.current_task()
+            others = [t for t in asyncio.all_tasks() if t is not mine]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await last
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(wind_down(), self.loop).result(_STOP_SECONDS)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(_STOP_SECONDS)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+
+def _interrupted() -> UserError:
+    return UserError("interrupted", "run the same command again")
 
 
 class IbkrProvider:
     """Bars and instrument facts from TWS / IB Gateway (see the module docstring).
 
-    ``settings`` gives host, port, clientId and connect timeout. ``pacer`` defaults to the
-    process-wide :func:`shared_pacer`; ``retry`` to :class:`RetryPolicy`; ``concurrency`` bounds
-    how many symbols :meth:`ingest_many` fetches at once. ``name``/``label`` say what the bars are
-    stored and shown as (``ibsim`` for the simulator's synthetic bars).
+    ``settings`` gives host, port, clientId and timeouts. ``pacer`` defaults to the process-wide
+    :func:`~algotrader.ibkr.history.shared_pacer`; ``retry`` to
+    :class:`~algotrader.ibkr.history.RetryPolicy`. ``name``/``label`` say what the bars are
+    stored and shown as (``ibsim`` for the simulator's synthetic bars, also found out by
+    connecting). ``max_concurrency`` is how many :meth:`iter_bars` calls may run at once from
+    different threads.
     """
 
-    name = "ibkr"
-    label = "IBKR"
+    name: str
+    label: str
+    max_concurrency: int
 
     def __init__(
         self,
@@ -59,20 +134,21 @@ class IbkrProvider:
         *,
         pacer: HistoricalPacer | None = None,
         retry: RetryPolicy | None = None,
-        concurrency: int = 4,
+        max_concurrency: int = 4,
         client_id: int | None = None,
         name: str = "ibkr",
         label: str = "IBKR",
     ) -> None:
         self.name, self.label = name, label
+        self.max_concurrency = max(1, max_concurrency)
         self.settings = settings
         self.pacer = pacer or shared_pacer()
         self.retry = retry or RetryPolicy()
-        self.concurrency = max(1, concurrency)
         self._conn = IbConnection(settings, client_id)
         self._contracts = ContractBook(self._conn, self.retry)
         self._history = HistoryClient(self._conn, self.pacer, self.retry)
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: _LoopThread | None = None
+        self._lock = threading.Lock()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -83,19 +159,12 @@ class IbkrProvider:
         self.close()
 
     def close(self) -> None:
-        """Disconnect and release the provider's event loop (it reconnects if used again)."""
-        loop, self._loop = self._loop, None
-        if loop is None or loop.is_closed():
-            return
-        with contextlib.suppress(Exception):
-            loop.run_until_complete(self.aclose())
-            loop.run_until_complete(loop.shutdown_default_executor())  # ingest_many's threads
-        loop.close()
-
-    async def aclose(self) -> None:
-        """Disconnect (async API)."""
-        await self._conn.close()
-        await asyncio.sleep(0)  # let the transport finish closing on this loop
+        """Disconnect and stop the provider's event loop; calls still running end with one
+        "interrupted" line. The provider connects again if used after this."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.stop(self._conn.close())
 
     @property
     def requests(self) -> int:
@@ -107,29 +176,35 @@ class IbkrProvider:
         """How many times the connection was re-established after being lost."""
         return self._conn.reconnects
 
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+    def _loop(self) -> _LoopThread:
+        """The provider's event loop thread (started on first use, and after :meth:`close`)."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             pass
         else:
-            coro.close()
             raise RuntimeError(
-                "IbkrProvider's blocking methods cannot run inside a running event loop; "
-                "await adescribe()/aiter_bars()/afetch_bars() instead"
+                "IbkrProvider's blocking methods would block this event loop; call them from "
+                "a worker thread, e.g. await asyncio.to_thread(provider.fetch_bars, ...)"
             )
-        if self._loop is None or self._loop.is_closed():
-            self._loop = asyncio.new_event_loop()
-        return self._loop.run_until_complete(coro)
+        with self._lock:
+            if self._thread is None:
+                self._thread = _LoopThread()
+            return self._thread
 
     # -- BarProvider --------------------------------------------------------------------------
 
     def describe(self, symbol: str) -> InstrumentInfo:
         """The ``instruments`` row of ``symbol`` as IB qualifies it (one line if unknown)."""
-        return self._run(self.adescribe(symbol))
+        return self._loop().run(self._qualify(normalise_symbol(symbol))).info
 
-    async def adescribe(self, symbol: str) -> InstrumentInfo:
-        return (await self._contracts.qualify(normalise_symbol(symbol))).info
+    async def _qualify(self, symbol: str) -> QualifiedStock:
+        stock = await self._contracts.qualify(symbol)
+        if self._conn.simulator and self.name != SIMULATOR_NAME:
+            log.info("%s is the IBKR simulator: its bars are stored as %r", self._conn.where,
+                     SIMULATOR_NAME)
+            self.name, self.label = SIMULATOR_NAME, SIMULATOR_LABEL
+        return stock
 
     def fetch_bars(
         self,
@@ -139,12 +214,7 @@ class IbkrProvider:
         end: datetime,
     ) -> pd.DataFrame:
         """All validated bars of ``symbol`` in ``[start, end)`` (empty frame when none)."""
-        return self._run(self.afetch_bars(symbol, resolution, start, end))
-
-    async def afetch_bars(
-        self, symbol: str, resolution: Resolution | str, start: datetime, end: datetime
-    ) -> pd.DataFrame:
-        chunks = [c async for c in self.aiter_bars(symbol, resolution, start, end)]
+        chunks = list(self.iter_bars(symbol, resolution, start, end))
         if not chunks:
             return empty_bars()
         return validate_bars(pd.concat(chunks[::-1]))
@@ -159,94 +229,26 @@ class IbkrProvider:
         """Validated chunks of ``[start, end)``, newest first, each yielded as it arrives.
 
         The ingest pipeline commits each chunk before the next request, so an interruption
-        loses nothing already fetched.
+        loses nothing already fetched. Several threads may iterate different series at once.
         """
-        agen = self.aiter_bars(symbol, resolution, start, end)
+        walk = self._walk(normalise_symbol(symbol), as_resolution(resolution),
+                          as_utc(start, "start").to_pydatetime(),
+                          as_utc(end, "end").to_pydatetime())
+        thread = self._loop()  # one loop for the whole walk, even if the provider is reopened
         try:
-            while True:
-                chunk = self._run(_next_or_none(agen))
-                if chunk is None:
-                    return
+            while (chunk := thread.run(_next_or_none(walk))) is not None:
                 yield chunk
         finally:
-            if self._loop is not None and not self._loop.is_closed():
-                self._run(agen.aclose())
+            if not thread.stopped:
+                with contextlib.suppress(UserError, RuntimeError):
+                    thread.run(walk.aclose())
 
-    async def aiter_bars(
-        self,
-        symbol: str,
-        resolution: Resolution | str,
-        start: datetime,
-        end: datetime,
+    async def _walk(
+        self, symbol: str, resolution: Resolution, start: datetime, end: datetime
     ) -> AsyncGenerator[pd.DataFrame, None]:
-        """Async form of :meth:`iter_bars`."""
-        symbol = normalise_symbol(symbol)
-        res = as_resolution(resolution)
-        lo = as_utc(start, "start").to_pydatetime()
-        hi = as_utc(end, "end").to_pydatetime()
-        stock = await self._contracts.qualify(symbol)
-        async for chunk in self._history.walk(stock, res, lo, hi):
+        stock = await self._qualify(symbol)
+        async for chunk in self._history.walk(stock, resolution, start, end):
             yield chunk
-
-    # -- several symbols ------------------------------------------------------------------------
-
-    def ingest_many(
-        self,
-        store: BarStore,
-        symbols: list[str],
-        resolutions: list[Resolution],
-        window: IngestWindow,
-        *,
-        on_start: Callable[[str, Resolution], None] | None = None,
-        on_report: Callable[[IngestReport], None] | None = None,
-    ) -> list[IngestReport]:
-        """Ingest every (symbol, resolution), up to ``concurrency`` at once, over one connection.
-
-        Fetching runs on the provider's event loop; each symbol's store work runs in a worker
-        thread (``asyncio.to_thread``) that commits every chunk as it arrives (SQLite writers
-        take turns). All symbols are attempted; the first failure is raised at the end, after
-        ``on_report`` has seen every success. Reports come back in input order.
-        """
-        return self._run(
-            self._ingest_many(store, symbols, resolutions, window, on_start, on_report)
-        )
-
-    async def _ingest_many(
-        self,
-        store: BarStore,
-        symbols: list[str],
-        resolutions: list[Resolution],
-        window: IngestWindow,
-        on_start: Callable[[str, Resolution], None] | None,
-        on_report: Callable[[IngestReport], None] | None,
-    ) -> list[IngestReport]:
-        from algotrader.data.ingest import ingest_symbol
-
-        loop = asyncio.get_running_loop()
-        gate = asyncio.Semaphore(self.concurrency)
-        bridge = _ThreadBridge(self, loop)
-        # SQLite has one writer at a time; its busy handler cannot resolve a read-then-write
-        # upgrade, so store calls take turns. PostgreSQL writes concurrently.
-        shared: Any = store if store.db.is_postgres else _SerialStore(store)
-
-        def run_one(symbol: str, resolution: Resolution) -> IngestReport:
-            if on_start is not None:
-                on_start(symbol, resolution)
-            report = ingest_symbol(shared, bridge, symbol, resolution, window)
-            if on_report is not None:
-                on_report(report)
-            return report
-
-        async def one(symbol: str, resolution: Resolution) -> IngestReport:
-            async with gate:
-                return await asyncio.to_thread(run_one, symbol, resolution)
-
-        jobs = [one(s, r) for s in symbols for r in resolutions]
-        results = await asyncio.gather(*jobs, return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return cast("list[IngestReport]", results)
 
 
 async def _next_or_none(agen: AsyncIterator[T]) -> T | None:
@@ -256,67 +258,4 @@ async def _next_or_none(agen: AsyncIterator[T]) -> T | None:
         return None
 
 
-class _ThreadBridge:
-    """A blocking BarProvider for worker threads whose requests run on the provider's loop."""
-
-    def __init__(self, provider: IbkrProvider, loop: asyncio.AbstractEventLoop) -> None:
-        self._provider = provider
-        self._loop = loop
-        self.name = provider.name
-        self.label = provider.label
-
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        future: ConcurrentFuture[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        while True:
-            try:
-                return future.result(timeout=0.5)
-            except TimeoutError:
-                if future.done():
-                    raise  # the coroutine's own TimeoutError
-                # Ctrl-C stops the loop: give up rather than wait forever (and block exit).
-                if not self._loop.is_running():
-                    future.cancel()
-                    raise UserError("interrupted", "run the same command again") from None
-
-    def describe(self, symbol: str) -> InstrumentInfo:
-        return self._call(self._provider.adescribe(symbol))
-
-    def fetch_bars(
-        self, symbol: str, resolution: Resolution, start: datetime, end: datetime
-    ) -> pd.DataFrame:
-        return self._call(self._provider.afetch_bars(symbol, resolution, start, end))
-
-    def iter_bars(
-        self, symbol: str, resolution: Resolution, start: datetime, end: datetime
-    ) -> Iterator[pd.DataFrame]:
-        agen = self._provider.aiter_bars(symbol, resolution, start, end)
-        try:
-            while (chunk := self._call(_next_or_none(agen))) is not None:
-                yield chunk
-        finally:
-            with contextlib.suppress(UserError, RuntimeError):
-                self._call(agen.aclose())
-
-
-class _SerialStore:
-    """A :class:`BarStore` whose calls from several threads take turns."""
-
-    def __init__(self, store: BarStore) -> None:
-        self._store = store
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._store, name)
-        if not callable(attr):
-            return attr
-
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return attr(*args, **kwargs)
-
-        return locked
-
-
-__all__ = [
-    "IbkrProvider",
-]
+__all__ = ["SIMULATOR_LABEL", "SIMULATOR_NAME", "IbkrProvider"]
