@@ -234,13 +234,13 @@ def test_fetch_bars_with_no_bars_in_the_window_is_an_empty_frame(
 def test_pacing_violations_mid_history_complete_after_back_off(
     db_url: str, sim: SimulatorThread, make_provider: Callable[..., IbkrProvider]
 ) -> None:
-    # The server allows two requests per 0.3 s; the client's own pacer is told nothing about it,
-    # so it runs into 162 "pacing violation" at the third chunk and has to back off.
-    sim.sim.faults = Faults(pacing_limit=2, pacing_window=0.3)
+    # The third and fourth requests are refused with 162 "pacing violation"; the client's own
+    # pacer is told nothing about it, so it has to back off and send them again.
+    sim.sim.faults = Faults(pacing_violations=frozenset({3, 4}))
     provider = make_provider()
     _ingest(provider, db_url, "TSLA", "1m", "30 D")
 
-    assert sim.sim.historical_requests > 5  # refused requests were retried
+    assert sim.sim.historical_requests == provider.requests == 5 + 2
     _assert_same_bars(_stored(db_url, "TSLA", "1m"), _served("TSLA", "1m", NOW - timedelta(30)))
 
 
@@ -322,13 +322,17 @@ def test_a_client_id_in_use_is_one_line(sim: SimulatorThread, tmp_path: Path) ->
 def test_a_timeout_is_retried_then_reported_in_one_line(
     sim: SimulatorThread, make_provider: Callable[..., IbkrProvider]
 ) -> None:
-    provider = make_provider(retry=replace(FAST_RETRY, attempts=2, request_timeout=0.2))
-    provider.fetch_bars("IBM", "1d", NOW - timedelta(days=10), NOW)  # connected, head known
-    sim.sim.faults = Faults(latency=0.5)
+    # The simulator never answers historical requests 2 and 3: the first attempt and its retry
+    # both time out (the timeout is only how long silence is waited for).
+    sim.sim.faults = Faults(silent_historical_requests=frozenset({2, 3}))
+    provider = make_provider(retry=replace(FAST_RETRY, attempts=2, request_timeout=1.5))
+    provider.fetch_bars("IBM", "1d", NOW - timedelta(days=10), NOW)  # request 1: answered
     with pytest.raises(UserError) as failed:
         provider.fetch_bars("IBM", "1d", NOW - timedelta(days=30), NOW)
     message = str(failed.value)
-    assert "failed after 2 attempts" in message and "no answer within 0.2s" in message
+    assert "failed after 2 attempts" in message and "no answer within 1.5s" in message
+    assert "\n" not in message
+    assert sim.sim.historical_requests == provider.requests == 3
 
 
 # -- several threads, one connection ----------------------------------------------------------

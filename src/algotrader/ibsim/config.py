@@ -14,23 +14,36 @@ from algotrader.ibsim.instruments import DEFAULT_INSTRUMENTS, Instrument
 class Faults:
     """Failure modes to inject; all off by default. Replace the whole object to change them.
 
-    - ``pacing_limit``: after this many historical requests served within ``pacing_window``
-      seconds, further ones get 162 "Historical data request pacing violation" (refused requests
-      do not count, so a client that backs off recovers).
-    - ``drop_on_historical_request``: the N-th historical request (1-based, counted per server)
-      gets half a reply and then the connection is aborted.
-    - ``latency``: seconds added before answering every request (and the handshake).
+    Deterministic: historical requests are numbered 1, 2, 3... in the order the simulator
+    receives them (``IBSimulator.historical_requests`` counts them, over every connection), and
+    the faults name numbers, never times.
+
+    - ``pacing_violations``: these historical requests are answered with 162 "Historical data
+      request pacing violation".
+    - ``drop_on_historical_request``: this historical request gets half a reply and then the
+      connection is aborted (a drop after N - 1 answers).
+    - ``silent_historical_requests``: these historical requests are never answered.
+    - ``silent_messages``: requests with these message ids (``protocol.In``, e.g.
+      ``In.REQ_ALL_OPEN_ORDERS``, ``In.REQ_EXECUTIONS``) are never answered.
+    - ``no_data_symbols``: historical requests for these get 162 "HMDS query returned no data".
     - ``client_ids_in_use``: clientIds refused with 326 and a closed socket, as if another
       application held them.
-    - ``no_data_symbols``: historical requests for these get 162 "HMDS query returned no data".
+    - ``latency``: seconds added before answering every request (and the handshake).
+    - ``pacing_limit``: IB's own rule, on the wall clock, for interactive use: after this many
+      historical requests served within ``pacing_window`` seconds, further ones get 162 pacing
+      violation (refused requests do not count, so a client that backs off recovers). Tests use
+      ``pacing_violations`` instead: a slow machine never trips a wall-clock window.
     """
 
+    pacing_violations: frozenset[int] = frozenset()
+    drop_on_historical_request: int | None = None
+    silent_historical_requests: frozenset[int] = frozenset()
+    silent_messages: frozenset[int] = frozenset()
+    no_data_symbols: frozenset[str] = frozenset()
+    client_ids_in_use: frozenset[int] = frozenset()
+    latency: float = 0.0
     pacing_limit: int | None = None
     pacing_window: float = 600.0
-    drop_on_historical_request: int | None = None
-    latency: float = 0.0
-    client_ids_in_use: frozenset[int] = frozenset()
-    no_data_symbols: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

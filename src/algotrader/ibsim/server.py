@@ -52,6 +52,7 @@ FARM_MESSAGES: tuple[tuple[int, str], ...] = (
 _IGNORED = (In.CANCEL_HISTORICAL_DATA, In.CANCEL_HEAD_TIMESTAMP, In.REQ_AUTO_OPEN_ORDERS,
             In.CANCEL_ACCOUNT_SUMMARY)
 _DAILY = RESOLUTIONS["1d"]
+_RECONNECT_GRACE = 1.0  # seconds a clientId may stay held by a socket that is closing
 
 
 def _default_provider(clock: Callable[[], datetime]) -> BarProvider:
@@ -309,14 +310,15 @@ class IBSimulator:
     async def _claim_client_id(self, session: ClientSession, client_id: int) -> bool:
         if client_id in self.faults.client_ids_in_use:
             return False
-        # A client that just disconnected may still be draining: give it a moment, as the race
-        # is between two sockets on our side, not a real conflict.
-        for _ in range(20):
-            if client_id not in self.connected_client_ids:
-                session.client_id = client_id
-                return True
+        # A client that just disconnected may still be draining: give it a moment (on a busy
+        # machine too), as the race is between two sockets on our side, not a real conflict.
+        deadline = asyncio.get_running_loop().time() + _RECONNECT_GRACE
+        while client_id in self.connected_client_ids:
+            if asyncio.get_running_loop().time() > deadline:
+                return False
             await asyncio.sleep(0.01)
-        return False
+        session.client_id = client_id
+        return True
 
     async def _serve(self, session: ClientSession) -> None:
         while not session.closed:
@@ -340,6 +342,10 @@ class IBSimulator:
                 f"unknown message id {msg_id} from client {session.client_id}: "
                 f"{P.join_fields(fields)[:200]}",
             )
+            return
+        if msg_id in self.faults.silent_messages:
+            log.warning("ibsim: not answering message %d from client %s (fault)", msg_id,
+                        session.client_id)
             return
         await self._latency()
         try:

@@ -71,15 +71,18 @@ class HistoryHandlers:
         req = P.REQUESTS[In.REQ_HISTORICAL_DATA].parse(fields)
         req_id = parse_int(req["reqId"])
         self.requests += 1
-        drop = self.requests == self.sim.faults.drop_on_historical_request
+        number, faults = self.requests, self.sim.faults
+        if number in faults.silent_historical_requests:
+            log.warning("ibsim: not answering historical request %d (fault)", number)
+            return
         if req["secType"] == "BAG":
             self.sim.fail(session, "reqHistoricalData for BAG contracts is not simulated")
             return
-        if self._pacing_violated():
+        if number in faults.pacing_violations or self._pacing_violated():
             reply = P.ERROR.build(reqId=req_id, errorCode=162, errorString=PACING_TEXT)
         else:
             reply = self._bars_reply(session, req, req_id)
-        if drop:
+        if number == faults.drop_on_historical_request:
             await self._drop_mid_reply(session, reply)
             return
         session.send(reply)
