@@ -71,6 +71,7 @@ def test_ib_check_reports_version_accounts_paper_mode_and_server_time(
     out, err = capsys.readouterr()
     assert code == 0, err
     assert f"Connected to TWS/IB Gateway at 127.0.0.1:{sim.port} (clientId 11)." in out
+    assert "Gateway: algotrader ib-sim (simulator: synthetic bars, paper fills)" in out
     assert "Server version: 178" in out
     assert "Accounts: DU1234567 (paper account prefix)" in out
     assert "Mode: PAPER trading" in out
@@ -144,7 +145,8 @@ def test_ingest_several_symbols_from_ibkr_stores_what_the_simulator_served(
     assert sim.sim.historical_requests == len(symbols)
     for symbol in symbols:
         assert f"Running ingest pipeline: {symbol} / 1d / duration=5 Y" in out
-        assert f"rows from IBKR for {symbol}." in out
+        # --source ibkr, but the gateway is the simulator: its bars are labelled synthetic.
+        assert f"rows from the IBKR simulator (synthetic data) for {symbol}." in out
     assert out.rstrip().endswith("Ingestion complete.")
 
     db = open_database(db_url)
@@ -154,6 +156,8 @@ def test_ingest_several_symbols_from_ibkr_stores_what_the_simulator_served(
             con_ids: dict[str, int] = dict(
                 conn.execute(text("SELECT symbol, con_id FROM instruments")).all()
             )
+            sources = conn.execute(text("SELECT DISTINCT source FROM market_prices")).all()
+        assert [tuple(row) for row in sources] == [("ibsim",)]
         assert con_ids == {
             "AAPL": 265598,
             "MSFT": 272093,

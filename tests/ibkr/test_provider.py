@@ -21,16 +21,19 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from ib_async import IB
+from sqlalchemy import text
 
 import algotrader.ibkr as ibkr_package
 from algotrader.config import Settings
 from algotrader.data.ingest import IngestWindow, ingest_symbol
-from algotrader.data.providers import get_provider
+from algotrader.data.providers import get_provider, is_synthetic
 from algotrader.data.providers.synthetic import SyntheticProvider
 from algotrader.db.engine import open_database
 from algotrader.db.store import BarStore
 from algotrader.errors import DataNotFoundError, GatewayUnavailableError, UserError
 from algotrader.frames import OHLCV_COLUMNS
+from algotrader.ibkr.connection import is_simulator
 from algotrader.ibkr.history import (
     HistoricalPacer,
     PacingRules,
@@ -39,7 +42,7 @@ from algotrader.ibkr.history import (
     ib_end,
     plan_duration,
 )
-from algotrader.ibkr.provider import IbkrProvider
+from algotrader.ibkr.provider import SIMULATOR_LABEL, IbkrProvider
 from algotrader.ibsim import Faults, SimConfig, SimulatorThread, start_in_thread
 from algotrader.indicators import compute_indicators
 from algotrader.timeframes import Duration, parse_duration, parse_resolution
@@ -159,6 +162,33 @@ def test_get_provider_builds_the_ibkr_provider_without_connecting(tmp_path: Path
     assert (provider.name, provider.label) == ("ibkr", "IBKR")
 
 
+def test_bars_from_the_simulator_are_labelled_synthetic_whatever_the_source_says(
+    db_url: str, sim: SimulatorThread, tmp_path: Path
+) -> None:
+    provider = get_provider("ibkr", _settings(sim.port, tmp_path))
+    assert (provider.name, provider.label) == ("ibkr", "IBKR")  # not connected yet
+    try:
+        db = open_database(db_url)
+        try:
+            window = IngestWindow(duration=parse_duration("1 M"), end=NOW)
+            report = ingest_symbol(BarStore(db), provider, "AAPL", parse_resolution("1d"), window)
+            with db.engine.connect() as conn:
+                sources = conn.execute(
+                    text("SELECT DISTINCT source FROM market_prices WHERE symbol = 'AAPL'")
+                ).scalars().all()
+        finally:
+            db.dispose()
+    finally:
+        provider.close()
+    assert (provider.name, provider.label) == ("ibsim", SIMULATOR_LABEL)
+    assert report.source == "ibsim" and sources == ["ibsim"]
+    assert is_synthetic(set(sources))
+
+
+def test_a_gateway_without_the_simulator_tag_is_not_the_simulator() -> None:
+    assert not is_simulator(IB())  # no account values: what TWS's never include
+
+
 def test_ibkr_is_the_default_data_source(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ALGOTRADER_DATA_SOURCE", raising=False)
     assert Settings(_env_file=None).data_source == "ibkr"  # type: ignore[call-arg]
@@ -198,8 +228,6 @@ def test_ingest_stores_exactly_what_the_simulator_served_with_indicators(
     db = open_database(db_url)
     try:
         with db.engine.connect() as conn:
-            from sqlalchemy import text
-
             row = conn.execute(
                 text(
                     "SELECT con_id, primary_exchange, name, timezone, exchange, currency "
@@ -297,7 +325,8 @@ def test_a_symbol_without_data_is_one_line(
     with pytest.raises(DataNotFoundError) as failed:
         _ingest(make_provider(), db_url, "KO", "1d", "1 Y")
     message = str(failed.value)
-    assert message.startswith("IBKR returned no 1d bars for KO") and "\n" not in message
+    assert message.startswith(f"{SIMULATOR_LABEL} returned no 1d bars for KO")
+    assert "\n" not in message
 
 
 def test_a_gateway_that_is_down_is_one_line_naming_host_and_port(tmp_path: Path) -> None:

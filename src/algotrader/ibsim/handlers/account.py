@@ -1,10 +1,15 @@
 """Account requests: positions, account updates (single and multi), the account summary,
-managed accounts, order ids and the server's clock; and pushing changes after a fill."""
+managed accounts, order ids and the server's clock; and pushing changes after a fill.
+
+Account updates carry one value TWS never sends, tag ``algotrader.ibsim`` (value
+``synthetic``): the client reads it at connect and knows it talks to the simulator.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from algotrader.ibkr.connection import SIMULATOR_ACCOUNT_TAG
 from algotrader.ibsim import protocol as P
 from algotrader.ibsim.handlers import Handler
 from algotrader.ibsim.protocol import In, parse_bool, parse_int
@@ -43,7 +48,8 @@ class AccountHandlers:
         return marks
 
     def _account_rows(self, marks: dict[str, float]) -> list[tuple[str, str, str]]:
-        return self.sim.book.account_values(marks)
+        # The simulator's signature: a tag TWS never sends (see algotrader.ibkr.connection).
+        return [*self.sim.book.account_values(marks), (SIMULATOR_ACCOUNT_TAG, "synthetic", "")]
 
     def _send_position(self, session: ClientSession, con_id: int) -> None:
         h = self.sim.book.holdings[con_id]
