@@ -21,10 +21,11 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from ib_async import IB
+from ib_async import IB, Stock
 from sqlalchemy import text
 
 import algotrader.ibkr as ibkr_package
+from algotrader.calendars import exchange_sessions
 from algotrader.config import Settings
 from algotrader.data.ingest import IngestWindow, ingest_symbol
 from algotrader.data.providers import get_provider, is_synthetic
@@ -54,6 +55,10 @@ CLIENT_ID = 7
 
 def _now() -> datetime:
     return NOW
+
+
+# "30 D" is 30 trading days (IB's reading): six weeks and a day, Memorial Day being a holiday.
+THIRTY_DAYS_BACK = parse_duration("30 D").start_before(NOW)
 
 
 @pytest.fixture
@@ -105,8 +110,15 @@ def make_provider(sim: SimulatorThread, tmp_path: Path) -> Iterator[Callable[...
 
 
 def _served(symbol: str, resolution: str, start: datetime, end: datetime = NOW) -> pd.DataFrame:
-    """What the simulator serves for the window: its own bar source on its own clock."""
-    return SyntheticProvider(clock=_now).fetch_bars(symbol, resolution, start, end)
+    """Every bar of the simulator's own bar source (on its clock) whose session overlaps
+    ``[start, end)``: daily bars from the start's date on, weekly ones from its Monday. Computed
+    from the source, not through the simulator, so a window the simulator trimmed shows."""
+    first = pd.Timestamp(start).tz_convert(UTC)
+    if resolution == "1d":
+        first = first.floor("D")
+    elif resolution == "1w":
+        first = first.floor("D") - pd.Timedelta(days=first.day_of_week)
+    return SyntheticProvider(clock=_now).fetch_bars(symbol, resolution, first, end)
 
 
 def _stored(db_url: str, symbol: str, resolution: str) -> pd.DataFrame:
@@ -201,9 +213,9 @@ def test_ibkr_is_the_default_data_source(monkeypatch: pytest.MonkeyPatch) -> Non
     ("resolution", "duration", "requests"),
     [
         ("1d", "5 Y", 1),  # daily bars: up to 30 Y in one request
-        ("1h", "30 D", 1),  # 1 M per request for 1-hour bars
+        ("1h", "20 D", 1),  # 1 M per request for 1-hour bars (20 trading days: 4 weeks)
         ("1m", "5 D", 1),  # 1 W per request for 1-minute bars
-        ("1m", "30 D", 5),  # ... so 30 days take five
+        ("1m", "30 D", 7),  # ... so 30 trading days (six weeks and a day) take seven
     ],
 )
 def test_ingest_stores_exactly_what_the_simulator_served_with_indicators(
@@ -239,6 +251,38 @@ def test_ingest_stores_exactly_what_the_simulator_served_with_indicators(
     assert tuple(row) == (265598, "NASDAQ", "APPLE INC", "US/Eastern", "SMART", "USD")
 
 
+def test_a_daily_window_starting_mid_day_includes_that_days_bar(
+    make_provider: Callable[..., IbkrProvider],
+) -> None:
+    start = datetime(2024, 5, 1, 18, tzinfo=UTC)  # Wednesday, during the session
+    bars = make_provider().fetch_bars("AAPL", "1d", start, NOW)
+    assert bars.index[0] == pd.Timestamp("2024-05-01", tz=UTC)
+    _assert_same_bars(bars, _served("AAPL", "1d", start))
+
+
+def test_d_means_trading_days_for_the_provider_and_the_simulator_alike(
+    db_url: str, sim: SimulatorThread, make_provider: Callable[..., IbkrProvider]
+) -> None:
+    # 45 D ending Friday 2024-06-14: 45 NYSE sessions (Good Friday and Memorial Day are not).
+    _ingest(make_provider(), db_url, "AAPL", "1d", "45 D")
+    stored = _stored(db_url, "AAPL", "1d")
+    sessions = exchange_sessions().sessions(date(2024, 1, 1), date(2024, 6, 14))[-45:]
+    assert list(stored.index.date) == [pd.Timestamp(d).date() for d in sessions]
+
+    async def ask_the_simulator() -> list[date]:
+        ib = IB()
+        await ib.connectAsync("127.0.0.1", sim.port, clientId=CLIENT_ID + 1, timeout=10)
+        try:
+            bars = await ib.reqHistoricalDataAsync(
+                Stock("AAPL", "SMART", "USD"), "", "45 D", "1 day", "TRADES", True, timeout=30
+            )
+        finally:
+            ib.disconnect()
+        return [b.date for b in bars]
+
+    assert asyncio.run(ask_the_simulator()) == list(stored.index.date)
+
+
 def test_weekly_bars_are_keyed_by_their_monday(
     make_provider: Callable[..., IbkrProvider],
 ) -> None:
@@ -268,8 +312,8 @@ def test_pacing_violations_mid_history_complete_after_back_off(
     provider = make_provider()
     _ingest(provider, db_url, "TSLA", "1m", "30 D")
 
-    assert sim.sim.historical_requests == provider.requests == 5 + 2
-    _assert_same_bars(_stored(db_url, "TSLA", "1m"), _served("TSLA", "1m", NOW - timedelta(30)))
+    assert sim.sim.historical_requests == provider.requests == 7 + 2
+    _assert_same_bars(_stored(db_url, "TSLA", "1m"), _served("TSLA", "1m", THIRTY_DAYS_BACK))
 
 
 def test_a_dropped_connection_mid_history_resumes_after_reconnecting(
@@ -280,8 +324,8 @@ def test_a_dropped_connection_mid_history_resumes_after_reconnecting(
     _ingest(provider, db_url, "NVDA", "1m", "30 D")
 
     assert provider.reconnects == 1
-    assert sim.sim.historical_requests == 6  # five chunks, the third one twice
-    _assert_same_bars(_stored(db_url, "NVDA", "1m"), _served("NVDA", "1m", NOW - timedelta(30)))
+    assert sim.sim.historical_requests == 8  # seven chunks, the third one twice
+    _assert_same_bars(_stored(db_url, "NVDA", "1m"), _served("NVDA", "1m", THIRTY_DAYS_BACK))
 
 
 def test_a_crash_mid_history_loses_nothing_and_a_rerun_completes(
@@ -296,7 +340,7 @@ def test_a_crash_mid_history_loses_nothing_and_a_rerun_completes(
     message = str(failed.value)
     assert "\n" not in message and "failed after 1 attempts" in message
     assert f"127.0.0.1:{sim.port}" in message
-    expected = _served("META", "1m", NOW - timedelta(30))
+    expected = _served("META", "1m", THIRTY_DAYS_BACK)
     partial = _stored(db_url, "META", "1m")
     assert 0 < len(partial) < len(expected)
     _assert_same_bars(partial, expected[expected.index >= partial.index[0]])

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from ib_async import IB, Stock
 
+from algotrader.calendars import exchange_sessions
 from algotrader.ibsim import IBSimulator, start_in_thread
 
 
@@ -47,7 +48,8 @@ def test_five_years_of_daily_bars(run_with_ib: Callable[..., Any]) -> None:
     async def body(sim: IBSimulator, ib: IB) -> None:
         bars = await ib.reqHistoricalDataAsync(
             Stock("AAPL", "SMART", "USD"), "", "5 Y", "1 day", "TRADES", True, timeout=5)
-        assert 1250 <= len(bars) <= 1310  # weekdays (the synthetic calendar has no holidays)
+        # NYSE sessions from 2019-06-14 (the window starts during that day) to 2024-06-14.
+        assert len(bars) == len(exchange_sessions().sessions(date(2019, 6, 14), date(2024, 6, 14)))
         assert all(type(b.date) is date for b in bars)
         assert bars[-1].date == date(2024, 6, 14) and bars[0].date >= date(2019, 6, 14)
         assert all(b.low <= min(b.open, b.close) <= max(b.open, b.close) <= b.high for b in bars)
@@ -154,3 +156,26 @@ def test_blocking_api_against_a_threaded_simulator(make_config: Callable[..., An
             assert handle.call(lambda: handle.sim.connected_client_ids) == {3}
         finally:
             ib.disconnect()
+
+
+def test_outside_regular_hours_serves_the_extended_session(
+    run_with_ib: Callable[..., Any],
+) -> None:
+    async def body(sim: IBSimulator, ib: IB) -> None:
+        aapl = Stock("AAPL", "SMART", "USD")
+        end = "20240612 20:00:00 US/Eastern"
+        extended = await ib.reqHistoricalDataAsync(aapl, end, "1 D", "1 hour", "TRADES", False,
+                                                   timeout=5)
+        regular = await ib.reqHistoricalDataAsync(aapl, end, "1 D", "1 hour", "TRADES", True,
+                                                  timeout=5)
+        hours = [b.date.strftime("%H:%M") for b in extended]
+        assert hours == [f"{h:02d}:00" for h in range(4, 20)]
+        assert [b.date.strftime("%H:%M") for b in regular] == [
+            "09:30", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00"]
+        [details] = await ib.reqContractDetailsAsync(aapl)
+        # What the contract details promise is what the bars cover; Juneteenth is closed.
+        assert details.tradingHours.startswith("20240614:0400-20240614:2000;20240615:CLOSED")
+        assert "20240619:CLOSED" in details.tradingHours
+        assert "20240618:0930-20240618:1600" in details.liquidHours
+
+    run_with_ib(body)

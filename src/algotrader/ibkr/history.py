@@ -442,7 +442,7 @@ class HistoryClient:
         self, stock: QualifiedStock, resolution: Resolution, start: datetime, end: datetime
     ) -> AsyncIterator[pd.DataFrame]:
         """Validated chunks of ``[start, end)`` newest first (see the module docstring)."""
-        lo = start
+        lo = bar_key_floor(start, resolution)
         hi = min(end, datetime.now(UTC) + timedelta(days=1))  # IB has no future
         if plan_duration(hi, lo, resolution).start_before(hi) > lo:
             # Several requests: the head timestamp stops the walk where IB's history begins. (One
@@ -451,11 +451,7 @@ class HistoryClient:
             head = await self.head_timestamp(stock)
             if head is None:
                 return
-            # Daily/weekly bars are keyed at 00:00 UTC of the session date: the first bar IB
-            # has is keyed at or before its head timestamp's date.
-            floor = pd.Timestamp(head).floor("D").to_pydatetime() if not resolution.is_intraday \
-                else head
-            lo = max(lo, floor)
+            lo = max(lo, bar_key_floor(head, resolution))
         cursor = hi
         oldest: pd.Timestamp | None = None  # the earliest bar already yielded
         while cursor > lo:

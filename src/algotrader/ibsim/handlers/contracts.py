@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from algotrader.calendars import exchange_sessions
 from algotrader.ibsim import protocol as P
 from algotrader.ibsim.handlers import Handler
 from algotrader.ibsim.instruments import Instrument
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
     from algotrader.ibsim.server import IBSimulator
 
 NO_SECURITY_TEXT = "No security definition has been found for the request"
+# Extended hours around the regular session (as the synthetic bars have them): 04:00 to four
+# hours after the close.
+_PRE_MARKET = timedelta(hours=5, minutes=30)
+_AFTER_HOURS = timedelta(hours=4)
 
 
 class ContractHandlers:
@@ -27,14 +32,25 @@ class ContractHandlers:
     def routes(self) -> dict[int, Handler]:
         return {In.REQ_CONTRACT_DATA: self.contract_details}
 
-    def _trading_hours(self, inst: Instrument, open_: str, close: str) -> str:
+    def _hours(self, inst: Instrument, extended: bool) -> str:
+        """A week of sessions in TWS's notation (``20240614:0930-20240614:1600;...``), from the
+        exchange calendar: holidays CLOSED, early closes at 13:00 (extended hours end four hours
+        after the close, 20:00 or 17:00)."""
         tz = ZoneInfo(inst.time_zone)
+        sessions = exchange_sessions()
         today = self.sim.now().astimezone(tz).date()
         parts = []
         for offset in range(7):
             day = today + timedelta(days=offset)
             d = day.strftime("%Y%m%d")
-            parts.append(f"{d}:CLOSED" if day.weekday() >= 5 else f"{d}:{open_}-{d}:{close}")
+            hours = sessions.session_hours(day)
+            if hours is None:
+                parts.append(f"{d}:CLOSED")
+                continue
+            opened, closed = (t.astimezone(tz) for t in hours)
+            if extended:
+                opened, closed = opened - _PRE_MARKET, closed + _AFTER_HOURS
+            parts.append(f"{d}:{opened:%H%M}-{d}:{closed:%H%M}")
         return ";".join(parts)
 
     async def contract_details(self, session: ClientSession, fields: list[str]) -> None:
@@ -64,8 +80,8 @@ class ContractHandlers:
             category=inst.category,
             subcategory=inst.subcategory,
             timeZoneId=inst.time_zone,
-            tradingHours=self._trading_hours(inst, "0400", "2000"),
-            liquidHours=self._trading_hours(inst, "0930", "1600"),
+            tradingHours=self._hours(inst, extended=True),
+            liquidHours=self._hours(inst, extended=False),
             marketRuleIds="26,26,26,26,26,26,26,26,26,26,26",
             stockType=inst.stock_type,
             minSize=0.0001,

@@ -124,7 +124,9 @@ class HistoryHandlers:
         except InvalidInputError as exc:  # a span reaching before pandas' calendar
             return error(321, f"Error validating request.-'bP' : cause - {exc.message}")
         try:
-            bars = self.sim.provider.fetch_bars(inst.symbol, resolution, start, stop)
+            bars = self.sim.provider.fetch_bars(
+                inst.symbol, resolution, start, stop, use_rth=parse_bool(req["useRTH"])
+            )
         except Exception as exc:
             log.exception("ibsim: bar provider failed for %s", inst.symbol)
             self.sim.failures.append(f"bar provider failed for {inst.symbol}: {exc!r}")
