@@ -101,6 +101,19 @@ def test_ib_check_with_a_client_id_in_use_is_one_line(
     assert "clientId 3 may be in use" in err
 
 
+def test_ib_check_against_a_silent_gateway_is_one_line(
+    env: Path, sim: SimulatorThread, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from algotrader.ibsim import Faults
+    from algotrader.ibsim.protocol import In
+
+    sim.sim.faults = Faults(silent_messages=frozenset({In.REQ_CURRENT_TIME}))
+    code = main(["ib", "check", "--port", str(sim.port), "--timeout", "1.5"])
+    out, err = capsys.readouterr()
+    _assert_one_error_line(code, out, err)
+    assert "did not answer the current-time request within 1.5 s" in err
+
+
 def test_seed_script_test_connection_runs_ib_check(env: Path, sim: SimulatorThread) -> None:
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("ALGOTRADER_")}
     child_env.update(ALGOTRADER_IB_PORT=str(sim.port), ALGOTRADER_LOG_DIR=str(env / "logs"))

@@ -45,6 +45,7 @@ from algotrader.ibkr.history import (
 )
 from algotrader.ibkr.provider import SIMULATOR_LABEL, IbkrProvider
 from algotrader.ibsim import Faults, SimConfig, SimulatorThread, start_in_thread
+from algotrader.ibsim.protocol import In
 from algotrader.indicators import compute_indicators
 from algotrader.timeframes import Duration, parse_duration, parse_resolution
 
@@ -406,6 +407,25 @@ def test_a_timeout_is_retried_then_reported_in_one_line(
     assert "failed after 2 attempts" in message and "no answer within 1.5s" in message
     assert "\n" not in message
     assert sim.sim.historical_requests == provider.requests == 3
+
+
+@pytest.mark.parametrize(
+    ("silent", "expected"),
+    [
+        (In.REQ_CONTRACT_DATA, "IBKR did not answer the contract lookup of NVDA within 1.5s"),
+        (In.REQ_HEAD_TIMESTAMP, "IBKR head timestamp of NVDA failed after 2 attempts (last: "
+                                "no head timestamp in time)"),
+    ],
+    ids=["contract", "head-timestamp"],
+)
+def test_every_wait_of_the_provider_is_bounded(
+    sim: SimulatorThread, make_provider: Callable[..., IbkrProvider], silent: int, expected: str
+) -> None:
+    sim.sim.faults = Faults(silent_messages=frozenset({silent}))
+    provider = make_provider(retry=replace(FAST_RETRY, attempts=2, request_timeout=1.5))
+    with pytest.raises(UserError) as failed:
+        provider.fetch_bars("NVDA", "1m", NOW - timedelta(days=20), NOW)
+    assert str(failed.value).startswith(expected) and "\n" not in str(failed.value)
 
 
 # -- several threads, one connection ----------------------------------------------------------

@@ -16,6 +16,7 @@ import typer
 
 from algotrader.cli._common import console, settings_from
 from algotrader.config import Settings
+from algotrader.errors import GatewayUnavailableError
 from algotrader.ibkr.connection import connect_ib, is_live_port, is_paper_account, is_simulator
 
 ib_app = typer.Typer(
@@ -60,7 +61,15 @@ async def gateway_facts(settings: Settings) -> GatewayFacts:
     """Connect read-only, ask for accounts and the server's time, disconnect."""
     async with connect_ib(settings, readonly=True) as ib:
         before = time.time()
-        server_time = await asyncio.wait_for(ib.reqCurrentTimeAsync(), settings.ib_timeout)
+        try:
+            server_time = await asyncio.wait_for(ib.reqCurrentTimeAsync(), settings.ib_timeout)
+        except TimeoutError:
+            raise GatewayUnavailableError(
+                f"TWS/IB Gateway at {settings.ib_host}:{settings.ib_port} did not answer the "
+                f"current-time request within {settings.ib_timeout:g} s",
+                "check that TWS/IB Gateway is responsive (restart it if needed), or raise "
+                "--timeout",
+            ) from None
         after = time.time()
         if server_time.tzinfo is None:
             server_time = server_time.replace(tzinfo=UTC)
