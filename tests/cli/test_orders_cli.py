@@ -164,6 +164,8 @@ def test_list_open_syncs_stored_orders_and_shows_the_gateways_open_orders(
         code, _, err = _run(capsys, url, "orders", "place", "-s", "MSFT", "-a", "BUY", "-q",
                             "1", "-t", "LMT", "-p", price, "--ref", "r" + price, "--port", port)
         assert (code, err) == (0, "")
+    ids = [(o.ib_order_id, o.client_id, o.perm_id) for o in _stored(url)]
+    assert all(None not in row for row in ids)
     sim.call(lambda: sim.sim.set_price("MSFT", 389.0))  # fills the 390 limit only
 
     code, out, err = _run(capsys, url, "orders", "list", "--open", "--port", port)
@@ -172,6 +174,8 @@ def test_list_open_syncs_stored_orders_and_shows_the_gateways_open_orders(
     open_part = out.split("Open orders at", 1)[1]
     assert "r300-" in open_part and "r390-" not in open_part
     assert [o.status for o in _stored(url)] == ["Submitted", "Filled"]
+    # The gateway reports completed orders without IB order id and clientId: keep ours.
+    assert [(o.ib_order_id, o.client_id, o.perm_id) for o in _stored(url)] == ids
 
 
 def test_live_account_is_refused_without_live_and_accepted_with_it(

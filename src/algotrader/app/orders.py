@@ -177,9 +177,14 @@ def _adopt(
     orders: OrderLog, existing: StoredOrder | None, found: GatewayOrder, request: OrderRequest,
     client_ref: str, account: str, paper: bool, message: str = "found at the gateway by orderRef",
 ) -> StoredOrder:
-    """Store (or bring up to date) our row for an order the gateway has."""
-    ids = {"ib_order_id": found.ib_order_id, "perm_id": found.perm_id,
-           "client_id": found.client_id}
+    """Store (or bring up to date) our row for an order the gateway has.
+
+    Ids the gateway does not report (IB's completed orders carry no order id or clientId) never
+    overwrite the stored ones.
+    """
+    ids = {key: value for key, value in (("ib_order_id", found.ib_order_id),
+                                         ("perm_id", found.perm_id),
+                                         ("client_id", found.client_id)) if value is not None}
     entry = history_entry(found.status, found.filled, found.avg_fill_price, message)
     if existing is not None:
         return orders.update(existing.id, entry=entry, **ids)
