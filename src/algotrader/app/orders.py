@@ -129,12 +129,13 @@ class _Recorder:
     """Stores a sent order's updates in the order log as they arrive, skipping repeats."""
 
     def __init__(
-        self, orders: OrderLog, order_id: int, last: tuple[str, float, float | None] | None = None
+        self, orders: OrderLog, order_id: int, last: tuple[str, float, float | None] | None = None,
+        perm_id: int | None = None,
     ) -> None:
         self.orders = orders
         self.order_id = order_id
         self.last = last
-        self.perm_id: int | None = None
+        self.perm_id = perm_id
         self.stored: StoredOrder | None = None
 
     def __call__(self, update: OrderUpdate) -> None:
@@ -376,7 +377,8 @@ async def cancel_order(
         cid = stored.client_id if stored.client_id is not None else settings.ib_client_id
         async with _factory(settings, gateways)(cid) as gateway:
             recorder = _Recorder(
-                orders, stored.id, (stored.status, stored.filled, stored.avg_fill_price)
+                orders, stored.id, (stored.status, stored.filled, stored.avg_fill_price),
+                stored.perm_id,
             )
             handle = gateway.follow(stored.ib_order_id, stored.client_ref, recorder)
             if handle is None:
