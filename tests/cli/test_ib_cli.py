@@ -4,6 +4,7 @@ against the TWS simulator on an ephemeral port (and against a closed port)."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -221,3 +222,20 @@ def test_a_concurrent_ingest_stores_the_good_symbols_and_reports_the_bad_one_in_
         assert len(store.load_bars("MSFT", "1d")) > 200
     finally:
         db.dispose()
+
+
+def test_the_data_log_reports_what_an_ibkr_ingest_fetched_and_inserted(
+    env: Path, sim: SimulatorThread, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ALGOTRADER_IB_PORT", str(sim.port))
+    url = f"sqlite:///{env / 'bars.db'}"
+    code = main(["--database-url", url, "ingest", "-s", "KO", "-r", "1d", "-d", "5 Y"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    fetched = re.search(r"Fetched (\d+) rows from .* for KO\.", out)
+    assert fetched is not None and int(fetched.group(1)) > 500
+    n = fetched.group(1)
+    log = (env / "logs" / "data.log").read_text()
+    assert f"KO 1d from ibsim: {n} fetched, {n} inserted, 0 updated, 0 unchanged" in log
+    assert " 0 fetched" not in log

@@ -60,10 +60,13 @@ def store_bars(
     bars: pd.DataFrame,
     *,
     progress: Progress | None = None,
+    log_counts: bool = True,
 ) -> IngestReport:
     """Merge validated ``bars`` into the stored series and refresh its indicators.
 
     ``bars`` must be a validated bar frame (see :mod:`algotrader.data.validation`).
+    ``log_counts=False``: the caller logs the counts (``store_chunks``, whose bars are stored
+    before this indicator pass).
     """
     started = time.perf_counter()
     stored = store.load_series(symbol, resolution, source)
@@ -128,17 +131,9 @@ def store_bars(
     elif progress is not None:
         progress(len(bars))
 
-    log.info(
-        "%s %s from %s: %d fetched, %d inserted, %d updated, %d unchanged, %d indicator rows",
-        symbol,
-        resolution,
-        source,
-        len(bars),
-        inserted,
-        updated,
-        unchanged,
-        indicator_rows,
-    )
+    if log_counts:
+        _log_counts(symbol, resolution, source, len(bars), inserted, updated, unchanged,
+                    indicator_rows)
     return IngestReport(
         symbol=symbol,
         resolution=resolution,
@@ -194,7 +189,9 @@ def store_chunks(
             )
         if progress is not None:
             progress(len(chunk))
-    final = store_bars(store, symbol, resolution, source, _EMPTY_BARS)
+    final = store_bars(store, symbol, resolution, source, _EMPTY_BARS, log_counts=False)
+    _log_counts(symbol, resolution, source, fetched, inserted, updated, unchanged,
+                final.indicator_rows)
     return IngestReport(
         symbol=symbol,
         resolution=resolution,
@@ -207,6 +204,16 @@ def store_chunks(
         first_ts=first,
         last_ts=last,
         seconds=time.perf_counter() - started,
+    )
+
+
+def _log_counts(
+    symbol: str, resolution: str, source: str, fetched: int, inserted: int, updated: int,
+    unchanged: int, indicator_rows: int,
+) -> None:
+    log.info(
+        "%s %s from %s: %d fetched, %d inserted, %d updated, %d unchanged, %d indicator rows",
+        symbol, resolution, source, fetched, inserted, updated, unchanged, indicator_rows,
     )
 
 
