@@ -141,15 +141,15 @@ def test_unknown_message_id_is_loud(make_config: Callable[..., Any]) -> None:
             await ib.connectAsync(sim.host, sim.port, clientId=1, timeout=2)
             dropped: list[bool] = []
             ib.disconnectedEvent += lambda: dropped.append(True)
-            ib.client.send(1, 11, 1, AAPL, False, "", False, False, "")  # reqMktData
-            for _ in range(100):
+            ib.client.send(24, 1)  # reqScannerParameters: not a request ibsim knows
+            for _ in range(500):
                 if dropped:
                     break
                 await asyncio.sleep(0.01)
             assert dropped, "strict mode hangs up on an unknown message"
-            assert "unknown message id 1" in sim.failures[0]
+            assert "unknown message id 24" in sim.failures[0]
 
-    with pytest.raises(SimulatorError, match="unknown message id 1"):
+    with pytest.raises(SimulatorError, match="unknown message id 24"):
         asyncio.run(main())
 
 
@@ -160,14 +160,17 @@ def test_unknown_message_id_only_logs_when_not_strict(
         async with IBSimulator(make_config(strict=False)) as sim:
             ib = IB()
             await ib.connectAsync(sim.host, sim.port, clientId=1, timeout=2)
-            ib.client.send(1, 11, 1, AAPL, False, "", False, False, "")
+            codes: list[tuple[int, int]] = []
+            ib.errorEvent += lambda req_id, code, text, contract: codes.append((req_id, code))
+            ib.client.send(24, 1)
             assert await ib.reqCurrentTimeAsync()  # still served
             assert ib.isConnected() and len(sim.failures) == 1
+            assert codes == [(-1, 321)]  # answered at once, not left waiting
             ib.disconnect()
             await asyncio.sleep(0.01)
 
     asyncio.run(main())
-    assert "unknown message id 1" in caplog.text
+    assert "unknown message id 24" in caplog.text
 
 
 def test_client_without_version_178_is_refused(

@@ -30,6 +30,7 @@ from algotrader.ibsim.handlers.account import AccountHandlers
 from algotrader.ibsim.handlers.contracts import ContractHandlers
 from algotrader.ibsim.handlers.history import HistoryHandlers
 from algotrader.ibsim.handlers.orders import OrderHandlers
+from algotrader.ibsim.handlers.unsupported import UnsupportedHandlers
 from algotrader.ibsim.history import BarProvider
 from algotrader.ibsim.instruments import Instrument
 from algotrader.ibsim.matching import MatchingEngine
@@ -91,9 +92,10 @@ class IBSimulator:
         self.history = HistoryHandlers(self)
         self.account = AccountHandlers(self)
         self.orders = OrderHandlers(self)
+        self.unsupported = UnsupportedHandlers(self)
         self.engine.listener = self.orders
         self._routes: dict[int, Handler] = {msg_id: self._ignore for msg_id in _IGNORED}
-        for group in (self.contracts, self.history, self.account, self.orders):
+        for group in (self.unsupported, self.contracts, self.history, self.account, self.orders):
             self._routes.update(group.routes())
 
     # -- state ---------------------------------------------------------------------------------
@@ -337,11 +339,14 @@ class IBSimulator:
             return
         handler = self._routes.get(msg_id)
         if handler is None:
+            # Strict (tests): hang up, loudly. Otherwise answer at once so no client waits.
             self.fail(
                 session,
                 f"unknown message id {msg_id} from client {session.client_id}: "
                 f"{P.join_fields(fields)[:200]}",
             )
+            if not self.config.strict:
+                self.unsupported.unknown(session, msg_id)
             return
         if msg_id in self.faults.silent_messages:
             log.warning("ibsim: not answering message %d from client %s (fault)", msg_id,
