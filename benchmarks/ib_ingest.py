@@ -7,7 +7,8 @@
   symbols one after another (``ingest_symbol`` in a loop), each into a fresh database: wall time
   and bars/s;
 * 30 D of 1-minute bars for one symbol (chunked walk): wall time, requests, bars/s;
-* fetch only (no database) for the daily case, to separate IB/decoding cost from storage cost.
+* fetch only (no database) for the daily case, to separate IB/decoding cost from storage cost;
+* the simulator's bar source alone: 10 years of synthetic 1-minute bars generated in-process.
 
 The real ib_async client talks to the simulator over loopback; pacing is off (the pacer's
 limits are set out of reach), so the figures are the platform's own overhead. Databases: a
@@ -185,6 +186,12 @@ def main() -> None:
     thirty_days = IngestWindow(duration=parse_duration("30 D"), end=NOW)
     table = instruments_for(args.symbols)
     symbols = list(table)
+    synthetic = SyntheticProvider(clock=_now)
+    synthetic.fetch_bars("WARM", minute, NOW - pd.DateOffset(days=2), NOW)  # imports, calendar
+    started = time.perf_counter()
+    bars = len(synthetic.fetch_bars("BENCH", minute, NOW - pd.DateOffset(years=10), NOW))
+    line("synthetic 10 Y of 1-minute bars", time.perf_counter() - started, bars,
+         "  (the simulator's bar source, in-process)")
     client = iter(range(100, 1000))
     started = time.perf_counter()
     with simulator(table) as port:

@@ -457,6 +457,34 @@ def test_threads_walk_different_series_at_once_over_one_connection(
         _assert_same_bars(frame, _served(symbol, "1m", start))
 
 
+def test_closing_the_provider_ends_a_waiting_walk_with_one_line(
+    sim: SimulatorThread, make_provider: Callable[..., IbkrProvider]
+) -> None:
+    # The walk waits on a request the simulator never answers; closing the provider (as
+    # Ctrl-C during `algotrader ingest` does) must end that wait, not leave the thread hanging.
+    sim.sim.faults = Faults(silent_historical_requests=frozenset({1}))
+    provider = make_provider(retry=replace(FAST_RETRY, request_timeout=600))
+    outcome: list[BaseException] = []
+
+    def walk() -> None:
+        try:
+            list(provider.iter_bars("AAPL", "1d", NOW - timedelta(days=30), NOW))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=walk)
+    worker.start()
+    for _ in range(3000):  # until the request is on its way (a guard, not a measurement)
+        if sim.call(lambda: sim.sim.historical_requests) == 1:
+            break
+        threading.Event().wait(0.01)
+    provider.close()
+    worker.join(60)
+    assert not worker.is_alive()
+    [error] = outcome
+    assert isinstance(error, UserError) and str(error) == "interrupted: run the same command again"
+
+
 def test_the_provider_declares_its_capabilities(tmp_path: Path) -> None:
     provider = IbkrProvider(_settings(_closed_port(), tmp_path), max_concurrency=6)
     assert (provider.name, provider.label, provider.max_concurrency) == ("ibkr", "IBKR", 6)
