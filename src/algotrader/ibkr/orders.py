@@ -161,9 +161,10 @@ class _TradeHandle:
         self._emit(f"{code}: {text}", code)
 
     async def wait(self, statuses: frozenset[str], timeout: float) -> bool:
-        return await self._until(lambda: self.status in statuses, timeout)
+        return await self.until(lambda: self.status in statuses, timeout)
 
-    async def _until(self, done: Callable[[], bool], timeout: float) -> bool:
+    async def until(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Wait until ``done()`` (re-checked at every report); False after ``timeout`` s."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not done():
@@ -289,7 +290,7 @@ class IbOrderGateway:
                 c in _CANCEL_REFUSALS for c in handle.codes[seen:]
             )
 
-        if not await handle._until(decided, timeout):
+        if not await handle.until(decided, timeout):
             raise GatewayUnavailableError(
                 f"the gateway at {self._where} did not confirm the cancel of IB order "
                 f"{handle.ib_order_id} within {timeout:g} s",
@@ -302,7 +303,7 @@ class IbOrderGateway:
         if handle.status == "Cancelled":
             # IB confirms a cancel with message 202 ("Order Canceled - reason:") after the
             # status: wait for it (briefly), so the reason is reported too.
-            await handle._until(lambda: 202 in handle.codes[seen:], min(timeout, 2.0))
+            await handle.until(lambda: 202 in handle.codes[seen:], min(timeout, 2.0))
         return None
 
 

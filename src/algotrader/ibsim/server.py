@@ -63,6 +63,21 @@ def _default_provider(clock: Callable[[], datetime]) -> BarProvider:
     return SyntheticProvider(clock=clock)
 
 
+def _last_daily_close(provider: BarProvider, now: datetime, inst: Instrument) -> float:
+    """The last synthetic daily close, so fills sit near the bars clients have seen."""
+    try:
+        daily = provider.fetch_bars(
+            inst.symbol, _DAILY, now - timedelta(days=10), now + timedelta(days=1)
+        )
+    except Exception:
+        log.warning("ibsim: no bars to seed the %s price; using %.2f", inst.symbol,
+                    inst.ref_price, exc_info=True)
+        return inst.ref_price
+    if daily.empty:
+        return inst.ref_price
+    return float(daily["close"].iloc[-1])
+
+
 class IBSimulator:
     """A TWS stand-in for one paper account. Use ``async with`` or :meth:`start`/:meth:`stop`."""
 
@@ -149,19 +164,7 @@ class IBSimulator:
     # -- the market ----------------------------------------------------------------------------
 
     def _seed_price(self, inst: Instrument) -> float:
-        """The last synthetic daily close, so fills sit near the bars clients have seen."""
-        end = self.now()
-        try:
-            daily = self.provider.fetch_bars(
-                inst.symbol, _DAILY, end - timedelta(days=10), end + timedelta(days=1)
-            )
-        except Exception:
-            log.warning("ibsim: no bars to seed the %s price; using %.2f", inst.symbol,
-                        inst.ref_price, exc_info=True)
-            return inst.ref_price
-        if daily.empty:
-            return inst.ref_price
-        return float(daily["close"].iloc[-1])
+        return _last_daily_close(self.provider, self.now(), inst)
 
     def price(self, symbol: str) -> float:
         """The current simulated price of ``symbol``."""
