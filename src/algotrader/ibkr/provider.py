@@ -214,10 +214,12 @@ class IbkrProvider:
         end: datetime,
     ) -> pd.DataFrame:
         """All validated bars of ``symbol`` in ``[start, end)`` (empty frame when none)."""
-        chunks = list(self.iter_bars(symbol, resolution, start, end))
-        if not chunks:
-            return empty_bars()
-        return validate_bars(pd.concat(chunks[::-1]))
+        walk = self._walk(normalise_symbol(symbol), as_resolution(resolution),
+                          as_utc(start, "start").to_pydatetime(),
+                          as_utc(end, "end").to_pydatetime())
+        # One hand-over to the loop for the whole history (joined there too): threads waiting
+        # on fetches then leave the loop the interpreter to itself.
+        return self._loop().run(_joined(walk))
 
     def iter_bars(
         self,
@@ -249,6 +251,13 @@ class IbkrProvider:
         stock = await self._qualify(symbol)
         async for chunk in self._history.walk(stock, resolution, start, end):
             yield chunk
+
+
+async def _joined(walk: AsyncIterator[pd.DataFrame]) -> pd.DataFrame:
+    chunks = [chunk async for chunk in walk]
+    if not chunks:
+        return empty_bars()
+    return validate_bars(pd.concat(chunks[::-1]))
 
 
 async def _next_or_none(agen: AsyncIterator[T]) -> T | None:
