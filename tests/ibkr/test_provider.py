@@ -47,7 +47,7 @@ from algotrader.ibkr.provider import SIMULATOR_LABEL, IbkrProvider
 from algotrader.ibsim import Faults, SimConfig, SimulatorThread, start_in_thread
 from algotrader.ibsim.protocol import In
 from algotrader.indicators import compute_indicators
-from algotrader.timeframes import Duration, parse_duration, parse_resolution
+from algotrader.timeframes import IB_MAX_DURATION, Duration, parse_duration, parse_resolution
 
 # A Friday evening after the close: every session before it is complete.
 NOW = datetime(2024, 6, 14, 20, 30, tzinfo=UTC)
@@ -593,6 +593,26 @@ def test_plan_duration_reaches_back_to_start_within_ib_limits(
 ) -> None:
     start = NOW - timedelta(days=days)
     assert plan_duration(NOW, start, parse_resolution(resolution)) == expected
+
+
+def _smallest(cursor: datetime, start: datetime, resolution: str) -> Duration:
+    """plan_duration by its definition: the first count, unit by unit, that reaches back."""
+    limit = IB_MAX_DURATION.get(parse_resolution(resolution).ib_bar_size, Duration(1, "Y"))
+    for unit, most in (("W", 52), ("M", 11), ("Y", 10**6)):
+        fits = int(limit.approx_seconds // Duration(1, unit).approx_seconds)
+        for n in range(1, min(most, limit.count if unit == limit.unit else fits) + 1):
+            if Duration(n, unit).start_before(cursor) <= start:
+                return Duration(n, unit)
+    return limit
+
+
+@pytest.mark.parametrize("resolution", ["1h", "1d"])
+def test_plan_duration_is_the_smallest_duration_that_reaches_back(resolution: str) -> None:
+    for hours in range(30, 24 * 365 * 6, 997):  # spans from a day to six years
+        start = NOW - timedelta(hours=hours)
+        assert plan_duration(NOW, start, parse_resolution(resolution)) == _smallest(
+            NOW, start, resolution
+        ), hours
 
 
 def test_ib_end_is_explicit_utc() -> None:

@@ -279,10 +279,17 @@ def plan_duration(cursor: datetime, start: datetime, resolution: Resolution) -> 
             return Duration(seconds, "S")
     for unit in ("W", "M", "Y"):
         most = min(_max_in(unit, limit), _MAX_UNITS.get(unit, 10**6))
-        for n in range(1, most + 1):
-            candidate = Duration(n, unit)
-            if candidate.start_before(cursor) <= start:
-                return candidate
+        if most < 1:
+            continue
+        # The smallest count that reaches back far enough: estimated, then checked (months
+        # and years vary in length), instead of trying every count from 1.
+        n = max(1, min(most, int(span // Duration(1, unit).approx_seconds)))
+        while n > 1 and Duration(n - 1, unit).start_before(cursor) <= start:
+            n -= 1
+        while n <= most and Duration(n, unit).start_before(cursor) > start:
+            n += 1
+        if n <= most:
+            return Duration(n, unit)
     return limit
 
 
@@ -441,21 +448,26 @@ class HistoryClient:
     async def walk(
         self, stock: QualifiedStock, resolution: Resolution, start: datetime, end: datetime
     ) -> AsyncIterator[pd.DataFrame]:
-        """Validated chunks of ``[start, end)`` newest first (see the module docstring)."""
+        """Validated chunks of ``[start, end)`` newest first (see the module docstring).
+
+        Requests reach back to ``start``; what they return is kept from the key of the bar
+        ``start`` falls in (a request whose duration begins during a day returns that day's
+        daily bar, as TWS does), so a window starting mid-day keeps its first daily bar.
+        """
         lo = bar_key_floor(start, resolution)
         hi = min(end, datetime.now(UTC) + timedelta(days=1))  # IB has no future
-        if plan_duration(hi, lo, resolution).start_before(hi) > lo:
+        if plan_duration(hi, start, resolution).start_before(hi) > start:
             # Several requests: the head timestamp stops the walk where IB's history begins. (One
             # request needs no bound, and skipping it saves two messages per symbol against
             # ib_async's 45-messages-per-second client throttle.)
             head = await self.head_timestamp(stock)
             if head is None:
                 return
-            lo = max(lo, bar_key_floor(head, resolution))
+            start, lo = max(start, head), max(lo, bar_key_floor(head, resolution))
         cursor = hi
         oldest: pd.Timestamp | None = None  # the earliest bar already yielded
-        while cursor > lo:
-            duration = plan_duration(cursor, lo, resolution)
+        while cursor > start:
+            duration = plan_duration(cursor, start, resolution)
             bars = await self.bars(stock, cursor, duration, resolution)
             if bars is None:
                 break  # IB has nothing further back
