@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from algotrader.backtest.runner import run_stored_backtest
+from algotrader.data.ingest import IngestWindow, ingest_symbol
 from sqlalchemy import insert, select
 
 from algotrader.backtest.result import BacktestConfig
-from algotrader.backtest.runner import run_stored_backtest
 from algotrader.config import load_settings
-from algotrader.data.ingest import IngestWindow, ingest_symbol
 from algotrader.data.providers import get_provider
 from algotrader.db.engine import Database, open_database
 from algotrader.db.models import BacktestRun

@@ -2,11 +2,13 @@
 
     .venv/bin/python benchmarks/ib_ingest.py [--symbols 50] [--concurrency 4] [--no-pg]
 
-* 5 Y of daily bars for N symbols: concurrent (``IbkrProvider.ingest_many``: one connection,
-  one pacer, ``--concurrency`` symbols in flight) against the same symbols one after another
-  (``ingest_symbol`` in a loop), each into a fresh database: wall time and bars/s;
+* 5 Y of daily bars for N symbols: concurrent (``algotrader ingest``'s path: ``run_ingest`` with
+  ``IbkrProvider.max_concurrency`` threads over one connection and one pacer) against the same
+  symbols one after another (``ingest_symbol`` in a loop), each into a fresh database: wall time
+  and bars/s;
 * 30 D of 1-minute bars for one symbol (chunked walk): wall time, requests, bars/s;
-* fetch only (no database) for the daily case, to separate IB/decoding cost from storage cost.
+* fetch only (no database) for the daily case, to separate IB/decoding cost from storage cost;
+* the simulator's bar source alone: 10 years of synthetic 1-minute bars generated in-process.
 
 The real ib_async client talks to the simulator over loopback; pacing is off (the pacer's
 limits are set out of reach), so the figures are the platform's own overhead. Databases: a
@@ -22,7 +24,6 @@ concurrency; concurrency pays off where the per-symbol database work overlaps th
 from __future__ import annotations
 
 import argparse
-import asyncio
 import multiprocessing
 import os
 import socket
@@ -30,18 +31,21 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from algotrader.data.ingest import IngestWindow, ingest_symbol
 
+import algotrader.ibkr.history as ib_history
+from algotrader.app._stores import stores_of
+from algotrader.app.ingest import IngestRequest, IngestWindow, ingest, ingest_symbol
 from algotrader.config import Settings
-from algotrader.data.providers.ibkr import HistoricalPacer, IbkrProvider, PacingRules
 from algotrader.data.providers.synthetic import SyntheticProvider
 from algotrader.db.engine import open_database
-from algotrader.db.store import BarStore
+from algotrader.ibkr.history import HistoricalPacer, PacingRules
+from algotrader.ibkr.provider import IbkrProvider
 from algotrader.ibsim import DEFAULT_INSTRUMENTS, Instrument, SimConfig, serve, stock
 from algotrader.timeframes import parse_duration, parse_resolution
 
@@ -148,10 +152,17 @@ def databases(use_pg: bool) -> Iterator[tuple[list[str], Callable[[str], str]]]:
         tmp.cleanup()
 
 
+def settings_for(port: int, client_id: int, db_url: str | None = None) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        ib_host="127.0.0.1", ib_port=port, ib_client_id=client_id, ib_timeout=5,
+        database_url=db_url, _env_file=None,
+    )
+
+
 def provider_for(port: int, concurrency: int, client_id: int) -> IbkrProvider:
-    settings = Settings(ib_host="127.0.0.1", ib_port=port, ib_client_id=client_id, ib_timeout=5)
     return IbkrProvider(
-        settings, pacer=HistoricalPacer(NO_PACING), concurrency=concurrency, client_id=client_id
+        settings_for(port, client_id), pacer=HistoricalPacer(NO_PACING),
+        max_concurrency=concurrency, client_id=client_id,
     )
 
 
@@ -173,6 +184,12 @@ def main() -> None:
     thirty_days = IngestWindow(duration=parse_duration("30 D"), end=NOW)
     table = instruments_for(args.symbols)
     symbols = list(table)
+    synthetic = SyntheticProvider(clock=_now)
+    synthetic.fetch_bars("WARM", minute, NOW - pd.DateOffset(days=2), NOW)  # imports, calendar
+    started = time.perf_counter()
+    bars = len(synthetic.fetch_bars("BENCH", minute, NOW - pd.DateOffset(years=10), NOW))
+    line("synthetic 10 Y of 1-minute bars", time.perf_counter() - started, bars,
+         "  (the simulator's bar source, in-process)")
     client = iter(range(100, 1000))
     started = time.perf_counter()
     with simulator(table) as port:
@@ -186,17 +203,12 @@ def main() -> None:
         # Fetch only: what IB transport + decoding + validation cost, without storage.
         with provider_for(port, args.concurrency, next(client)) as provider:
 
-            async def fetch_all() -> int:
-                gate = asyncio.Semaphore(args.concurrency)
-
-                async def one(symbol: str) -> int:
-                    async with gate:
-                        return len(await provider.afetch_bars(symbol, daily, start_5y, NOW))
-
-                return sum(await asyncio.gather(*(one(s) for s in symbols)))
+            def fetch(symbol: str) -> int:
+                return len(provider.fetch_bars(symbol, daily, start_5y, NOW))
 
             started = time.perf_counter()
-            bars = provider._run(fetch_all())
+            with ThreadPoolExecutor(provider.max_concurrency) as pool:
+                bars = sum(pool.map(fetch, symbols))
             line(
                 "5 Y daily, fetch only (no DB)",
                 time.perf_counter() - started,
@@ -204,29 +216,31 @@ def main() -> None:
                 f"  ({provider.requests} requests)",
             )
 
+        # The ingest command's provider is built from settings: give it a pacer out of reach.
+        ib_history._SHARED_PACER = HistoricalPacer(NO_PACING)
         with databases(not args.no_pg) as (backends, fresh):
             for backend in backends:
                 print(f"{backend}:")
-                # Concurrent: one connection, bounded concurrency, chunks committed as they come.
-                db = open_database(fresh(backend))
-                with provider_for(port, args.concurrency, next(client)) as provider:
-                    started = time.perf_counter()
-                    reports = provider.ingest_many(BarStore(db), symbols, [daily], five_years)
-                    seconds = time.perf_counter() - started
-                db.dispose()
+                # Concurrent: what `algotrader ingest -s A,B,C --source ibkr` does.
+                settings = settings_for(port, next(client), fresh(backend))
+                started = time.perf_counter()
+                request = IngestRequest(tuple(symbols), (daily,), five_years, source="ibkr")
+                reports = ingest(settings, request)
+                seconds = time.perf_counter() - started
+                workers = IbkrProvider(settings).max_concurrency  # what get_provider builds
                 line(
-                    f"5 Y daily x {len(symbols)}, concurrent ({args.concurrency})",
+                    f"5 Y daily x {len(symbols)}, concurrent ({workers})",
                     seconds,
                     sum(r.fetched for r in reports),
                 )
 
                 # Sequential: the same symbols one after another on one connection.
                 db = open_database(fresh(backend))
-                store = BarStore(db)
+                stores = stores_of(db)
                 with provider_for(port, 1, next(client)) as provider:
                     started = time.perf_counter()
                     reports = [
-                        ingest_symbol(store, provider, s, daily, five_years) for s in symbols
+                        ingest_symbol(stores, provider, s, daily, five_years) for s in symbols
                     ]
                     seconds = time.perf_counter() - started
                 db.dispose()
@@ -240,7 +254,7 @@ def main() -> None:
                 db = open_database(fresh(backend))
                 with provider_for(port, 1, next(client)) as provider:
                     started = time.perf_counter()
-                    report = ingest_symbol(BarStore(db), provider, "AAPL", minute, thirty_days)
+                    report = ingest_symbol(stores_of(db), provider, "AAPL", minute, thirty_days)
                     seconds = time.perf_counter() - started
                     requests = provider.requests
                 db.dispose()

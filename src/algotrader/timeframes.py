@@ -96,7 +96,11 @@ _UNIT_NAMES = {"S": "seconds", "D": "days", "W": "weeks", "M": "months", "Y": "y
 
 @dataclass(frozen=True, slots=True)
 class Duration:
-    """An IB-style look-back: ``count`` units of S(econds), D(ays), W(eeks), M(onths), Y(ears)."""
+    """An IB-style look-back: ``count`` units of S(econds), D(ays), W(eeks), M(onths), Y(ears).
+
+    As with IB, ``D`` counts trading days (exchange sessions, see :mod:`algotrader.calendars`);
+    the other units are calendar spans.
+    """
 
     count: int
     unit: str
@@ -109,10 +113,12 @@ class Duration:
         return self.ib_str
 
     def start_before(self, end: datetime) -> datetime:
-        """The instant this duration before ``end`` (calendar months and years)."""
+        """The instant this duration before ``end`` (calendar months and years; ``D``: the
+        local midnight starting the ``count``-th latest session that had opened by ``end``)."""
+        if self.unit == "D":
+            return _trading_days_before(end, self.count)
         offset = {
             "S": pd.DateOffset(seconds=self.count),
-            "D": pd.DateOffset(days=self.count),
             "W": pd.DateOffset(weeks=self.count),
             "M": pd.DateOffset(months=self.count),
             "Y": pd.DateOffset(years=self.count),
@@ -133,6 +139,19 @@ class Duration:
     def approx_seconds(self) -> float:
         per = {"S": 1, "D": 86_400, "W": 7 * 86_400, "M": 30.4375 * 86_400, "Y": 365.25 * 86_400}
         return self.count * per[self.unit]
+
+
+def _trading_days_before(end: datetime, count: int) -> datetime:
+    from algotrader.calendars import exchange_sessions
+
+    aware = end if end.tzinfo is not None else end.replace(tzinfo=UTC)
+    try:
+        start = exchange_sessions().trading_days_before(aware, count)
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+        raise InvalidInputError(
+            f"duration {count} D reaches before year 1", "use a shorter duration"
+        ) from None
+    return start if end.tzinfo is not None else start.replace(tzinfo=None)
 
 
 def parse_duration(text: str) -> Duration:

@@ -4,6 +4,7 @@ against the TWS simulator on an ephemeral port (and against a closed port)."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,11 +17,11 @@ import pytest
 from sqlalchemy import text
 
 from algotrader.cli.app import main
-from algotrader.data.providers import ibkr
 from algotrader.data.providers.synthetic import SyntheticProvider
 from algotrader.db.engine import open_database
 from algotrader.db.store import SqlBarStore
 from algotrader.frames import OHLCV_COLUMNS
+from algotrader.ibkr import history as ibkr
 from algotrader.ibsim import SimConfig, SimulatorThread, start_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +72,7 @@ def test_ib_check_reports_version_accounts_paper_mode_and_server_time(
     out, err = capsys.readouterr()
     assert code == 0, err
     assert f"Connected to TWS/IB Gateway at 127.0.0.1:{sim.port} (clientId 11)." in out
+    assert "Gateway: algotrader ib-sim (simulator: synthetic bars, paper fills)" in out
     assert "Server version: 178" in out
     assert "Accounts: DU1234567 (paper account prefix)" in out
     assert "Mode: PAPER trading" in out
@@ -98,6 +100,19 @@ def test_ib_check_with_a_client_id_in_use_is_one_line(
     out, err = capsys.readouterr()
     _assert_one_error_line(code, out, err)
     assert "clientId 3 may be in use" in err
+
+
+def test_ib_check_against_a_silent_gateway_is_one_line(
+    env: Path, sim: SimulatorThread, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from algotrader.ibsim import Faults
+    from algotrader.ibsim.protocol import In
+
+    sim.sim.faults = Faults(silent_messages=frozenset({In.REQ_CURRENT_TIME}))
+    code = main(["ib", "check", "--port", str(sim.port), "--timeout", "1.5"])
+    out, err = capsys.readouterr()
+    _assert_one_error_line(code, out, err)
+    assert "did not answer the current-time request within 1.5 s" in err
 
 
 def test_seed_script_test_connection_runs_ib_check(env: Path, sim: SimulatorThread) -> None:
@@ -144,7 +159,8 @@ def test_ingest_several_symbols_from_ibkr_stores_what_the_simulator_served(
     assert sim.sim.historical_requests == len(symbols)
     for symbol in symbols:
         assert f"Running ingest pipeline: {symbol} / 1d / duration=5 Y" in out
-        assert f"rows from IBKR for {symbol}." in out
+        # --source ibkr, but the gateway is the simulator: its bars are labelled synthetic.
+        assert f"rows from the IBKR simulator (synthetic data) for {symbol}." in out
     assert out.rstrip().endswith("Ingestion complete.")
 
     db = open_database(db_url)
@@ -154,6 +170,8 @@ def test_ingest_several_symbols_from_ibkr_stores_what_the_simulator_served(
             con_ids: dict[str, int] = dict(
                 conn.execute(text("SELECT symbol, con_id FROM instruments")).all()
             )
+            sources = conn.execute(text("SELECT DISTINCT source FROM market_prices")).all()
+        assert [tuple(row) for row in sources] == [("ibsim",)]
         assert con_ids == {
             "AAPL": 265598,
             "MSFT": 272093,
@@ -182,3 +200,42 @@ def test_ingest_from_the_default_source_without_a_gateway_is_one_line(
     _assert_one_error_line(code, out, err)
     assert f"no TWS/IB Gateway answers at 127.0.0.1:{port}" in err
     assert "--source synthetic" in err
+
+
+def test_a_concurrent_ingest_stores_the_good_symbols_and_reports_the_bad_one_in_one_line(
+    env: Path,
+    db_url: str,
+    sim: SimulatorThread,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ALGOTRADER_IB_PORT", str(sim.port))
+    code = main(["--database-url", db_url, "ingest", "-s", "AAPL,NOPE,MSFT", "-r", "1d",
+                 "-d", "5 Y", "--source", "ibkr"])
+    out, err = capsys.readouterr()
+    _assert_one_error_line(code, out, err)
+    assert "IBKR has no contract for 'NOPE'" in err
+    db = open_database(db_url)
+    try:
+        store = SqlBarStore(db)
+        assert len(store.load_bars("AAPL", "1d")) > 200
+        assert len(store.load_bars("MSFT", "1d")) > 200
+    finally:
+        db.dispose()
+
+
+def test_the_data_log_reports_what_an_ibkr_ingest_fetched_and_inserted(
+    env: Path, sim: SimulatorThread, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ALGOTRADER_IB_PORT", str(sim.port))
+    url = f"sqlite:///{env / 'bars.db'}"
+    code = main(["--database-url", url, "ingest", "-s", "KO", "-r", "1d", "-d", "5 Y"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    fetched = re.search(r"Fetched (\d+) rows from .* for KO\.", out)
+    assert fetched is not None and int(fetched.group(1)) > 500
+    n = fetched.group(1)
+    log = (env / "logs" / "data.log").read_text()
+    assert f"KO 1d from ibsim: {n} fetched, {n} inserted, 0 updated, 0 unchanged" in log
+    assert " 0 fetched" not in log

@@ -164,6 +164,8 @@ def test_list_open_syncs_stored_orders_and_shows_the_gateways_open_orders(
         code, _, err = _run(capsys, url, "orders", "place", "-s", "MSFT", "-a", "BUY", "-q",
                             "1", "-t", "LMT", "-p", price, "--ref", "r" + price, "--port", port)
         assert (code, err) == (0, "")
+    ids = [(o.ib_order_id, o.client_id, o.perm_id) for o in _stored(url)]
+    assert all(None not in row for row in ids)
     sim.call(lambda: sim.sim.set_price("MSFT", 389.0))  # fills the 390 limit only
 
     code, out, err = _run(capsys, url, "orders", "list", "--open", "--port", port)
@@ -172,6 +174,8 @@ def test_list_open_syncs_stored_orders_and_shows_the_gateways_open_orders(
     open_part = out.split("Open orders at", 1)[1]
     assert "r300-" in open_part and "r390-" not in open_part
     assert [o.status for o in _stored(url)] == ["Submitted", "Filled"]
+    # The gateway reports completed orders without IB order id and clientId: keep ours.
+    assert [(o.ib_order_id, o.client_id, o.perm_id) for o in _stored(url)] == ids
 
 
 def test_live_account_is_refused_without_live_and_accepted_with_it(
@@ -238,3 +242,27 @@ def test_invalid_order_exits_2_before_any_connection(
                           "--type", "LMT", "--port", str(_closed_port()))
     assert (code, out) == (2, "")
     assert err == "error: a LMT order needs a limit price: pass --price, e.g. --price 250.00\n"
+
+
+def test_every_order_and_status_change_goes_to_the_orders_log_file(
+    env: Path, sim: SimulatorThread, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{env / 'orders.db'}"
+    port = str(sim.port)
+    code, _, err = _run(capsys, url, "orders", "place", "-s", "AAPL", "-a", "BUY", "-q", "2",
+                        "-t", "LMT", "-p", "10", "--ref", "logged", "--port", port)
+    assert (code, err) == (0, "")
+    code, _, err = _run(capsys, url, "orders", "cancel", "1", "--port", port)
+    assert (code, err) == (0, "")
+    [order] = _stored(url)
+    lines = [line for line in (env / "logs" / "broker.log").read_text().splitlines()
+             if f"order 1 (ref {order.client_ref})" in line]
+    assert "stored: BUY 2 AAPL LMT 10.00 DAY, account DU1234567 (paper) -> PendingSubmit" \
+        in lines[0]
+    # One line per entry of the stored status history (the first is the order itself).
+    assert len(lines) == len(order.status_history)
+    for line, entry in zip(lines[1:], order.status_history[1:], strict=True):
+        assert f": {entry['status']}" in line
+    said = [m.group(1) for line in lines[1:] if (m := re.search(r"\): (\w+)", line))]
+    assert said == ["PendingSubmit", "Submitted", "PendingCancel", "Cancelled", "Cancelled"]
+    assert lines[-1].endswith("Cancelled [202: Order Canceled - reason:]")

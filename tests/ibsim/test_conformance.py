@@ -122,7 +122,8 @@ def test_every_frame_decodes_field_by_field(
             datetime(2024, 6, 12, 20, tzinfo=UTC))
         assert len(bars) == len(expected) == 14
         assert bars[0].date == "20240611 09:30:00 US/Eastern"
-        assert bars[-1].date == "20240612 15:30:00 US/Eastern"
+        assert bars[1].date == "20240611 10:00:00 US/Eastern"  # TWS: on the hour after 09:30
+        assert bars[-1].date == "20240612 15:00:00 US/Eastern"
         first = expected.iloc[0]
         assert (bars[0].open, bars[0].high, bars[0].low, bars[0].close, bars[0].volume) == (
             first["open"], first["high"], first["low"], first["close"], first["volume"])

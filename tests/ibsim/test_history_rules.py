@@ -82,6 +82,23 @@ def test_day_durations_count_sessions() -> None:
     assert start == datetime(2024, 5, 13, tzinfo=UTC)
 
 
+def test_day_durations_skip_exchange_holidays() -> None:
+    # Friday 2024-07-05: "2 D" is Friday and Wednesday (Independence Day is no session).
+    friday = datetime(2024, 7, 5, 21, tzinfo=UTC)
+    start, _ = request_window(friday, Duration(2, "D"), RESOLUTIONS["1m"], NY)
+    assert start == datetime(2024, 7, 3, 4, tzinfo=UTC)
+    start, end = request_window(friday, Duration(2, "D"), RESOLUTIONS["1d"], NY)
+    assert (start, end) == (datetime(2024, 7, 3, tzinfo=UTC), datetime(2024, 7, 6, tzinfo=UTC))
+
+
+def test_a_calendar_span_keeps_the_daily_bar_of_the_day_it_starts_on() -> None:
+    # "1 W" ending Friday 16:30 New York starts Friday a week before, 16:30: that Friday's
+    # daily bar (keyed 00:00 UTC) belongs to the window.
+    friday = datetime(2024, 6, 14, 20, 30, tzinfo=UTC)
+    start, end = request_window(friday, Duration(1, "W"), RESOLUTIONS["1d"], NY)
+    assert (start, end) == (datetime(2024, 6, 7, tzinfo=UTC), datetime(2024, 6, 15, tzinfo=UTC))
+
+
 def test_handshake_versions() -> None:
     assert parse_handshake_versions("v157..178") == (157, 178)
     assert parse_handshake_versions("v157..178 +PACEAPI") == (157, 178)

@@ -1,38 +1,13 @@
-"""``algotrader.broker``: orders through IBKR with pre-trade risk checks and an order log.
+"""``algotrader.broker``: pre-trade risk checks and the order log.
 
-- :mod:`algotrader.broker.orders`: :class:`OrderRequest`, :func:`place_order`,
-  :func:`cancel_order`, :func:`list_orders`, :func:`open_gateway_orders`,
-  :func:`sync_orders`.
 - :mod:`algotrader.broker.risk`: limits from settings, the notional price, paper vs live.
 - :mod:`algotrader.broker.orderlog`: the ``orders`` table (status history).
+
+The order use cases are in :mod:`algotrader.app.orders`; the Interactive Brokers gateway in
+:mod:`algotrader.ibkr.orders`.
 """
 
 from algotrader.broker.orderlog import OrderLog, StoredOrder
-from algotrader.broker.orders import (
-    GatewayOrder,
-    OrderRequest,
-    PlaceResult,
-    cancel_order,
-    client_ref_for,
-    list_orders,
-    open_gateway_orders,
-    place_order,
-    sync_orders,
-)
 from algotrader.broker.risk import LiveTradingRefusedError, RiskLimitError
 
-__all__ = [
-    "GatewayOrder",
-    "LiveTradingRefusedError",
-    "OrderLog",
-    "OrderRequest",
-    "PlaceResult",
-    "RiskLimitError",
-    "StoredOrder",
-    "cancel_order",
-    "client_ref_for",
-    "list_orders",
-    "open_gateway_orders",
-    "place_order",
-    "sync_orders",
-]
+__all__ = ["LiveTradingRefusedError", "OrderLog", "RiskLimitError", "StoredOrder"]

@@ -4,10 +4,14 @@ Rows are written before an order goes out (status ``PendingSubmit``) and then on
 change, each change appended to ``status_history`` as
 ``{ts, status, filled, avg_fill_price, message}``. Callers get :class:`StoredOrder` snapshots,
 never live ORM objects, so nothing holds a session open while waiting on the gateway.
+
+Every order and every status change is also written to the orders log file
+(``logs/broker.log``, logger ``algotrader.broker.orderlog``), one line each.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +23,8 @@ from sqlalchemy.orm import Session
 from algotrader.db.engine import Database
 from algotrader.db.models import Order
 
+log = logging.getLogger(__name__)
+
 # Statuses after which IB never changes an order again (ib_async's OrderStatus.DoneStates).
 DONE_STATUSES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
 # Statuses that mean the gateway has the order; PendingSubmit rows may never have left us.
@@ -29,6 +35,10 @@ CONFIRMED_STATUSES = frozenset(
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _said(message: str | None) -> str:
+    return f" [{message}]" if message else ""
 
 
 def _fmt_qty(value: float) -> str:
@@ -179,7 +189,11 @@ class OrderLog:
             except IntegrityError:
                 session.rollback()
                 raise DuplicateRefError(values["client_ref"]) from None
-            return _snapshot(row)
+            stored = _snapshot(row)
+        log.info("order %d (ref %s) stored: %s, account %s (%s) -> %s%s", stored.id,
+                 stored.client_ref, stored.terms, stored.account or "?",
+                 "paper" if stored.is_paper else "LIVE", stored.state, _said(message))
+        return stored
 
     def update(
         self, order_id: int, *, entry: dict[str, Any] | None = None, **values: Any
@@ -201,4 +215,11 @@ class OrderLog:
                 row.status_history = [*(row.status_history or []), entry]
             row.updated_at = _now()
             session.commit()
-            return _snapshot(row)
+            stored = _snapshot(row)
+        ids = ", ".join(f"{key} {value}" for key, value in sorted(values.items()))
+        if entry is not None:
+            log.info("order %d (ref %s): %s%s%s", stored.id, stored.client_ref, stored.state,
+                     _said(entry["message"]), f" ({ids})" if ids else "")
+        elif ids:
+            log.info("order %d (ref %s): %s", stored.id, stored.client_ref, ids)
+        return stored

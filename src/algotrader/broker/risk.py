@@ -7,7 +7,7 @@ Limits (``ALGOTRADER_*`` settings):
 
 - ``MAX_ORDER_QUANTITY``: the largest quantity of one order.
 - ``MAX_ORDER_NOTIONAL``: the largest quantity x price. LMT and STP orders use their own price;
-  a MKT order uses the last traded price the gateway reports (see :func:`last_price`).
+  a MKT order uses the last traded price the gateway reports (``OrderGateway.last_price``).
   ``0`` switches the notional limit off (useful without a market-data subscription).
 - ``ALLOWED_SYMBOLS``: comma-separated symbols orders may be placed for; empty allows any.
 
@@ -24,16 +24,9 @@ from algotrader.errors import InvalidInputError, UserError
 from algotrader.ibkr.connection import is_live_port, is_paper_account
 
 if TYPE_CHECKING:
-    from ib_async import IB, Contract
-
-    from algotrader.broker.orders import OrderRequest
+    from algotrader.ports.orders import OrderGateway, OrderRequest
 
 log = logging.getLogger(__name__)
-
-# Tried in order. 1-min bars over the last session give a recent trade; daily bars cover a gateway
-# (or an hour of the day) without intraday data. Both are valid duration/bar-size pairs for IB
-# and are served by the simulator; reqMktData is not, and needs a live subscription anyway.
-_PRICE_QUERIES: tuple[tuple[str, str], ...] = (("1 D", "1 min"), ("5 D", "1 day"))
 
 
 class RiskLimitError(UserError):
@@ -81,29 +74,13 @@ def check_notional(request: OrderRequest, price: float, settings: Settings) -> N
         )
 
 
-async def last_price(ib: IB, contract: Contract, timeout: float) -> float | None:
-    """The last traded price of ``contract``: the close of the newest historical bar.
-
-    ``reqHistoricalData`` over ``1 D`` of ``1 min`` bars (outside regular hours too), then
-    ``5 D`` of daily bars. None when the gateway has neither (no data permission, say).
-    """
-    for duration, bar_size in _PRICE_QUERIES:
-        bars = await ib.reqHistoricalDataAsync(
-            contract, "", duration, bar_size, "TRADES", useRTH=False, timeout=timeout
-        )
-        if bars:
-            return float(bars[-1].close)
-        log.info("no %s bars over %s for %s", bar_size, duration, contract.symbol)
-    return None
-
-
 async def notional_check_for_market_order(
-    ib: IB, contract: Contract, request: OrderRequest, settings: Settings
+    gateway: OrderGateway, request: OrderRequest, settings: Settings
 ) -> float | None:
     """Run the notional check of a MKT order with the gateway's last price; returns that price."""
     if settings.max_order_notional <= 0:
         return None
-    price = await last_price(ib, contract, settings.ib_timeout)
+    price = await gateway.last_price(request.symbol)
     if price is None:
         raise RiskLimitError(
             f"the gateway has no recent price for {request.symbol}, so the notional limit of a "
@@ -125,9 +102,8 @@ def refuse_live_port(settings: Settings, live: bool) -> None:
         )
 
 
-def resolve_account(ib: IB, settings: Settings) -> str:
+def resolve_account(accounts: list[str], settings: Settings) -> str:
     """The account orders go to: ``ALGOTRADER_IB_ACCOUNT`` or the gateway's only account."""
-    accounts = [a for a in ib.managedAccounts() if a]
     if settings.ib_account:
         if accounts and settings.ib_account not in accounts:
             raise InvalidInputError(

@@ -16,7 +16,8 @@ import typer
 
 from algotrader.cli._common import console, settings_from
 from algotrader.config import Settings
-from algotrader.ibkr.connection import connect_ib, is_live_port, is_paper_account
+from algotrader.errors import GatewayUnavailableError
+from algotrader.ibkr.connection import connect_ib, is_live_port, is_paper_account, is_simulator
 
 ib_app = typer.Typer(
     help="Interactive Brokers (TWS / IB Gateway) utilities.",
@@ -36,6 +37,7 @@ class GatewayFacts:
     accounts: list[str]
     server_time: datetime
     offset_seconds: float  # server clock minus local clock
+    simulator: bool = False  # algotrader ib-sim (synthetic bars), not TWS / IB Gateway
 
     @property
     def live_port(self) -> bool:
@@ -59,7 +61,15 @@ async def gateway_facts(settings: Settings) -> GatewayFacts:
     """Connect read-only, ask for accounts and the server's time, disconnect."""
     async with connect_ib(settings, readonly=True) as ib:
         before = time.time()
-        server_time = await asyncio.wait_for(ib.reqCurrentTimeAsync(), settings.ib_timeout)
+        try:
+            server_time = await asyncio.wait_for(ib.reqCurrentTimeAsync(), settings.ib_timeout)
+        except TimeoutError:
+            raise GatewayUnavailableError(
+                f"TWS/IB Gateway at {settings.ib_host}:{settings.ib_port} did not answer the "
+                f"current-time request within {settings.ib_timeout:g} s",
+                "check that TWS/IB Gateway is responsive (restart it if needed), or raise "
+                "--timeout",
+            ) from None
         after = time.time()
         if server_time.tzinfo is None:
             server_time = server_time.replace(tzinfo=UTC)
@@ -73,6 +83,7 @@ async def gateway_facts(settings: Settings) -> GatewayFacts:
             accounts=list(ib.managedAccounts()),
             server_time=server_time.astimezone(UTC),
             offset_seconds=server_time.timestamp() - local_mid,
+            simulator=is_simulator(ib),
         )
 
 
@@ -86,8 +97,11 @@ def report_lines(facts: GatewayFacts) -> list[str]:
         "live": "LIVE trading (real money)",
         "mixed": "UNCLEAR: port and account prefix disagree; treat it as LIVE",
     }[facts.mode]
+    gateway = "algotrader ib-sim (simulator: synthetic bars, paper fills)" if facts.simulator \
+        else "TWS / IB Gateway"
     return [
         f"Connected to TWS/IB Gateway at {facts.host}:{facts.port} (clientId {facts.client_id}).",
+        f"Gateway: {gateway}",
         f"Server version: {facts.server_version}",
         f"Accounts: {accounts} ({account_kind} account prefix)",
         f"Mode: {mode} (port {facts.port} is {port_kind})",

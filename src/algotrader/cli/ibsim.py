@@ -11,6 +11,14 @@ from algotrader.errors import InvalidInputError
 _NO_DATA = typer.Option(
     None, "--no-data", help="Symbol whose history returns 162 no data (repeatable)."
 )
+_PACING_VIOLATION = typer.Option(
+    None,
+    "--pacing-violation",
+    help="Answer the N-th historical request (1-based) with 162 pacing violation (repeatable).",
+)
+_SILENT = typer.Option(
+    None, "--silent-on", help="Never answer the N-th historical request (repeatable)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -25,13 +33,16 @@ def register(app: typer.Typer) -> None:
         pacing_limit: int | None = typer.Option(
             None,
             "--pacing-limit",
-            help="Refuse historical requests with 162 pacing violation after this many.",
+            help="Refuse historical requests with 162 pacing violation after this many "
+            "within --pacing-window seconds (IB's wall-clock rule).",
         ),
         pacing_window: float = typer.Option(
             600.0, "--pacing-window", help="Seconds the pacing limit counts over."
         ),
         latency: float = typer.Option(0.0, "--latency", help="Seconds added to every reply."),
         no_data: list[str] | None = _NO_DATA,
+        pacing_violation: list[int] | None = _PACING_VIOLATION,
+        silent_on: list[int] | None = _SILENT,
         drop_on_request: int | None = typer.Option(
             None,
             "--drop-on-request",
@@ -56,6 +67,8 @@ def register(app: typer.Typer) -> None:
             latency=latency,
             no_data_symbols=frozenset(s.strip().upper() for s in no_data or [] if s.strip()),
             drop_on_historical_request=drop_on_request,
+            pacing_violations=frozenset(pacing_violation or []),
+            silent_historical_requests=frozenset(silent_on or []),
         )
 
         def ready(sim: IBSimulator) -> None:

@@ -18,14 +18,7 @@ import asyncio
 import typer
 from rich.table import Table
 
-from algotrader.broker.orders import (
-    OrderRequest,
-    cancel_order,
-    list_orders,
-    open_gateway_orders,
-    place_order,
-    sync_orders,
-)
+from algotrader.app.orders import OrderRequest, OrdersView, cancel_order, place_order, view_orders
 from algotrader.cli._common import console, settings_from
 from algotrader.config import Settings
 from algotrader.db.engine import open_database as open_db
@@ -134,20 +127,23 @@ def list_command(
     settings = _settings(ctx, host, port, client_id)
     db = open_db(settings)
     try:
-        if show_open:
-            # Orders keep changing after `place` ends (fills, triggers, expiry): catch up first.
-            for order in asyncio.run(sync_orders(settings, db)):
-                console.print(f"Updated: {order.describe()}")
-        stored = list_orders(db, limit)
+        # Orders keep changing after `place` ends (fills, triggers, expiry): --open catches up.
+        view = asyncio.run(view_orders(settings, db, limit=limit, with_gateway=show_open))
     finally:
         db.dispose()
-    if not stored:
+    _render(view)
+
+
+def _render(view: OrdersView) -> None:
+    for order in view.updated:
+        console.print(f"Updated: {order.describe()}")
+    if not view.stored:
         console.print("No stored orders.")
     else:
         table = Table(title="Stored orders")
         for column in ("id", "created (UTC)", "ref", "account", "order", "status", "IB id"):
             table.add_column(column)
-        for o in stored:
+        for o in view.stored:
             account = f"{o.account or '?'}{'' if o.is_paper else ' LIVE'}"
             table.add_row(
                 str(o.id),
@@ -159,25 +155,25 @@ def list_command(
                 "" if o.ib_order_id is None else str(o.ib_order_id),
             )
         console.print(table)
-    if show_open:
-        gateway = asyncio.run(open_gateway_orders(settings))
-        if not gateway:
-            console.print(f"No open orders at {settings.ib_host}:{settings.ib_port}.")
-            return
-        table = Table(title=f"Open orders at {settings.ib_host}:{settings.ib_port}")
-        for column in ("IB id", "client", "account", "ref", "order", "status", "filled"):
-            table.add_column(column)
-        for g in gateway:
-            table.add_row(
-                str(g.ib_order_id),
-                str(g.client_id),
-                g.account,
-                g.ref,
-                g.terms,
-                g.status,
-                f"{g.filled:g}/{g.filled + g.remaining:g}",
-            )
-        console.print(table)
+    if view.open_at_gateway is None:
+        return
+    if not view.open_at_gateway:
+        console.print(f"No open orders at {view.where}.")
+        return
+    table = Table(title=f"Open orders at {view.where}")
+    for column in ("IB id", "client", "account", "ref", "order", "status", "filled"):
+        table.add_column(column)
+    for g in view.open_at_gateway:
+        table.add_row(
+            str(g.ib_order_id),
+            str(g.client_id),
+            g.account,
+            g.client_ref,
+            g.terms,
+            g.status,
+            f"{g.filled:g}/{g.filled + g.remaining:g}",
+        )
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:

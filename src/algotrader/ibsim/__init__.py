@@ -1,20 +1,18 @@
 """``algotrader.ibsim``: a TWS-protocol simulator that the unmodified ``ib_async`` client drives.
 
-See :mod:`algotrader.ibsim.server` for how to run it (in-process, in a thread, standalone).
+- :mod:`~algotrader.ibsim.server`: connection handling (sessions, framing, handshake, dispatch).
+- :mod:`~algotrader.ibsim.handlers`: request handlers (contracts, history, account, orders).
+- :mod:`~algotrader.ibsim.matching`: the matching engine (order book, prices, fills).
+- :mod:`~algotrader.ibsim.runner`: running it in a thread or in the foreground.
+- :mod:`~algotrader.ibsim.protocol`, :mod:`~algotrader.ibsim.history`: the wire format and how
+  TWS reads historical requests.
 """
 
+from algotrader.ibsim.config import Faults, SimConfig, SimulatorError
 from algotrader.ibsim.history import BarProvider
 from algotrader.ibsim.instruments import DEFAULT_INSTRUMENTS, Instrument, stock
-from algotrader.ibsim.server import (
-    Faults,
-    IBSimulator,
-    SimConfig,
-    SimulatorError,
-    SimulatorThread,
-    serve,
-    serve_async,
-    start_in_thread,
-)
+from algotrader.ibsim.runner import SimulatorThread, serve, serve_async, start_in_thread
+from algotrader.ibsim.server import IBSimulator
 
 __all__ = [
     "DEFAULT_INSTRUMENTS",

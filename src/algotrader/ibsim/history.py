@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
 
+from algotrader.calendars import exchange_sessions
 from algotrader.errors import InvalidInputError
 from algotrader.timeframes import (
     IB_MAX_DURATION,
@@ -43,8 +44,6 @@ _IB_WHAT_TO_SHOW: frozenset[str] = frozenset({
 })
 _WHAT_LABEL = {"TRADES": "Trades", "MIDPOINT": "Midpoint"}
 
-RTH_OPEN = time(9, 30)
-
 _END_UTC_DASH = re.compile(r"^(\d{8})-(\d{2}:\d{2}:\d{2})$")
 _END_SPACED = re.compile(r"^(\d{8}) +(\d{2}:\d{2}:\d{2})(?: +(\S+))?$")
 
@@ -64,10 +63,13 @@ MISSING_TZ_WARNING = (
 
 
 class BarProvider(Protocol):
-    """Where bars come from: ``algotrader.data.providers.synthetic.SyntheticProvider`` fits."""
+    """Where bars come from: ``algotrader.data.providers.synthetic.SyntheticProvider`` fits.
+
+    ``use_rth=False`` asks for the extended hours too (``useRTH=0``)."""
 
     def fetch_bars(
-        self, symbol: str, resolution: Resolution, start: datetime, end: datetime
+        self, symbol: str, resolution: Resolution, start: datetime, end: datetime,
+        *, use_rth: bool = True,
     ) -> pd.DataFrame: ...
 
     def head_timestamp(self, symbol: str) -> datetime: ...
@@ -175,26 +177,6 @@ def no_data_text(symbol: str, exchange: str, what: str) -> str:
     return f"{HMDS}HMDS query returned no data: {symbol}@{exchange} {_WHAT_LABEL.get(what, what)}"
 
 
-def _last_session_date(local_end: datetime) -> date:
-    """The latest weekday whose regular session had opened by ``local_end``."""
-    day = local_end.date()
-    if local_end.time() < RTH_OPEN:
-        day -= timedelta(days=1)
-    while day.weekday() >= 5:
-        day -= timedelta(days=1)
-    return day
-
-
-def _weekdays_back(day: date, count: int) -> date:
-    """The ``count``-th weekday counting back from ``day`` (``day`` itself is the first)."""
-    seen = 1
-    while seen < count:
-        day -= timedelta(days=1)
-        if day.weekday() < 5:
-            seen += 1
-    return day
-
-
 def _utc_midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
@@ -204,20 +186,17 @@ def request_window(
 ) -> tuple[datetime, datetime]:
     """The provider window ``[start, end)`` for a request ending at ``end`` (UTC).
 
-    ``D`` durations count trading days (weekdays) as TWS does, so ``"1 D"`` on a Sunday is
-    Friday's session; ``S/W/M/Y`` are calendar spans. Daily and weekly bars are keyed by session
-    date at 00:00 UTC, so their window is widened to whole session dates.
+    ``D`` durations count trading days (exchange sessions, holidays excluded) as TWS does, so
+    ``"1 D"`` on a Sunday is Friday's session; ``S/W/M/Y`` are calendar spans. Daily and weekly
+    bars are keyed by session date at 00:00 UTC, so their window is widened to whole session
+    dates, the start's date included (a bar belongs to a window its session overlaps).
     """
-    local_end = end.astimezone(tz)
-    last_session = _last_session_date(local_end)
-    if duration.unit == "D":
-        first_day = _weekdays_back(last_session, duration.count)
-        start = datetime.combine(first_day, time(0), tz).astimezone(UTC)
-    else:
-        start = duration.start_before(end)
-        first_day = start.astimezone(tz).date() + timedelta(days=1)
+    sessions = exchange_sessions()
+    last_session = sessions.last_session_opened(end)
+    start = duration.start_before(end)  # D: the local midnight of the first session
     if resolution.is_intraday:
         return start, end
+    first_day = start.astimezone(tz).date()
     if resolution.seconds >= 7 * 86_400:
         first_day -= timedelta(days=first_day.weekday())  # the Monday that keys its week
     return _utc_midnight(first_day), _utc_midnight(last_session + timedelta(days=1))

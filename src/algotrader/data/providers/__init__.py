@@ -54,14 +54,14 @@ def _csv(settings: Settings, csv_path: Path | None) -> BarProvider:
 
 
 def _ibkr(settings: Settings, csv_path: Path | None) -> BarProvider:
-    from algotrader.data.providers.ibkr import IbkrProvider
+    from algotrader.ibkr.provider import IbkrProvider
 
     # Connects lazily (on the first describe/fetch), so building it never needs a gateway.
     return IbkrProvider(settings)
 
 
 def _ibsim(settings: Settings, csv_path: Path | None) -> BarProvider:
-    from algotrader.data.providers.ibkr import IbkrProvider
+    from algotrader.ibkr.provider import IbkrProvider
 
     return IbkrProvider(settings, name="ibsim", label="the IBKR simulator (synthetic data)")
 

@@ -3,32 +3,40 @@
 The data is invented (the label says so wherever it is shown), but shaped like equity prices so
 that strategies, indicators and backtests have something meaningful to chew on:
 
-* **Daily path.** One path per symbol, generated day by day from :data:`EPOCH` (2000-01-03) on
-  weekdays only (no holiday calendar). Its volatility clusters (GARCH(1,1)), its drift switches
-  between bull, sideways and bear regimes (trends lasting months), a weak pull towards a slowly
-  rising anchor keeps prices in a plausible range, and opens gap away from the previous close.
-  Start price, volatility and typical volume depend on the symbol.
-* **Intraday.** Regular trading hours only, 09:30-16:00 America/New_York (DST aware, stored in
-  UTC). Each session is a Brownian bridge from that day's open to its close with a U-shaped
-  intraday volatility and volume profile, generated at one-minute granularity; coarser bars
-  (5m .. 1h) are aggregations of those minutes, and the daily bar *is* the aggregation of its
+* **Daily path.** One path per symbol, generated day by day from :data:`EPOCH` (2000-01-03).
+  Its volatility clusters (GARCH(1,1)), its drift switches between bull, sideways and bear
+  regimes (trends lasting months), a weak pull towards a slowly rising anchor keeps prices in a
+  plausible range, and opens gap away from the previous close. The symbol decides its start
+  price, typical volume and volatility: broad index funds (SPY, QQQ, IWM...) about 15-20% a
+  year with milder regimes, single stocks about 25-45%.
+* **Sessions.** NYSE sessions from :mod:`algotrader.calendars` (``exchange_calendars``): no bars
+  on exchange holidays, early closes at 13:00 New York time. Regular hours 09:30-16:00
+  America/New_York (DST aware, stored in UTC); with ``use_rth=False`` intraday bars also cover
+  the extended hours, 04:00 to four hours after the close (20:00, or 17:00 on an early close),
+  as the simulator's contract details say.
+* **Intraday.** Each session is a Brownian bridge from that day's open to its close with a
+  U-shaped intraday volatility and volume profile, generated at one-minute granularity; coarser
+  bars are aggregations of those minutes, and the daily bar *is* the aggregation of its regular
   session (open = first minute's open, high = highest minute high, volume = sum of minutes).
-  So ``1m`` resampled to ``1h`` or ``1d`` gives exactly the ``1h`` or ``1d`` bars.
+  Pre-market minutes drift from the last after-hours price to the open, after-hours minutes
+  from the close part of the way to the next open, both thinly traded.
 * **Determinism.** All randomness comes from a counter-based generator keyed by (symbol, stream,
   day, minute): a bar is the same whatever window it is requested in, in any order, chunked or
   not, in any process. This is what lets the TWS simulator serve history in chunks that agree.
-* **Time.** Bar timestamps are bar starts (``1h`` bars at 09:30, 10:30, ... 15:30 like IB; the
-  last one is half an hour long). Daily bars are keyed by the session date at 00:00 UTC, weekly
-  bars by the Monday. Only finished bars exist: nothing before the epoch, and an ``end`` in the
-  future just yields the bars completed by now (a daily bar appears once its session has
-  closed, a weekly bar once its Friday session has).
+* **Time.** Bar timestamps are bar starts, stamped as TWS does: ``1h`` bars at 09:30, 10:00,
+  11:00 ... 15:00 in regular hours (the first is half an hour long), on the hour from 04:00
+  with extended hours. Daily bars are keyed by the session date at 00:00 UTC, weekly bars by
+  the Monday; a window that starts during a day includes that day's daily bar (and that week's
+  weekly bar). Only finished bars exist: nothing before the epoch, and an ``end`` in the future
+  just yields the bars completed by now (a daily bar appears once its session has closed, a
+  weekly bar once the week's last session has).
 
 Prices are rounded to cents and volumes are whole shares (stored as float64), as with real data.
 
 >>> from datetime import datetime
 >>> bars = SyntheticProvider().fetch_bars("AAPL", "1d", datetime(2024, 1, 1), datetime(2024, 2, 1))
 >>> len(bars), bars.index[0].isoformat()
-(23, '2024-01-01T00:00:00+00:00')
+(21, '2024-01-02T00:00:00+00:00')
 """
 
 from __future__ import annotations
@@ -36,12 +44,14 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
+from algotrader.calendars import exchange_sessions
 from algotrader.data.providers.base import (
     InstrumentInfo,
     WholeWindowProvider,
@@ -55,14 +65,21 @@ from algotrader.timeframes import Resolution
 EPOCH = date(2000, 1, 3)  # a Monday: day index 0 of every synthetic path
 _EPOCH64 = np.datetime64(EPOCH, "D")
 SESSION_MINUTES = 390  # 09:30-16:00
+PRE_MINUTES = 330  # 04:00-09:30
+POST_MINUTES = 240  # four hours after the close
+EXTENDED_MINUTES = PRE_MINUTES + SESSION_MINUTES + POST_MINUTES
 _SESSION_TZ = "America/New_York"
 _MINUTE_NS = 60_000_000_000
-_DAY_NS = 86_400_000_000_000
-# Counter stride per day in the minute streams (>= SESSION_MINUTES, so days never overlap).
+_WEEKDAYS = "1111100"
+# Counter stride per day in the minute streams (>= any session's minutes, so days never overlap).
 _DAY_STRIDE = 512
 # Days per cached block of daily bars (each block simulates its sessions minute by minute).
 _BLOCK_DAYS = 256
 _CHUNK_SESSIONS = 256  # sessions simulated at once: bounds memory, stays cache friendly
+# TWS's regular-hours 1-hour bars: 09:30 (half an hour), then on the hour until 15:00.
+_RTH_HOUR_STARTS = np.array([0, 30, 90, 150, 210, 270, 330])
+
+Minutes = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 # ---------------------------------------------------------------------------------------------
 # Counter-based random numbers: value = f(key, counter), no state, so any subset can be drawn
@@ -126,21 +143,52 @@ def _stream(seed: int, name: str) -> int:
     return _mix_int(seed ^ symbol_seed(name))
 
 
+# Broad index funds: diversified, so calmer than any one stock (SPY's realised volatility has
+# been about 15-20% a year, with regimes that rarely halve it).
+INDEX_FUNDS = frozenset({
+    "SPY", "VOO", "IVV", "VTI", "ITOT", "SCHB", "SCHX", "SPLG", "RSP", "DIA", "QQQ", "QQQM",
+    "IWM", "MDY", "IJH", "IJR", "VT", "ACWI", "EFA", "VEA", "VWO", "EEM",
+})
+
+
+@dataclass(frozen=True, slots=True)
 class _Params:
-    """The symbol's character: where it starts, how volatile and how traded it is."""
+    """The symbol's character: where it starts, how volatile and how traded it is, and how its
+    regimes (bull, sideways, bear) drift and scale its volatility."""
 
-    def __init__(self, seed: int) -> None:
-        u = [(_mix_int(seed + k) >> 11) / 9007199254740992.0 for k in range(1, 6)]
-        self.start_price = math.exp(math.log(15.0) + u[0] * (math.log(400.0) - math.log(15.0)))
-        self.daily_vol = 0.007 + 0.014 * u[1]  # long-run daily volatility 0.7% .. 2.1%
-        self.base_volume = math.exp(math.log(4e5) + u[2] * (math.log(4e7) - math.log(4e5)))
-        self.nasdaq = u[3] < 0.5
-        self.con_id = 100_000_000 + int(u[4] * 800_000_000)
+    start_price: float
+    daily_vol: float  # the GARCH long-run daily volatility
+    base_volume: float
+    nasdaq: bool
+    con_id: int
+    drifts: tuple[float, float, float]
+    regime_vol: tuple[float, float, float]
 
 
-# Regimes: yearly drift and how much their volatility differs from the symbol's norm.
-_REGIME_DRIFT = (0.28 / 252, 0.02 / 252, -0.32 / 252)  # bull, sideways, bear
-_REGIME_VOL = (0.85, 1.0, 1.45)
+# The realised volatility of the path is about this multiple of daily_vol * sqrt(252): regimes
+# scale it (their mean square) and the anchor's pull and the GARCH clamp trim it.
+_VOL_INFLATION = 1.1
+
+
+@lru_cache(maxsize=256)
+def _params(symbol: str) -> _Params:
+    seed = symbol_seed(symbol)
+    u = [(_mix_int(seed + k) >> 11) / 9007199254740992.0 for k in range(1, 6)]
+    fund = symbol in INDEX_FUNDS
+    annual = 0.15 + 0.04 * u[1] if fund else 0.24 + 0.20 * u[1]
+    return _Params(
+        start_price=math.exp(math.log(15.0) + u[0] * (math.log(400.0) - math.log(15.0))),
+        daily_vol=annual / math.sqrt(252.0) / _VOL_INFLATION,
+        base_volume=math.exp(math.log(4e5) + u[2] * (math.log(4e7) - math.log(4e5)))
+        * (4.0 if fund else 1.0),
+        nasdaq=u[3] < 0.5,
+        con_id=100_000_000 + int(u[4] * 800_000_000),
+        drifts=(0.18 / 252, 0.04 / 252, -0.16 / 252) if fund else (0.28 / 252, 0.02 / 252,
+                                                                  -0.32 / 252),
+        regime_vol=(0.85, 1.0, 1.3) if fund else (0.85, 1.0, 1.45),
+    )
+
+
 _SWITCH_PROB = 1.0 / 70.0  # a draw every ~70 days (a third re-pick the same): trends of ~5 months
 _GARCH_ALPHA = 0.08
 _GARCH_BETA = 0.90
@@ -151,14 +199,15 @@ _LOG_FLOOR = math.log(1.0)  # prices reflect off $1 rather than dwindling to not
 
 
 @lru_cache(maxsize=64)
-def _daily_path(seed: int, n_days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _daily_path(symbol: str, n_days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Log open, log close, intraday volatility and volume of days ``0 .. n_days-1``.
 
-    Sequential by nature (volatility and regime carry over), so it runs as a plain loop over
-    Python floats; every draw is keyed by day index, so a longer path extends a shorter one
-    without changing it.
+    Days are weekdays counted from the epoch (holidays included: the path moves through them,
+    their bars are just never shown). Sequential by nature (volatility and regime carry over), so
+    it runs as a plain loop over Python floats; every draw is keyed by day index, so a longer
+    path extends a shorter one without changing it.
     """
-    p = _Params(seed)
+    p, seed = _params(symbol), symbol_seed(symbol)
     days = np.arange(n_days, dtype=np.uint64)
     z_ret, z_gap = _normal_pair(_stream(seed, "daily-ret"), days)
     z_vol, _ = _normal_pair(_stream(seed, "daily-vol"), days)
@@ -166,66 +215,71 @@ def _daily_path(seed: int, n_days: int) -> tuple[np.ndarray, np.ndarray, np.ndar
 
     long_var = p.daily_vol**2
     intraday_share = math.sqrt(1.0 - _GAP_SHARE**2)
-    log_open = np.empty(n_days)
-    log_close = np.empty(n_days)
-    sigma_intraday = np.empty(n_days)
-    volume = np.empty(n_days)
+    out = np.empty((4, n_days))
     anchor0 = math.log(p.start_price)
-    prev_close = anchor0
-    var = long_var
-    regime = 1
+    prev_close, var, regime = anchor0, long_var, 1
     zr, zg, zv, ur = z_ret.tolist(), z_gap.tolist(), z_vol.tolist(), u_regime.tolist()
     for t in range(n_days):
         sigma = math.sqrt(var)
-        anchor = anchor0 + _ANCHOR_GROWTH * t
-        drift = _REGIME_DRIFT[regime] - _MEAN_REVERSION * (prev_close - anchor)
+        drift = p.drifts[regime] - _MEAN_REVERSION * (prev_close - anchor0 - _ANCHOR_GROWTH * t)
         gap = _GAP_SHARE * sigma * zg[t]
         move = intraday_share * sigma * zr[t]
         lo = prev_close + gap
         lc = lo + drift + move
-        if lo < _LOG_FLOOR:
-            lo = 2 * _LOG_FLOOR - lo
-        if lc < _LOG_FLOOR:
-            lc = 2 * _LOG_FLOOR - lc
-        log_open[t] = lo
-        log_close[t] = lc
-        sigma_intraday[t] = intraday_share * sigma
+        lo = lo if lo >= _LOG_FLOOR else 2 * _LOG_FLOOR - lo
+        lc = lc if lc >= _LOG_FLOOR else 2 * _LOG_FLOOR - lc
         shock = abs(gap + move) / p.daily_vol
-        volume[t] = p.base_volume * math.exp(0.3 * zv[t] - 0.045) * (0.6 + 0.4 * shock)
-        target = long_var * _REGIME_VOL[regime] ** 2
-        var = (
-            target * (1 - _GARCH_ALPHA - _GARCH_BETA)
-            + _GARCH_ALPHA * (gap + move) ** 2
+        out[0, t], out[1, t], out[2, t] = lo, lc, intraday_share * sigma
+        out[3, t] = p.base_volume * math.exp(0.3 * zv[t] - 0.045) * (0.6 + 0.4 * shock)
+        target = long_var * p.regime_vol[regime] ** 2
+        var = target * (1 - _GARCH_ALPHA - _GARCH_BETA) + _GARCH_ALPHA * (gap + move) ** 2 \
             + _GARCH_BETA * var
-        )
         # keep one freak draw from producing absurd volatility for months
         var = min(max(var, 0.2 * long_var), 25.0 * long_var)
         prev_close = lc
         if ur[t] < _SWITCH_PROB:
             regime = min(int(ur[t] / _SWITCH_PROB * 3), 2)
-    for array in (log_open, log_close, sigma_intraday, volume):
-        array.flags.writeable = False  # cached and shared: nobody may change them
-    return log_open, log_close, sigma_intraday, volume
+    out.flags.writeable = False  # cached and shared: nobody may change it
+    return out[0], out[1], out[2], out[3]
 
 
-def _path_days(seed: int, last_day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _path_days(symbol: str, last_day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The daily path covering day index ``last_day`` (lengths rounded up so caching works)."""
     n = (last_day // 2048 + 1) * 2048
-    return _daily_path(seed, n)
+    return _daily_path(symbol, n)
 
 
 # ---------------------------------------------------------------------------------------------
 # Sessions, minute by minute
 
-_minute_pos = (np.arange(SESSION_MINUTES) + 0.5) / SESSION_MINUTES
-# U-shaped activity: busy open, quiet lunch, busy close (variance and volume alike).
-_PROFILE = 1.0 + 2.2 * (2.0 * _minute_pos - 1.0) ** 4 + 1.3 * np.exp(-_minute_pos * 40.0)
-_VAR_SHARE = _PROFILE / _PROFILE.sum()
-_SQRT_VAR_SHARE = np.sqrt(_VAR_SHARE)
-_CUM_VAR = np.cumsum(_VAR_SHARE)
-_CUM_VAR /= _CUM_VAR[-1]
-_VOLUME_SHARE = _VAR_SHARE  # volume follows volatility through the day
-_MINUTE_OFFSETS = np.arange(SESSION_MINUTES, dtype=np.uint64)
+
+@lru_cache(maxsize=16)
+def _profile(minutes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Variance share, its square root and its cumulative share for each minute of a regular
+    session of ``minutes`` minutes, padded to 390 (share 0, cumulative 1 after the close).
+
+    U-shaped activity: busy open, quiet lunch, busy close (variance and volume alike).
+    """
+    pos = (np.arange(minutes) + 0.5) / minutes
+    profile = 1.0 + 2.2 * (2.0 * pos - 1.0) ** 4 + 1.3 * np.exp(-pos * 40.0)
+    share = np.zeros(SESSION_MINUTES)
+    share[:minutes] = profile / profile.sum()
+    cum = np.cumsum(share)
+    cum /= cum[minutes - 1]
+    cum[minutes:] = 1.0
+    return share, np.sqrt(share), cum
+
+
+def _profiles(n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_profile` for each session (broadcastable: one row when all are full sessions)."""
+    if (n == SESSION_MINUTES).all():
+        return tuple(a[None, :] for a in _profile(SESSION_MINUTES))  # type: ignore[return-value]
+    tables = [np.empty((n.size, SESSION_MINUTES)) for _ in range(3)]
+    for minutes in np.unique(n):
+        rows = n == minutes
+        for table, part in zip(tables, _profile(int(minutes)), strict=True):
+            table[rows] = part
+    return tables[0], tables[1], tables[2]
 
 
 def _round_price(x: np.ndarray) -> np.ndarray:
@@ -233,87 +287,165 @@ def _round_price(x: np.ndarray) -> np.ndarray:
     return np.round(x, 2)
 
 
-def _simulate_minutes(
-    seed: int, day_index: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One-minute OHLCV for the sessions ``day_index``: arrays of shape (sessions, 390)."""
-    log_open_all, log_close_all, sigma_all, volume_all = _path_days(seed, int(day_index.max()))
-    log_open = log_open_all[day_index][:, None]
-    log_close = log_close_all[day_index][:, None]
-    sigma = sigma_all[day_index][:, None]
-    day_volume = volume_all[day_index][:, None]
-
-    counters = day_index.astype(np.uint64)[:, None] * np.uint64(_DAY_STRIDE) + _MINUTE_OFFSETS
-    z_path, z_volume = _normal_pair(_stream(seed, "minute-path"), counters)
-    z_high, z_low = _normal_pair(_stream(seed, "minute-wick"), counters)
-
-    walk = np.cumsum(z_path * _SQRT_VAR_SHARE, axis=1)
-    # Brownian bridge in volatility time: starts at 0, ends exactly at 0.
-    bridge = walk - _CUM_VAR * walk[:, -1:]
-    log_end = log_open + (log_close - log_open) * _CUM_VAR + sigma * bridge
-    log_end[:, -1] = log_close[:, 0]  # exactly the day's close, not a rounding of it
-    log_start = np.empty_like(log_end)
-    log_start[:, 0] = log_open[:, 0]
-    log_start[:, 1:] = log_end[:, :-1]
-
-    opens = np.exp(log_start)
-    closes = np.exp(log_end)
-    wick = sigma * _SQRT_VAR_SHARE * 0.6
+def _ohlcv(
+    log_start: np.ndarray, log_end: np.ndarray, wick: np.ndarray, volume: np.ndarray,
+    z_high: np.ndarray, z_low: np.ndarray,
+) -> Minutes:
+    opens, closes = np.exp(log_start), np.exp(log_end)
     highs = np.maximum(opens, closes) * np.exp(wick * np.abs(z_high))
     lows = np.minimum(opens, closes) * np.exp(-wick * np.abs(z_low))
-    volume = np.maximum(np.rint(day_volume * _VOLUME_SHARE * np.exp(0.5 * z_volume - 0.125)), 1.0)
     opens, highs, lows, closes = (_round_price(a) for a in (opens, highs, lows, closes))
     np.maximum(lows, 0.01, out=lows)
     return opens, highs, lows, closes, volume
 
 
+def _simulate_minutes(symbol: str, day_index: np.ndarray, n: np.ndarray) -> Minutes:
+    """Regular-session one-minute OHLCV of the sessions ``day_index`` lasting ``n`` minutes:
+    arrays of shape (sessions, 390); minutes after an early close are meaningless."""
+    seed = symbol_seed(symbol)
+    log_open_all, log_close_all, sigma_all, volume_all = _path_days(symbol, int(day_index.max()))
+    log_open = log_open_all[day_index][:, None]
+    log_close = log_close_all[day_index][:, None]
+    sigma = sigma_all[day_index][:, None]
+    day_volume = (volume_all[day_index] * n / SESSION_MINUTES)[:, None]
+    share, sqrt_share, cum = _profiles(n)
+
+    counters = day_index.astype(np.uint64)[:, None] * np.uint64(_DAY_STRIDE) + np.arange(
+        SESSION_MINUTES, dtype=np.uint64
+    )
+    z_path, z_volume = _normal_pair(_stream(seed, "minute-path"), counters)
+    z_high, z_low = _normal_pair(_stream(seed, "minute-wick"), counters)
+
+    rows = np.arange(day_index.size)
+    walk = np.cumsum(z_path * sqrt_share, axis=1)
+    # Brownian bridge in volatility time: starts at 0, ends exactly at 0 at the close.
+    bridge = walk - cum * walk[rows, n - 1][:, None]
+    log_end = log_open + (log_close - log_open) * cum + sigma * bridge
+    log_end[rows, n - 1] = log_close[:, 0]  # exactly the day's close, not a rounding of it
+    log_start = np.empty_like(log_end)
+    log_start[:, 0] = log_open[:, 0]
+    log_start[:, 1:] = log_end[:, :-1]
+    volume = np.maximum(np.rint(day_volume * share * np.exp(0.5 * z_volume - 0.125)), 1.0)
+    return _ohlcv(log_start, log_end, sigma * sqrt_share * 0.6, volume, z_high, z_low)
+
+
+def _flat_bridge(
+    seed: int, name: str, day_index: np.ndarray, start: np.ndarray, end: np.ndarray,
+    sigma: np.ndarray, volume: np.ndarray, minutes: int,
+) -> Minutes:
+    """Thin trading from ``start`` to ``end`` (log prices) over ``minutes`` even minutes."""
+    counters = day_index.astype(np.uint64)[:, None] * np.uint64(_DAY_STRIDE) + np.arange(
+        minutes, dtype=np.uint64
+    )
+    z_path, z_volume = _normal_pair(_stream(seed, f"{name}-path"), counters)
+    z_high, z_low = _normal_pair(_stream(seed, f"{name}-wick"), counters)
+    step = math.sqrt(1.0 / minutes)
+    walk = np.cumsum(z_path * step, axis=1)
+    cum = np.arange(1, minutes + 1) / minutes
+    log_end = start[:, None] + (end - start)[:, None] * cum \
+        + sigma[:, None] * (walk - cum * walk[:, -1:])
+    log_end[:, -1] = end
+    log_start = np.empty_like(log_end)
+    log_start[:, 0] = start
+    log_start[:, 1:] = log_end[:, :-1]
+    shares = np.rint(volume[:, None] / minutes * np.exp(0.8 * z_volume - 0.32))
+    return _ohlcv(log_start, log_end, sigma[:, None] * step * 0.6, np.maximum(shares, 1.0),
+                  z_high, z_low)
+
+
+def _simulate_extended(symbol: str, day_index: np.ndarray, n: np.ndarray) -> Minutes:
+    """Pre-market, regular and after-hours minutes, in time order from 04:00: arrays of shape
+    (sessions, 960); a session of ``n`` regular minutes has ``330 + n + 240`` of them."""
+    seed = symbol_seed(symbol)
+    log_open_all, log_close_all, sigma_all, volume_all = _path_days(
+        symbol, int(day_index.max()) + 1
+    )
+    before = np.maximum(day_index - 1, 0)
+    lo, lc = log_open_all[day_index], log_close_all[day_index]
+    # After-hours trading goes part of the way towards the next open; pre-market the rest.
+    prev_close = np.where(day_index > 0, log_close_all[before], lo)
+    prev_after = prev_close + 0.3 * (lo - prev_close)
+    after = lc + 0.3 * (log_open_all[day_index + 1] - lc)
+    sigma = 0.25 * sigma_all[day_index]
+    volume = volume_all[day_index]
+    pre = _flat_bridge(seed, "pre", day_index, prev_after, lo, sigma, 0.04 * volume, PRE_MINUTES)
+    post = _flat_bridge(seed, "post", day_index, lc, after, sigma, 0.03 * volume, POST_MINUTES)
+    regular = _simulate_minutes(symbol, day_index, n)
+    rows = np.arange(day_index.size)[:, None]
+    post_cols = PRE_MINUTES + n[:, None] + np.arange(POST_MINUTES)
+    out = []
+    for pre_part, regular_part, post_part in zip(pre, regular, post, strict=True):
+        full = np.empty((day_index.size, EXTENDED_MINUTES))
+        full[:, :PRE_MINUTES] = pre_part
+        full[:, PRE_MINUTES:PRE_MINUTES + SESSION_MINUTES] = regular_part
+        full[rows, post_cols] = post_part  # right after the close, early or not
+        out.append(full)
+    return out[0], out[1], out[2], out[3], out[4]
+
+
 def _aggregate(
-    minutes: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], starts: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Bars made of minutes ``starts[j] .. starts[j+1]-1`` of each session (flattened output)."""
+    minutes: Minutes, starts: np.ndarray, valid: np.ndarray
+) -> tuple[Minutes, np.ndarray]:
+    """Bars made of minutes ``starts[j] .. starts[j+1]-1`` of each session, cut at each
+    session's ``valid`` minutes; and which bars exist (start before the session's end)."""
     opens, highs, lows, closes, volume = minutes
-    sessions = opens.shape[0]
-    if starts.size == SESSION_MINUTES:
-        return tuple(a.ravel() for a in minutes)  # type: ignore[return-value]
-    ends = np.append(starts[1:], SESSION_MINUTES) - 1
-    flat_starts = (np.arange(sessions)[:, None] * SESSION_MINUTES + starts).ravel()
-    return (
+    sessions, width = opens.shape
+    exists = starts[None, :] < valid[:, None]
+    if starts.size == width and (valid == width).all():
+        return tuple(a.ravel() for a in minutes), exists.ravel()  # type: ignore[return-value]
+    if (valid < width).any():
+        beyond = np.arange(width)[None, :] >= valid[:, None]
+        highs = np.where(beyond, -np.inf, highs)
+        lows = np.where(beyond, np.inf, lows)
+        volume = np.where(beyond, 0.0, volume)
+    ends = np.minimum(np.append(starts[1:], width)[None, :], valid[:, None]) - 1
+    ends = np.maximum(ends, starts[None, :])  # bars that do not exist: any column will do
+    flat_starts = (np.arange(sessions)[:, None] * width + starts).ravel()
+    bars = (
         opens[:, starts].ravel(),
         np.maximum.reduceat(highs.ravel(), flat_starts),
         np.minimum.reduceat(lows.ravel(), flat_starts),
-        closes[:, ends].ravel(),
+        closes[np.arange(sessions)[:, None], ends].ravel(),
         np.add.reduceat(volume.ravel(), flat_starts),
     )
+    return bars, exists.ravel()
 
 
 def _session_bars(
-    seed: int, day_index: np.ndarray, starts: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    symbol: str, day_index: np.ndarray, n: np.ndarray, starts: np.ndarray, extended: bool
+) -> tuple[Minutes, np.ndarray]:
+    simulate = _simulate_extended if extended else _simulate_minutes
+    valid = n + (PRE_MINUTES + POST_MINUTES if extended else 0)
     parts = [
-        _aggregate(_simulate_minutes(seed, day_index[i : i + _CHUNK_SESSIONS]), starts)
+        _aggregate(
+            simulate(symbol, day_index[i : i + _CHUNK_SESSIONS], n[i : i + _CHUNK_SESSIONS]),
+            starts, valid[i : i + _CHUNK_SESSIONS],
+        )
         for i in range(0, day_index.size, _CHUNK_SESSIONS)
     ]
-    return tuple(np.concatenate(cols) for cols in zip(*parts, strict=True))  # type: ignore[return-value]
+    bars = tuple(np.concatenate(cols) for cols in zip(*(p[0] for p in parts), strict=True))
+    return bars, np.concatenate([p[1] for p in parts])  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=2048)
-def _daily_block(seed: int, block: int) -> tuple[np.ndarray, ...]:
+def _daily_block(symbol: str, block: int) -> tuple[np.ndarray, ...]:
     """Daily OHLCV for day indices ``block*256 .. block*256+255`` (sessions aggregated)."""
     days = np.arange(block * _BLOCK_DAYS, (block + 1) * _BLOCK_DAYS)
-    bars = _session_bars(seed, days, np.array([0]))
+    dates = np.busday_offset(_EPOCH64, days, weekmask=_WEEKDAYS)
+    n = exchange_sessions().minutes_of(dates)
+    bars, _ = _session_bars(symbol, days, n, np.array([0]), extended=False)
     for array in bars:
         array.flags.writeable = False  # cached and shared: nobody may change them
     return bars
 
 
-def _daily_bars(seed: int, day_index: np.ndarray) -> tuple[np.ndarray, ...]:
+def _daily_bars(symbol: str, day_index: np.ndarray) -> tuple[np.ndarray, ...]:
     if day_index.size == 0:
         return tuple(np.empty(0) for _ in range(5))
-    blocks = np.unique(day_index // _BLOCK_DAYS)
-    table = {int(b): _daily_block(seed, int(b)) for b in blocks}
     out = [np.empty(day_index.size) for _ in range(5)]
     block_of = day_index // _BLOCK_DAYS
-    for b, cols in table.items():
+    for b in np.unique(block_of):
+        cols = _daily_block(symbol, int(b))
         sel = block_of == b
         offsets = day_index[sel] - b * _BLOCK_DAYS
         for k in range(5):
@@ -326,22 +458,28 @@ def _daily_bars(seed: int, day_index: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def _session_dates(first: np.datetime64, last: np.datetime64) -> np.ndarray:
-    """Weekdays in [first, last] (datetime64[D]), none before the epoch."""
+    """NYSE sessions in [first, last] (datetime64[D]), none before the epoch."""
     first = max(first, _EPOCH64)
-    if last < first:
-        return np.empty(0, dtype="datetime64[D]")
-    days = np.arange(first, last + np.timedelta64(1, "D"), dtype="datetime64[D]")
-    return days[np.is_busday(days, weekmask="1111100", holidays=[])]
+    return exchange_sessions().sessions(pd.Timestamp(first).date(), pd.Timestamp(last).date())
 
 
 def _day_index(dates: np.ndarray) -> np.ndarray:
-    return np.busday_count(_EPOCH64, dates).astype(np.int64)
+    """Weekdays since the epoch (holidays count: a calendar update never shifts a path)."""
+    return np.busday_count(_EPOCH64, dates, weekmask=_WEEKDAYS).astype(np.int64)
 
 
 def _session_open_ns(dates: np.ndarray) -> np.ndarray:
     """UTC nanoseconds of 09:30 New York time on each date (DST aware)."""
     local = pd.DatetimeIndex(dates.astype("datetime64[ns]") + np.timedelta64(570, "m"))
     return local.tz_localize(_SESSION_TZ).tz_convert("UTC").as_unit("ns").asi8
+
+
+def _bar_starts(res: Resolution, extended: bool) -> np.ndarray:
+    """Minute offsets of the bars of a session (from 09:30, or from 04:00 when extended)."""
+    step = res.seconds // 60
+    if step == 60 and not extended:
+        return _RTH_HOUR_STARTS
+    return np.arange(0, EXTENDED_MINUTES if extended else SESSION_MINUTES, step)
 
 
 def _frame(ts_ns: np.ndarray, cols: tuple[np.ndarray, ...]) -> pd.DataFrame:
@@ -357,18 +495,32 @@ def _empty() -> pd.DataFrame:
     return _frame(np.empty(0, dtype=np.int64), tuple(np.empty(0) for _ in range(5)))
 
 
+def _key_floor(moment: pd.Timestamp, res: Resolution) -> pd.Timestamp:
+    """The earliest bar key whose bar overlaps a window starting at ``moment``."""
+    if res.is_intraday:
+        return moment
+    day = moment.floor("D")
+    if res.seconds >= 7 * 86_400:
+        day -= pd.Timedelta(days=day.day_of_week)
+    return day
+
+
 class SyntheticProvider(WholeWindowProvider):
     """Invented but plausible bars for any symbol (see the module docstring for the model).
 
     ``clock`` returns the current time; tests pass a fixed one. Bars are cheap: a million
-    one-minute bars take a fraction of a second.
+    one-minute bars take about a second.
     """
 
     name = "synthetic"
     label = "synthetic data (not market prices)"
+    max_concurrency = 1  # pure computation: threads would only contend for the GIL
 
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
+
+    def close(self) -> None:
+        """Nothing to release."""
 
     def head_timestamp(self, symbol: str) -> datetime:
         """The first instant with data (the epoch, 2000-01-03 00:00 UTC), as IB reports it."""
@@ -378,7 +530,7 @@ class SyntheticProvider(WholeWindowProvider):
     def describe(self, symbol: str) -> InstrumentInfo:
         """A plausible US stock: ``"AAPL (synthetic)"`` on NASDAQ or NYSE, with a fake con_id."""
         symbol = normalise_symbol(symbol)
-        params = _Params(symbol_seed(symbol))
+        params = _params(symbol)
         return InstrumentInfo(
             symbol=symbol,
             sec_type="STK",
@@ -396,95 +548,93 @@ class SyntheticProvider(WholeWindowProvider):
         resolution: Resolution | str,
         start: datetime | pd.Timestamp | str,
         end: datetime | pd.Timestamp | str,
+        *,
+        use_rth: bool = True,
     ) -> pd.DataFrame:
-        """The bars of ``symbol`` with ``start <= ts < end`` that are complete by now.
+        """The bars of ``symbol`` in ``[start, end)`` that are complete by now.
 
-        Naive datetimes mean UTC. The result is a bar frame (possibly empty), already valid.
+        Naive datetimes mean UTC; daily and weekly bars count from the key of the bar that
+        ``start`` falls in. ``use_rth=False`` adds the extended hours to intraday bars (daily
+        and weekly bars are always the regular session's). The result is a bar frame (possibly
+        empty), already valid.
         """
         symbol = normalise_symbol(symbol)
         res = as_resolution(resolution)
-        lo, hi = as_utc(start, "start"), as_utc(end, "end")
+        lo, hi = _key_floor(as_utc(start, "start"), res), as_utc(end, "end")
         now = as_utc(self._clock(), "clock")
         hi = min(hi, now)
         if hi <= lo:
             return _empty()
-        seed = symbol_seed(symbol)
-        lo_ns, hi_ns, now_ns = lo.value, hi.value, now.value
+        window = (lo.value, hi.value, now.value)
         first_day = np.datetime64(lo.tz_localize(None).floor("D"), "D")
         last_day = np.datetime64(hi.tz_localize(None).floor("D"), "D")
-
         if res.is_intraday:
-            return self._intraday(seed, res, first_day - 1, last_day, lo_ns, hi_ns, now_ns)
+            return self._intraday(symbol, res, first_day - 1, last_day, window, not use_rth)
         if res.name == "1d":
-            dates = _session_dates(first_day, last_day)
-            ts = dates.astype("datetime64[ns]").astype(np.int64)
-            closes = _session_open_ns(dates) + SESSION_MINUTES * _MINUTE_NS
-            keep = (ts >= lo_ns) & (ts < hi_ns) & (closes <= now_ns)
-            dates, ts = dates[keep], ts[keep]
-            return _frame(ts, _daily_bars(seed, _day_index(dates)))
-        return self._weekly(seed, first_day, last_day, lo_ns, hi_ns, now_ns)
+            return self._daily(symbol, first_day, last_day, window)
+        return self._weekly(symbol, first_day, last_day, window)
+
+    def _daily(
+        self, symbol: str, first_day: np.datetime64, last_day: np.datetime64,
+        window: tuple[int, int, int],
+    ) -> pd.DataFrame:
+        lo_ns, hi_ns, now_ns = window
+        dates = _session_dates(first_day, last_day)
+        ts = dates.astype("datetime64[ns]").astype(np.int64)
+        closes = _session_open_ns(dates) + exchange_sessions().minutes_of(dates) * _MINUTE_NS
+        keep = (ts >= lo_ns) & (ts < hi_ns) & (closes <= now_ns)
+        dates, ts = dates[keep], ts[keep]
+        return _frame(ts, _daily_bars(symbol, _day_index(dates)))
 
     def _intraday(
-        self,
-        seed: int,
-        res: Resolution,
-        first_day: np.datetime64,
-        last_day: np.datetime64,
-        lo_ns: int,
-        hi_ns: int,
-        now_ns: int,
+        self, symbol: str, res: Resolution, first_day: np.datetime64, last_day: np.datetime64,
+        window: tuple[int, int, int], extended: bool,
     ) -> pd.DataFrame:
+        lo_ns, hi_ns, now_ns = window
         dates = _session_dates(first_day, last_day)
+        n = exchange_sessions().minutes_of(dates)
+        origin = _session_open_ns(dates) - (PRE_MINUTES * _MINUTE_NS if extended else 0)
+        length = n + (PRE_MINUTES + POST_MINUTES if extended else 0)
+        # Only sessions with a bar in the window are simulated.
+        useful = (origin + length * _MINUTE_NS > lo_ns) & (origin < hi_ns)
+        dates, n, origin, length = dates[useful], n[useful], origin[useful], length[useful]
         if dates.size == 0:
             return _empty()
-        step = res.seconds // 60
-        starts = np.arange(0, SESSION_MINUTES, step)
-        ends = np.append(starts[1:], SESSION_MINUTES)
-        opens_ns = _session_open_ns(dates)
-        # Only sessions with at least one bar in the window are simulated.
-        session_first = opens_ns
-        session_last = opens_ns + int(starts[-1]) * _MINUTE_NS
-        useful = (session_last >= lo_ns) & (session_first < hi_ns)
-        dates, opens_ns = dates[useful], opens_ns[useful]
-        if dates.size == 0:
-            return _empty()
-        ts = (opens_ns[:, None] + starts * _MINUTE_NS).ravel()
-        bar_end = (opens_ns[:, None] + ends * _MINUTE_NS).ravel()
-        cols = _session_bars(seed, _day_index(dates), starts)
-        keep = (ts >= lo_ns) & (ts < hi_ns) & (bar_end <= now_ns)
+        starts = _bar_starts(res, extended)
+        ends = np.minimum(np.append(starts[1:], EXTENDED_MINUTES)[None, :], length[:, None])
+        ts = (origin[:, None] + starts * _MINUTE_NS).ravel()
+        bar_end = (origin[:, None] + ends * _MINUTE_NS).ravel()
+        cols, exists = _session_bars(symbol, _day_index(dates), n, starts, extended)
+        keep = exists & (ts >= lo_ns) & (ts < hi_ns) & (bar_end <= now_ns)
         if not keep.all():
             ts = ts[keep]
-            cols = tuple(c[keep] for c in cols)
+            cols = tuple(c[keep] for c in cols)  # type: ignore[assignment]
         return _frame(ts, cols)
 
     def _weekly(
-        self,
-        seed: int,
-        first_day: np.datetime64,
-        last_day: np.datetime64,
-        lo_ns: int,
-        hi_ns: int,
-        now_ns: int,
+        self, symbol: str, first_day: np.datetime64, last_day: np.datetime64,
+        window: tuple[int, int, int],
     ) -> pd.DataFrame:
         # Whole weeks whose Monday lies in the window; the week's days come from the daily bars.
+        lo_ns, hi_ns, now_ns = window
         weekday = (first_day.astype(np.int64) - 4) % 7  # 1970-01-01 was a Thursday
         first_monday = first_day - np.timedelta64(int(weekday), "D")
         dates = _session_dates(first_monday, last_day + 4)
         if dates.size == 0:
             return _empty()
         mondays = dates - ((dates.astype(np.int64) - 4) % 7).astype("timedelta64[D]")
-        o, h, lo, c, v = _daily_bars(seed, _day_index(dates))
+        o, h, lo, c, v = _daily_bars(symbol, _day_index(dates))
         groups = np.flatnonzero(np.r_[True, mondays[1:] != mondays[:-1]])
-        keys = mondays[groups]
+        lasts = np.append(groups[1:], dates.size) - 1
         weeks = (
             o[groups],
             np.maximum.reduceat(h, groups),
             np.minimum.reduceat(lo, groups),
-            c[np.append(groups[1:], dates.size) - 1],
+            c[lasts],
             np.add.reduceat(v, groups),
         )
-        ts = keys.astype("datetime64[ns]").astype(np.int64)
-        fridays = keys + 4
-        friday_close = _session_open_ns(fridays) + SESSION_MINUTES * _MINUTE_NS
-        keep = (ts >= lo_ns) & (ts < hi_ns) & (friday_close <= now_ns)
+        ts = mondays[groups].astype("datetime64[ns]").astype(np.int64)
+        last_close = _session_open_ns(dates[lasts]) \
+            + exchange_sessions().minutes_of(dates[lasts]) * _MINUTE_NS
+        keep = (ts >= lo_ns) & (ts < hi_ns) & (last_close <= now_ns)
         return _frame(ts[keep], tuple(w[keep] for w in weeks))

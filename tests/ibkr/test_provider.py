@@ -7,9 +7,12 @@ made tiny (injected pacer and retry policy) to keep the faults fast.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import socket
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,28 +21,34 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from ib_async import IB, Stock
+from sqlalchemy import text
 
+import algotrader.ibkr as ibkr_package
 from algotrader.app._stores import stores_of
 from algotrader.app.ingest import IngestRequest, IngestWindow, ingest, ingest_symbol
+from algotrader.calendars import exchange_sessions
 from algotrader.config import Settings
-from algotrader.data.providers import get_provider
-from algotrader.data.providers.ibkr import (
+from algotrader.data.providers import get_provider, is_synthetic
+from algotrader.data.providers.synthetic import SyntheticProvider
+from algotrader.db.engine import open_database
+from algotrader.db.store import SqlBarStore
+from algotrader.errors import DataNotFoundError, GatewayUnavailableError, UserError
+from algotrader.frames import OHLCV_COLUMNS
+from algotrader.ibkr.connection import is_simulator
+from algotrader.ibkr.history import (
     HistoricalPacer,
-    IbkrProvider,
     PacingRules,
     RetryPolicy,
     bars_to_frame,
     ib_end,
     plan_duration,
 )
-from algotrader.data.providers.synthetic import SyntheticProvider
-from algotrader.db.engine import open_database
-from algotrader.db.store import SqlBarStore
-from algotrader.errors import DataNotFoundError, GatewayUnavailableError, UserError
-from algotrader.frames import OHLCV_COLUMNS
+from algotrader.ibkr.provider import SIMULATOR_LABEL, IbkrProvider
 from algotrader.ibsim import Faults, SimConfig, SimulatorThread, start_in_thread
+from algotrader.ibsim.protocol import In
 from algotrader.indicators import compute_indicators
-from algotrader.timeframes import Duration, parse_duration, parse_resolution
+from algotrader.timeframes import IB_MAX_DURATION, Duration, parse_duration, parse_resolution
 
 # A Friday evening after the close: every session before it is complete.
 NOW = datetime(2024, 6, 14, 20, 30, tzinfo=UTC)
@@ -48,6 +57,10 @@ CLIENT_ID = 7
 
 def _now() -> datetime:
     return NOW
+
+
+# "30 D" is 30 trading days (IB's reading): six weeks and a day, Memorial Day being a holiday.
+THIRTY_DAYS_BACK = parse_duration("30 D").start_before(NOW)
 
 
 @pytest.fixture
@@ -99,8 +112,15 @@ def make_provider(sim: SimulatorThread, tmp_path: Path) -> Iterator[Callable[...
 
 
 def _served(symbol: str, resolution: str, start: datetime, end: datetime = NOW) -> pd.DataFrame:
-    """What the simulator serves for the window: its own bar source on its own clock."""
-    return SyntheticProvider(clock=_now).fetch_bars(symbol, resolution, start, end)
+    """Every bar of the simulator's own bar source (on its clock) whose session overlaps
+    ``[start, end)``: daily bars from the start's date on, weekly ones from its Monday. Computed
+    from the source, not through the simulator, so a window the simulator trimmed shows."""
+    first = pd.Timestamp(start).tz_convert(UTC)
+    if resolution == "1d":
+        first = first.floor("D")
+    elif resolution == "1w":
+        first = first.floor("D") - pd.Timedelta(days=first.day_of_week)
+    return SyntheticProvider(clock=_now).fetch_bars(symbol, resolution, first, end)
 
 
 def _stored(db_url: str, symbol: str, resolution: str) -> pd.DataFrame:
@@ -156,6 +176,33 @@ def test_get_provider_builds_the_ibkr_provider_without_connecting(tmp_path: Path
     assert (provider.name, provider.label) == ("ibkr", "IBKR")
 
 
+def test_bars_from_the_simulator_are_labelled_synthetic_whatever_the_source_says(
+    db_url: str, sim: SimulatorThread, tmp_path: Path
+) -> None:
+    provider = get_provider("ibkr", _settings(sim.port, tmp_path))
+    assert (provider.name, provider.label) == ("ibkr", "IBKR")  # not connected yet
+    try:
+        db = open_database(db_url)
+        try:
+            window = IngestWindow(duration=parse_duration("1 M"), end=NOW)
+            report = ingest_symbol(stores_of(db), provider, "AAPL", parse_resolution("1d"), window)
+            with db.engine.connect() as conn:
+                sources = conn.execute(
+                    text("SELECT DISTINCT source FROM market_prices WHERE symbol = 'AAPL'")
+                ).scalars().all()
+        finally:
+            db.dispose()
+    finally:
+        provider.close()
+    assert (provider.name, provider.label) == ("ibsim", SIMULATOR_LABEL)
+    assert report.source == "ibsim" and sources == ["ibsim"]
+    assert is_synthetic(set(sources))
+
+
+def test_a_gateway_without_the_simulator_tag_is_not_the_simulator() -> None:
+    assert not is_simulator(IB())  # no account values: what TWS's never include
+
+
 def test_ibkr_is_the_default_data_source(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ALGOTRADER_DATA_SOURCE", raising=False)
     assert Settings(_env_file=None).data_source == "ibkr"  # type: ignore[call-arg]
@@ -168,9 +215,9 @@ def test_ibkr_is_the_default_data_source(monkeypatch: pytest.MonkeyPatch) -> Non
     ("resolution", "duration", "requests"),
     [
         ("1d", "5 Y", 1),  # daily bars: up to 30 Y in one request
-        ("1h", "30 D", 1),  # 1 M per request for 1-hour bars
+        ("1h", "20 D", 1),  # 1 M per request for 1-hour bars (20 trading days: 4 weeks)
         ("1m", "5 D", 1),  # 1 W per request for 1-minute bars
-        ("1m", "30 D", 5),  # ... so 30 days take five
+        ("1m", "30 D", 7),  # ... so 30 trading days (six weeks and a day) take seven
     ],
 )
 def test_ingest_stores_exactly_what_the_simulator_served_with_indicators(
@@ -195,8 +242,6 @@ def test_ingest_stores_exactly_what_the_simulator_served_with_indicators(
     db = open_database(db_url)
     try:
         with db.engine.connect() as conn:
-            from sqlalchemy import text
-
             row = conn.execute(
                 text(
                     "SELECT con_id, primary_exchange, name, timezone, exchange, currency "
@@ -206,6 +251,38 @@ def test_ingest_stores_exactly_what_the_simulator_served_with_indicators(
     finally:
         db.dispose()
     assert tuple(row) == (265598, "NASDAQ", "APPLE INC", "US/Eastern", "SMART", "USD")
+
+
+def test_a_daily_window_starting_mid_day_includes_that_days_bar(
+    make_provider: Callable[..., IbkrProvider],
+) -> None:
+    start = datetime(2024, 5, 1, 18, tzinfo=UTC)  # Wednesday, during the session
+    bars = make_provider().fetch_bars("AAPL", "1d", start, NOW)
+    assert bars.index[0] == pd.Timestamp("2024-05-01", tz=UTC)
+    _assert_same_bars(bars, _served("AAPL", "1d", start))
+
+
+def test_d_means_trading_days_for_the_provider_and_the_simulator_alike(
+    db_url: str, sim: SimulatorThread, make_provider: Callable[..., IbkrProvider]
+) -> None:
+    # 45 D ending Friday 2024-06-14: 45 NYSE sessions (Good Friday and Memorial Day are not).
+    _ingest(make_provider(), db_url, "AAPL", "1d", "45 D")
+    stored = _stored(db_url, "AAPL", "1d")
+    sessions = exchange_sessions().sessions(date(2024, 1, 1), date(2024, 6, 14))[-45:]
+    assert list(stored.index.date) == [pd.Timestamp(d).date() for d in sessions]
+
+    async def ask_the_simulator() -> list[date]:
+        ib = IB()
+        await ib.connectAsync("127.0.0.1", sim.port, clientId=CLIENT_ID + 1, timeout=10)
+        try:
+            bars = await ib.reqHistoricalDataAsync(
+                Stock("AAPL", "SMART", "USD"), "", "45 D", "1 day", "TRADES", True, timeout=30
+            )
+        finally:
+            ib.disconnect()
+        return [b.date for b in bars]
+
+    assert asyncio.run(ask_the_simulator()) == list(stored.index.date)
 
 
 def test_weekly_bars_are_keyed_by_their_monday(
@@ -231,14 +308,14 @@ def test_fetch_bars_with_no_bars_in_the_window_is_an_empty_frame(
 def test_pacing_violations_mid_history_complete_after_back_off(
     db_url: str, sim: SimulatorThread, make_provider: Callable[..., IbkrProvider]
 ) -> None:
-    # The server allows two requests per 0.3 s; the client's own pacer is told nothing about it,
-    # so it runs into 162 "pacing violation" at the third chunk and has to back off.
-    sim.sim.faults = Faults(pacing_limit=2, pacing_window=0.3)
+    # The third and fourth requests are refused with 162 "pacing violation"; the client's own
+    # pacer is told nothing about it, so it has to back off and send them again.
+    sim.sim.faults = Faults(pacing_violations=frozenset({3, 4}))
     provider = make_provider()
     _ingest(provider, db_url, "TSLA", "1m", "30 D")
 
-    assert sim.sim.historical_requests > 5  # refused requests were retried
-    _assert_same_bars(_stored(db_url, "TSLA", "1m"), _served("TSLA", "1m", NOW - timedelta(30)))
+    assert sim.sim.historical_requests == provider.requests == 7 + 2
+    _assert_same_bars(_stored(db_url, "TSLA", "1m"), _served("TSLA", "1m", THIRTY_DAYS_BACK))
 
 
 def test_a_dropped_connection_mid_history_resumes_after_reconnecting(
@@ -249,8 +326,8 @@ def test_a_dropped_connection_mid_history_resumes_after_reconnecting(
     _ingest(provider, db_url, "NVDA", "1m", "30 D")
 
     assert provider.reconnects == 1
-    assert sim.sim.historical_requests == 6  # five chunks, the third one twice
-    _assert_same_bars(_stored(db_url, "NVDA", "1m"), _served("NVDA", "1m", NOW - timedelta(30)))
+    assert sim.sim.historical_requests == 8  # seven chunks, the third one twice
+    _assert_same_bars(_stored(db_url, "NVDA", "1m"), _served("NVDA", "1m", THIRTY_DAYS_BACK))
 
 
 def test_a_crash_mid_history_loses_nothing_and_a_rerun_completes(
@@ -265,7 +342,7 @@ def test_a_crash_mid_history_loses_nothing_and_a_rerun_completes(
     message = str(failed.value)
     assert "\n" not in message and "failed after 1 attempts" in message
     assert f"127.0.0.1:{sim.port}" in message
-    expected = _served("META", "1m", NOW - timedelta(30))
+    expected = _served("META", "1m", THIRTY_DAYS_BACK)
     partial = _stored(db_url, "META", "1m")
     assert 0 < len(partial) < len(expected)
     _assert_same_bars(partial, expected[expected.index >= partial.index[0]])
@@ -294,7 +371,8 @@ def test_a_symbol_without_data_is_one_line(
     with pytest.raises(DataNotFoundError) as failed:
         _ingest(make_provider(), db_url, "KO", "1d", "1 Y")
     message = str(failed.value)
-    assert message.startswith("IBKR returned no 1d bars for KO") and "\n" not in message
+    assert message.startswith(f"{SIMULATOR_LABEL} returned no 1d bars for KO")
+    assert "\n" not in message
 
 
 def test_a_gateway_that_is_down_is_one_line_naming_host_and_port(tmp_path: Path) -> None:
@@ -319,13 +397,17 @@ def test_a_client_id_in_use_is_one_line(sim: SimulatorThread, tmp_path: Path) ->
 def test_a_timeout_is_retried_then_reported_in_one_line(
     sim: SimulatorThread, make_provider: Callable[..., IbkrProvider]
 ) -> None:
-    provider = make_provider(retry=replace(FAST_RETRY, attempts=2, request_timeout=0.2))
-    provider.fetch_bars("IBM", "1d", NOW - timedelta(days=10), NOW)  # connected, head known
-    sim.sim.faults = Faults(latency=0.5)
+    # The simulator never answers historical requests 2 and 3: the first attempt and its retry
+    # both time out (the timeout is only how long silence is waited for).
+    sim.sim.faults = Faults(silent_historical_requests=frozenset({2, 3}))
+    provider = make_provider(retry=replace(FAST_RETRY, attempts=2, request_timeout=1.5))
+    provider.fetch_bars("IBM", "1d", NOW - timedelta(days=10), NOW)  # request 1: answered
     with pytest.raises(UserError) as failed:
         provider.fetch_bars("IBM", "1d", NOW - timedelta(days=30), NOW)
     message = str(failed.value)
-    assert "failed after 2 attempts" in message and "no answer within 0.2s" in message
+    assert "failed after 2 attempts" in message and "no answer within 1.5s" in message
+    assert "\n" not in message
+    assert sim.sim.historical_requests == provider.requests == 3
 
 
 # -- several symbols ----------------------------------------------------------------------------
@@ -335,17 +417,60 @@ def test_several_symbols_are_ingested_concurrently_over_one_connection(
     db_url: str, sim: SimulatorThread, make_provider: Callable[..., IbkrProvider], tmp_path: Path
 ) -> None:
     symbols = ("AAPL", "MSFT", "SPY", "JPM", "XOM", "KO")
-    provider = make_provider(concurrency=3)
+    provider = make_provider(max_concurrency=3)
     request = IngestRequest(
         symbols, (parse_resolution("1d"),), IngestWindow(duration=parse_duration("2 Y"), end=NOW)
     )
     reports = ingest(_settings(sim.port, tmp_path, db_url), request, provider=provider)
     assert [r.symbol for r in reports] == list(symbols)
+
+
+@pytest.mark.parametrize(
+    ("silent", "expected"),
+    [
+        (In.REQ_CONTRACT_DATA, "IBKR did not answer the contract lookup of NVDA within 1.5s"),
+        (In.REQ_HEAD_TIMESTAMP, "IBKR head timestamp of NVDA failed after 2 attempts (last: "
+                                "no head timestamp in time)"),
+    ],
+    ids=["contract", "head-timestamp"],
+)
+def test_every_wait_of_the_provider_is_bounded(
+    sim: SimulatorThread, make_provider: Callable[..., IbkrProvider], silent: int, expected: str
+) -> None:
+    sim.sim.faults = Faults(silent_messages=frozenset({silent}))
+    provider = make_provider(retry=replace(FAST_RETRY, attempts=2, request_timeout=1.5))
+    with pytest.raises(UserError) as failed:
+        provider.fetch_bars("NVDA", "1m", NOW - timedelta(days=20), NOW)
+    assert str(failed.value).startswith(expected) and "\n" not in str(failed.value)
+
+
+# -- several threads, one connection ----------------------------------------------------------
+
+
+def test_threads_walk_different_series_at_once_over_one_connection(
+    sim: SimulatorThread, make_provider: Callable[..., IbkrProvider]
+) -> None:
+    # Each thread takes its first chunk, then waits for the others: a provider that ran one
+    # walk at a time would never let all three reach the barrier.
+    provider = make_provider(max_concurrency=3)
+    symbols = ["AAPL", "MSFT", "SPY"]
+    barrier = threading.Barrier(len(symbols), timeout=60)
+    start = NOW - timedelta(days=30)
+
+    def walk(symbol: str) -> pd.DataFrame:
+        chunks = []
+        for n, chunk in enumerate(provider.iter_bars(symbol, "1m", start, NOW)):
+            chunks.append(chunk)
+            if n == 0:
+                barrier.wait()
+        return pd.concat(chunks[::-1])
+
+    with ThreadPoolExecutor(provider.max_concurrency) as pool:
+        frames = dict(zip(symbols, pool.map(walk, symbols), strict=True))
     assert provider.reconnects == 0 and sim.sim.connected_client_ids == {CLIENT_ID}
-    for symbol in symbols:
-        _assert_same_bars(
-            _stored(db_url, symbol, "1d"), _served(symbol, "1d", NOW - pd.DateOffset(years=2))
-        )
+    assert provider.requests == sim.sim.historical_requests == 3 * 5
+    for symbol, frame in frames.items():
+        _assert_same_bars(frame, _served(symbol, "1m", start))
 
 
 def test_ingest_of_several_stores_the_good_symbols_and_raises_the_first_failure(
@@ -361,10 +486,57 @@ def test_ingest_of_several_stores_the_good_symbols_and_raises_the_first_failure(
     assert len(_stored(db_url, "AAPL", "1d")) > 200 and len(_stored(db_url, "MSFT", "1d")) > 200
 
 
+def test_closing_the_provider_ends_a_waiting_walk_with_one_line(
+    sim: SimulatorThread, make_provider: Callable[..., IbkrProvider]
+) -> None:
+    # The walk waits on a request the simulator never answers; closing the provider (as
+    # Ctrl-C during `algotrader ingest` does) must end that wait, not leave the thread hanging.
+    sim.sim.faults = Faults(silent_historical_requests=frozenset({1}))
+    provider = make_provider(retry=replace(FAST_RETRY, request_timeout=600))
+    outcome: list[BaseException] = []
+
+    def walk() -> None:
+        try:
+            list(provider.iter_bars("AAPL", "1d", NOW - timedelta(days=30), NOW))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=walk)
+    worker.start()
+    for _ in range(3000):  # until the request is on its way (a guard, not a measurement)
+        if sim.call(lambda: sim.sim.historical_requests) == 1:
+            break
+        threading.Event().wait(0.01)
+    provider.close()
+    worker.join(60)
+    assert not worker.is_alive()
+    [error] = outcome
+    assert isinstance(error, UserError) and str(error) == "interrupted: run the same command again"
+
+
+def test_the_provider_declares_its_capabilities(tmp_path: Path) -> None:
+    provider = IbkrProvider(_settings(_closed_port(), tmp_path), max_concurrency=6)
+    assert (provider.name, provider.label, provider.max_concurrency) == ("ibkr", "IBKR", 6)
+    assert not hasattr(provider, "ingest_many")
+    provider.close()  # never connected: nothing to do, no error
+
+
+def test_the_ib_code_imports_neither_the_ingest_pipeline_nor_the_database() -> None:
+    package = Path(ibkr_package.__file__).parent
+    imported = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    assert not {m for m in imported if m.startswith(("algotrader.db", "algotrader.data.ingest"))}
+
+
 def test_blocking_methods_refuse_to_run_inside_an_event_loop(tmp_path: Path) -> None:
     async def main() -> None:
         provider = IbkrProvider(_settings(_closed_port(), tmp_path))
-        with provider, pytest.raises(RuntimeError, match="adescribe"):
+        with provider, pytest.raises(RuntimeError, match=r"asyncio\.to_thread"):
             provider.describe("AAPL")
 
     asyncio.run(main())
@@ -450,6 +622,26 @@ def test_plan_duration_reaches_back_to_start_within_ib_limits(
 ) -> None:
     start = NOW - timedelta(days=days)
     assert plan_duration(NOW, start, parse_resolution(resolution)) == expected
+
+
+def _smallest(cursor: datetime, start: datetime, resolution: str) -> Duration:
+    """plan_duration by its definition: the first count, unit by unit, that reaches back."""
+    limit = IB_MAX_DURATION.get(parse_resolution(resolution).ib_bar_size, Duration(1, "Y"))
+    for unit, most in (("W", 52), ("M", 11), ("Y", 10**6)):
+        fits = int(limit.approx_seconds // Duration(1, unit).approx_seconds)
+        for n in range(1, min(most, limit.count if unit == limit.unit else fits) + 1):
+            if Duration(n, unit).start_before(cursor) <= start:
+                return Duration(n, unit)
+    return limit
+
+
+@pytest.mark.parametrize("resolution", ["1h", "1d"])
+def test_plan_duration_is_the_smallest_duration_that_reaches_back(resolution: str) -> None:
+    for hours in range(30, 24 * 365 * 6, 997):  # spans from a day to six years
+        start = NOW - timedelta(hours=hours)
+        assert plan_duration(NOW, start, parse_resolution(resolution)) == _smallest(
+            NOW, start, resolution
+        ), hours
 
 
 def test_ib_end_is_explicit_utc() -> None:

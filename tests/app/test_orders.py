@@ -18,14 +18,15 @@ from typing import Any, TypeVar
 
 import pytest
 
-from algotrader.broker.orderlog import OrderLog
-from algotrader.broker.orders import (
+from algotrader.app.orders import (
     OrderRequest,
     cancel_order,
     client_ref_for,
     place_order,
     sync_orders,
+    view_orders,
 )
+from algotrader.broker.orderlog import OrderLog
 from algotrader.broker.risk import LiveTradingRefusedError, RiskLimitError
 from algotrader.config import Settings
 from algotrader.db.engine import Database, open_database
@@ -35,7 +36,8 @@ from algotrader.errors import (
     InvalidInputError,
     UserError,
 )
-from algotrader.ibsim import IBSimulator, SimConfig
+from algotrader.ibsim import Faults, IBSimulator, SimConfig
+from algotrader.ibsim.protocol import In
 
 # A Friday evening: the synthetic history is complete, so the MKT price lookup is deterministic.
 FIXED_NOW = datetime(2024, 6, 14, 20, 30, tzinfo=UTC)
@@ -383,3 +385,59 @@ def test_cancel_of_a_filled_order_is_refused(workdir: Path) -> None:
             await cancel_order(settings, order.id, db=db)
 
     _run(body, _sqlite(workdir))
+
+
+# -- a gateway that stays silent: every wait is bounded and ends in one line -------------------
+
+
+@pytest.mark.parametrize(
+    ("silent", "request_args", "expected"),
+    [
+        (In.REQ_CONTRACT_DATA, {}, "did not answer the contract lookup of AAPL within 1.5 s"),
+        (In.REQ_ALL_OPEN_ORDERS, {}, "did not answer the open-orders request within 1.5 s"),
+        (In.REQ_EXECUTIONS, {}, "did not answer its start-up requests within 1.5 s "
+                                "(executions request timed out)"),
+        (In.REQ_COMPLETED_ORDERS, {}, "(completed orders request timed out)"),
+        (In.REQ_HISTORICAL_DATA, {}, "did not answer the price request for AAPL within 1.5 s"),
+        (In.PLACE_ORDER, {"order_type": "LMT", "price": 1.0},
+         "the gateway did not confirm order 1 (ref "),
+    ],
+    ids=["qualify", "open-orders", "executions", "completed-orders", "price", "acknowledgement"],
+)
+def test_every_wait_on_a_silent_gateway_ends_in_one_line(
+    workdir: Path, silent: int, request_args: dict[str, Any], expected: str
+) -> None:
+    async def body(sim: IBSimulator, settings: Settings, db: Database) -> None:
+        request = OrderRequest.from_cli("AAPL", "BUY", 1, **request_args)
+        with pytest.raises(GatewayUnavailableError) as err:
+            await asyncio.wait_for(place_order(settings, request, db=db), 60)  # a hang guard
+        assert expected in err.value.message and "\n" not in err.value.message
+        if silent != In.PLACE_ORDER:
+            assert sim.book.orders == {} and OrderLog(db).recent() == []
+
+    config = _config(faults=Faults(silent_messages=frozenset({silent})))
+    _run(body, _sqlite(workdir), config, ib_timeout=1.5)
+
+
+def test_a_cancel_the_gateway_never_confirms_ends_in_one_line(workdir: Path) -> None:
+    async def body(sim: IBSimulator, settings: Settings, db: Database) -> None:
+        request = OrderRequest("AAPL", "BUY", 1, "LMT", limit_price=1.0)
+        placed = (await place_order(settings, request, db=db)).order
+        sim.faults = Faults(silent_messages=frozenset({In.CANCEL_ORDER}))
+        with pytest.raises(GatewayUnavailableError) as err:
+            await asyncio.wait_for(cancel_order(settings, placed.id, db=db), 60)
+        assert "did not confirm the cancel of IB order" in err.value.message
+        assert sim.book.working() != []
+
+    _run(body, _sqlite(workdir), ib_timeout=1.5)
+
+
+def test_a_silent_sync_ends_in_one_line(workdir: Path) -> None:
+    async def body(sim: IBSimulator, settings: Settings, db: Database) -> None:
+        request = OrderRequest("AAPL", "BUY", 1, "LMT", limit_price=1.0)
+        await place_order(settings, request, db=db)
+        sim.faults = Faults(silent_messages=frozenset({In.REQ_ALL_OPEN_ORDERS}))
+        with pytest.raises(GatewayUnavailableError, match=r"open-orders request within 1\.5 s"):
+            await asyncio.wait_for(view_orders(settings, db, with_gateway=True), 60)
+
+    _run(body, _sqlite(workdir), ib_timeout=1.5)
