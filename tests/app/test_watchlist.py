@@ -63,8 +63,8 @@ def test_the_first_refresh_fetches_the_history_and_the_next_only_what_is_new(
     settings = service_settings(db_url, workdir)
     add_to_watchlist(settings, WatchRequest(("SPY",), (D1,), history=Duration(1, "M")))
     first = _refresh(settings, NOW).record  # type: ignore[attr-defined]
-    # 3 June .. 2 July 2024: 22 weekdays (the synthetic source has no holidays).
-    assert (first.outcome, first.series, first.bars_fetched, first.bars_stored) == ("ok", 1, 22, 22)
+    # 3 June .. 2 July 2024: 22 weekdays, one of them a holiday (Juneteenth, 19 June).
+    assert (first.outcome, first.series, first.bars_fetched, first.bars_stored) == ("ok", 1, 21, 21)
     second = _refresh(settings, datetime(2024, 7, 3, 21, 0, tzinfo=UTC)).record  # type: ignore[attr-defined]
     # The last stored bar again (it may have been partial) and 3 July's.
     assert (second.bars_fetched, second.bars_stored) == (2, 1)

@@ -224,7 +224,7 @@ def test_a_concurrent_ingest_stores_the_good_symbols_and_reports_the_bad_one_in_
         db.dispose()
 
 
-def test_the_data_log_reports_what_an_ibkr_ingest_fetched_and_inserted(
+def test_the_ingest_log_reports_what_an_ibkr_ingest_fetched_and_inserted(
     env: Path, sim: SimulatorThread, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -236,6 +236,6 @@ def test_the_data_log_reports_what_an_ibkr_ingest_fetched_and_inserted(
     fetched = re.search(r"Fetched (\d+) rows from .* for KO\.", out)
     assert fetched is not None and int(fetched.group(1)) > 500
     n = fetched.group(1)
-    log = (env / "logs" / "data.log").read_text()
+    log = (env / "logs" / "app.log").read_text()  # the ingest use case's log
     assert f"KO 1d from ibsim: {n} fetched, {n} inserted, 0 updated, 0 unchanged" in log
     assert " 0 fetched" not in log
