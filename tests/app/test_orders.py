@@ -26,10 +26,10 @@ from algotrader.app.orders import (
     sync_orders,
     view_orders,
 )
-from algotrader.broker.orderlog import OrderLog
-from algotrader.broker.risk import LiveTradingRefusedError, RiskLimitError
+from algotrader.app.risk import LiveTradingRefusedError, RiskLimitError
 from algotrader.config import Settings
 from algotrader.db.engine import Database, open_database
+from algotrader.db.orders import SqlOrderLog as OrderLog
 from algotrader.errors import (
     DataNotFoundError,
     GatewayUnavailableError,
@@ -122,7 +122,7 @@ def test_market_order_fills_and_its_stored_history_ends_filled(
     db_url: str, workdir: Path
 ) -> None:
     async def body(sim: IBSimulator, settings: Settings, db: Database) -> None:
-        result = await place_order(settings, OrderRequest("AAPL", "BUY", 3), db=db)
+        result = await place_order(settings, OrderRequest("AAPL", "BUY", 3))
         order = result.order
         assert not result.already_placed and result.generated_label
         [sim_order] = sim.book.orders.values()
@@ -160,13 +160,13 @@ def test_limit_order_rests_then_cancel_is_stored_as_cancelled(
     async def body(sim: IBSimulator, settings: Settings, db: Database) -> None:
         limit = round(sim.price("AAPL") * 0.5, 2)
         request = OrderRequest("AAPL", "BUY", 5, "LMT", limit_price=limit, tif="GTC")
-        placed = (await place_order(settings, request, db=db)).order
+        placed = (await place_order(settings, request)).order
         assert placed.status == "Submitted" and placed.filled == 0.0
         [working] = sim.book.working()
         assert (working.lmt_price, working.tif, working.order_ref) == (
             limit, "GTC", placed.client_ref)
 
-        cancelled = await cancel_order(settings, placed.id, db=db)
+        cancelled = await cancel_order(settings, placed.id)
         assert cancelled.status == "Cancelled"
         assert sim.book.working() == []
         statuses = _statuses(cancelled.status_history)
@@ -175,7 +175,7 @@ def test_limit_order_rests_then_cancel_is_stored_as_cancelled(
                    cancelled.status_history)
 
         with pytest.raises(InvalidInputError, match="already Cancelled; nothing to cancel"):
-            await cancel_order(settings, placed.id, db=db)
+            await cancel_order(settings, placed.id)
 
     _run(body, db_url)
 
@@ -184,9 +184,9 @@ def test_cancel_by_ib_order_id(workdir: Path) -> None:
     async def body(sim: IBSimulator, settings: Settings, db: Database) -> None:
         request = OrderRequest("MSFT", "SELL", 1, "LMT", limit_price=round(
             sim.price("MSFT") * 2, 2))
-        placed = (await place_order(settings, request, db=db)).order
+        placed = (await place_order(settings, request)).order
         assert placed.ib_order_id is not None
-        done = await cancel_order(settings, placed.ib_order_id, by_ib_order_id=True, db=db)
+        done = await cancel_order(settings, placed.ib_order_id, by_ib_order_id=True)
         assert (done.id, done.status) == (placed.id, "Cancelled")
 
     _run(body, _sqlite(workdir))
@@ -198,7 +198,7 @@ def test_stop_order_triggers_after_the_price_moves_and_sync_stores_the_fill(
     async def body(sim: IBSimulator, settings: Settings, db: Database) -> None:
         sim.set_price("AAPL", 200.0)
         request = OrderRequest("AAPL", "SELL", 2, "STP", stop_price=190.0)
-        placed = (await place_order(settings, request, db=db)).order
+        placed = (await place_order(settings, request)).order
         assert placed.status == "Submitted"
         sim.set_price("AAPL", 195.0)
         assert sim.book.working() != []  # above the stop: still resting
@@ -208,7 +208,7 @@ def test_stop_order_triggers_after_the_price_moves_and_sync_stores_the_fill(
         assert execution.price == 189.5
 
         # The placing command has ended; a later sync picks the fill up by orderRef.
-        [synced] = await sync_orders(settings, db)
+        [synced] = await sync_orders(settings)
         assert (synced.id, synced.status, synced.filled) == (placed.id, "Filled", 2.0)
         assert synced.avg_fill_price == 189.5
         assert synced.status_history[-1]["status"] == "Filled"
@@ -221,7 +221,7 @@ def test_stop_fill_within_the_grace_period_is_recorded_by_place(workdir: Path) -
         sim.set_price("AAPL", 200.0)
         asyncio.get_running_loop().call_later(0.3, sim.set_price, "AAPL", 211.0)
         request = OrderRequest("AAPL", "BUY", 1, "STP", stop_price=210.0)
-        order = (await place_order(settings, request, db=db, grace=3.0)).order
+        order = (await place_order(settings, request, grace=3.0)).order
         assert (order.status, order.avg_fill_price) == ("Filled", 211.0)
         assert _statuses(order.status_history)[-2:] == ["Submitted", "Filled"]
 
@@ -253,7 +253,7 @@ def test_risk_refusals_send_and_store_nothing(
         sim.set_price("AAPL", 190.0)
         request = OrderRequest.from_cli("AAPL", "BUY", **request_args)
         with pytest.raises(RiskLimitError) as err:
-            await place_order(settings, request, db=db)
+            await place_order(settings, request)
         assert re.search(expected, err.value.message) and "\n" not in err.value.message
         assert sim.book.orders == {} and sim.book.executions == []
         assert OrderLog(db).recent() == []
@@ -268,14 +268,14 @@ def test_non_paper_account_is_refused_without_live_and_accepted_with_it(workdir:
     async def body(sim: IBSimulator, settings: Settings, db: Database) -> None:
         request = OrderRequest("AAPL", "BUY", 1, "LMT", limit_price=1.0, ref="live-test")
         with pytest.raises(LiveTradingRefusedError) as err:
-            await place_order(settings, request, db=db)
+            await place_order(settings, request)
         assert err.value.message == (
             "refusing to trade account U1234567: it is not a paper account (paper accounts "
             "start with DU); orders are paper-only by default: pass --live to place a real order"
         )
         assert sim.book.orders == {} and OrderLog(db).recent() == []
 
-        order = (await place_order(settings, request, db=db, live=True)).order
+        order = (await place_order(settings, request, live=True)).order
         assert order.status == "Submitted" and not order.is_paper
         assert order.describe().endswith("(LIVE account U1234567)")
         assert [o.account for o in sim.book.orders.values()] == ["U1234567"]
@@ -300,9 +300,9 @@ def test_live_port_is_refused_without_live_and_accepted_with_it(workdir: Path) -
         assert settings.ib_port == 4001
         request = OrderRequest("AAPL", "BUY", 1, "LMT", limit_price=1.0)
         with pytest.raises(LiveTradingRefusedError, match="pass --live"):
-            await place_order(settings, request, db=db)
+            await place_order(settings, request)
         assert sim.book.orders == {} and sim.connected_client_ids == set()
-        order = (await place_order(settings, request, db=db, live=True)).order
+        order = (await place_order(settings, request, live=True)).order
         assert order.status == "Submitted" and not order.is_paper  # a DU account, live port
 
     _run(body, _sqlite(workdir), _config(port=4001))
@@ -316,15 +316,15 @@ def test_same_ref_twice_sends_one_order_and_reports_the_first(
 ) -> None:
     async def body(sim: IBSimulator, settings: Settings, db: Database) -> None:
         request = OrderRequest("AAPL", "BUY", 1, "LMT", limit_price=1.0, ref="retry-me")
-        first = await place_order(settings, request, db=db)
-        again = await place_order(settings, request, db=db)
+        first = await place_order(settings, request)
+        again = await place_order(settings, request)
         assert not first.already_placed and again.already_placed
         assert again.order.id == first.order.id
         assert again.order.client_ref == first.order.client_ref
         assert len(sim.book.orders) == 1 and len(OrderLog(db).recent()) == 1
         # The same label on different terms is a different order.
         other = OrderRequest("AAPL", "BUY", 2, "LMT", limit_price=1.0, ref="retry-me")
-        assert not (await place_order(settings, other, db=db)).already_placed
+        assert not (await place_order(settings, other)).already_placed
         assert len(sim.book.orders) == 2
 
     _run(body, db_url)
@@ -333,13 +333,10 @@ def test_same_ref_twice_sends_one_order_and_reports_the_first(
 def test_order_known_only_to_the_gateway_is_adopted_not_resent(workdir: Path) -> None:
     async def body(sim: IBSimulator, settings: Settings, db: Database) -> None:
         request = OrderRequest("AAPL", "BUY", 1, "LMT", limit_price=1.0, ref="crash")
-        first = (await place_order(settings, request, db=db)).order
+        first = (await place_order(settings, request)).order
         # Another database (or a run that died before storing): the gateway still knows it.
-        other = open_database(_sqlite(workdir, "other.db"))
-        try:
-            again = await place_order(settings, request, db=other)
-        finally:
-            other.dispose()
+        elsewhere = settings.model_copy(update={"database_url": _sqlite(workdir, "other.db")})
+        again = await place_order(elsewhere, request)
         assert again.already_placed and len(sim.book.orders) == 1
         assert (again.order.client_ref, again.order.ib_order_id, again.order.status) == (
             first.client_ref, first.ib_order_id, "Submitted")
@@ -379,10 +376,10 @@ def test_cancel_of_an_unknown_order_is_one_line(db_url: str, workdir: Path) -> N
 
 def test_cancel_of_a_filled_order_is_refused(workdir: Path) -> None:
     async def body(sim: IBSimulator, settings: Settings, db: Database) -> None:
-        order = (await place_order(settings, OrderRequest("AAPL", "BUY", 1), db=db)).order
+        order = (await place_order(settings, OrderRequest("AAPL", "BUY", 1))).order
         assert order.status == "Filled"
         with pytest.raises(InvalidInputError, match=r"order \d+ is already Filled 1 @ "):
-            await cancel_order(settings, order.id, db=db)
+            await cancel_order(settings, order.id)
 
     _run(body, _sqlite(workdir))
 
@@ -410,7 +407,7 @@ def test_every_wait_on_a_silent_gateway_ends_in_one_line(
     async def body(sim: IBSimulator, settings: Settings, db: Database) -> None:
         request = OrderRequest.from_cli("AAPL", "BUY", 1, **request_args)
         with pytest.raises(GatewayUnavailableError) as err:
-            await asyncio.wait_for(place_order(settings, request, db=db), 60)  # a hang guard
+            await asyncio.wait_for(place_order(settings, request), 60)  # a hang guard
         assert expected in err.value.message and "\n" not in err.value.message
         if silent != In.PLACE_ORDER:
             assert sim.book.orders == {} and OrderLog(db).recent() == []
@@ -422,10 +419,10 @@ def test_every_wait_on_a_silent_gateway_ends_in_one_line(
 def test_a_cancel_the_gateway_never_confirms_ends_in_one_line(workdir: Path) -> None:
     async def body(sim: IBSimulator, settings: Settings, db: Database) -> None:
         request = OrderRequest("AAPL", "BUY", 1, "LMT", limit_price=1.0)
-        placed = (await place_order(settings, request, db=db)).order
+        placed = (await place_order(settings, request)).order
         sim.faults = Faults(silent_messages=frozenset({In.CANCEL_ORDER}))
         with pytest.raises(GatewayUnavailableError) as err:
-            await asyncio.wait_for(cancel_order(settings, placed.id, db=db), 60)
+            await asyncio.wait_for(cancel_order(settings, placed.id), 60)
         assert "did not confirm the cancel of IB order" in err.value.message
         assert sim.book.working() != []
 
@@ -435,9 +432,9 @@ def test_a_cancel_the_gateway_never_confirms_ends_in_one_line(workdir: Path) -> 
 def test_a_silent_sync_ends_in_one_line(workdir: Path) -> None:
     async def body(sim: IBSimulator, settings: Settings, db: Database) -> None:
         request = OrderRequest("AAPL", "BUY", 1, "LMT", limit_price=1.0)
-        await place_order(settings, request, db=db)
+        await place_order(settings, request)
         sim.faults = Faults(silent_messages=frozenset({In.REQ_ALL_OPEN_ORDERS}))
         with pytest.raises(GatewayUnavailableError, match=r"open-orders request within 1\.5 s"):
-            await asyncio.wait_for(view_orders(settings, db, with_gateway=True), 60)
+            await asyncio.wait_for(view_orders(settings, with_gateway=True), 60)
 
     _run(body, _sqlite(workdir), ib_timeout=1.5)

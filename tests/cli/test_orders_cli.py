@@ -21,10 +21,11 @@ from typing import Any
 
 import pytest
 
-from algotrader.broker.orderlog import OrderLog, StoredOrder
 from algotrader.cli.app import main
 from algotrader.db.engine import open_database
+from algotrader.db.orders import SqlOrderLog as OrderLog
 from algotrader.ibsim import SimConfig, SimulatorThread, start_in_thread
+from algotrader.ports.orders import StoredOrder
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXED_NOW = datetime(2024, 6, 14, 20, 30, tzinfo=UTC)
@@ -255,7 +256,7 @@ def test_every_order_and_status_change_goes_to_the_orders_log_file(
     code, _, err = _run(capsys, url, "orders", "cancel", "1", "--port", port)
     assert (code, err) == (0, "")
     [order] = _stored(url)
-    lines = [line for line in (env / "logs" / "broker.log").read_text().splitlines()
+    lines = [line for line in (env / "logs" / "orders.log").read_text().splitlines()
              if f"order 1 (ref {order.client_ref})" in line]
     assert "stored: BUY 2 AAPL LMT 10.00 DAY, account DU1234567 (paper) -> PendingSubmit" \
         in lines[0]

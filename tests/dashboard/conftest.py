@@ -70,7 +70,7 @@ def _cli(workdir: Path, *args: str) -> str:
 
 def _orders(url: str) -> None:
     """One filled market order and one cancelled limit order, through the simulator."""
-    from algotrader.broker.orders import OrderRequest, cancel_order, place_order
+    from algotrader.app.orders import OrderRequest, cancel_order, place_order
     from algotrader.config import Settings
     from algotrader.db.engine import open_database
     from algotrader.ibsim import IBSimulator, SimConfig
@@ -83,11 +83,11 @@ def _orders(url: str) -> None:
             settings = Settings(ib_port=sim.port, database_url=url, ib_timeout=10.0)
             db = open_database(settings)
             try:
-                await place_order(settings, OrderRequest("AAPL", "BUY", 3), db=db)
+                await place_order(settings, OrderRequest("AAPL", "BUY", 3))
                 limit = round(sim.price("MSFT") * 0.5, 2)
                 request = OrderRequest("MSFT", "BUY", 2, "LMT", limit_price=limit, tif="GTC")
-                placed = (await place_order(settings, request, db=db)).order
-                await cancel_order(settings, placed.id, db=db)
+                placed = (await place_order(settings, request)).order
+                await cancel_order(settings, placed.id)
             finally:
                 db.dispose()
 

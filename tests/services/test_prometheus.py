@@ -128,8 +128,8 @@ def _start_stack(programs: Programs, settings: Settings, tmp: Path) -> int:
 
 def _known_work(settings: Settings) -> int:
     """Watch SPY (the scheduler fills it), queue 3 backtests, log an order; SPY's bar count."""
-    from algotrader.broker.orderlog import OrderLog
     from algotrader.db.engine import open_database
+    from algotrader.db.orders import SqlOrderLog as OrderLog
 
     add_to_watchlist(settings, WatchRequest(("SPY",), (RESOLUTIONS["1d"],), "synthetic",
                                             Duration(6, "M")))  # fmt: skip

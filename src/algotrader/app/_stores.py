@@ -12,8 +12,10 @@ from algotrader.db.engine import Database, open_database
 from algotrader.db.events import SqlEventStore
 from algotrader.db.instruments import SqlInstrumentStore
 from algotrader.db.ml_models import SqlModelStore
+from algotrader.db.orders import SqlOrderLog
 from algotrader.db.runs import SqlRunStore
 from algotrader.db.store import SqlBarStore
+from algotrader.ports.orders import OrderLog
 from algotrader.ports.runs import RunStore
 from algotrader.ports.stores import BarStore, EventStore, InstrumentStore, ModelStore
 
@@ -30,6 +32,7 @@ class Stores:
     instruments: InstrumentStore
     events: EventStore
     models: ModelStore
+    orders: OrderLog
 
 
 def stores_of(db: Database, data_dir: Path | None = None) -> Stores:
@@ -42,6 +45,7 @@ def stores_of(db: Database, data_dir: Path | None = None) -> Stores:
         instruments=SqlInstrumentStore(db),
         events=SqlEventStore(db),
         models=SqlModelStore(db, data_dir if data_dir is not None else _DEFAULT_DATA_DIR),
+        orders=SqlOrderLog(db),
     )
 
 

@@ -10,7 +10,7 @@ Typical use (the CLI does exactly this)::
 What :func:`place_order` guarantees, in this order:
 
 1. The request is valid (:class:`OrderRequest` checks itself) and within the limits of
-   :mod:`algotrader.broker.risk`; a live port or a non-paper account is refused without
+   :mod:`algotrader.app.risk`; a live port or a non-paper account is refused without
    ``live=True``. All of that happens before anything is sent.
 2. Idempotency: every order carries a client reference (``orderRef`` at IB, ``client_ref`` in
    our table) derived from the request and a label (``--ref``; generated when not given). If an
@@ -25,7 +25,7 @@ What :func:`place_order` guarantees, in this order:
 The use cases talk to the broker only through the
 :class:`~algotrader.ports.orders.OrderGateway` port (``gateways`` opens sessions; by default the
 Interactive Brokers gateway of ``settings``) and persist through
-:class:`~algotrader.broker.orderlog.OrderLog`.
+:class:`~algotrader.ports.orders.OrderLog`.
 """
 
 from __future__ import annotations
@@ -37,24 +37,22 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from algotrader.broker import risk
-from algotrader.broker.orderlog import (
-    DONE_STATUSES,
-    DuplicateRefError,
-    OrderLog,
-    StoredOrder,
-    history_entry,
-)
+from algotrader.app import risk
+from algotrader.app._stores import open_stores
 from algotrader.config import Settings
-from algotrader.db.engine import Database, open_database
 from algotrader.errors import DataNotFoundError, GatewayUnavailableError, InvalidInputError
 from algotrader.ports.orders import (
+    DONE_STATUSES,
+    DuplicateRefError,
     GatewayOrder,
     OrderGateway,
     OrderGatewayFactory,
+    OrderLog,
     OrderRequest,
     OrderTicket,
     OrderUpdate,
+    StoredOrder,
+    history_entry,
 )
 
 __all__ = [
@@ -210,14 +208,10 @@ def _factory(settings: Settings, gateways: OrderGatewayFactory | None) -> OrderG
 
 
 @asynccontextmanager
-async def _order_log(settings: Settings, db: Database | None) -> AsyncIterator[OrderLog]:
-    """The order log of ``db``, or of the configured database (opened and closed here)."""
-    database = db if db is not None else open_database(settings)
-    try:
-        yield OrderLog(database)
-    finally:
-        if db is None:
-            database.dispose()
+async def _order_log(settings: Settings) -> AsyncIterator[OrderLog]:
+    """The order log of the configured database (opened and closed here)."""
+    with open_stores(settings) as stores:
+        yield stores.orders
 
 
 async def place_order(
@@ -225,7 +219,6 @@ async def place_order(
     request: OrderRequest,
     *,
     live: bool = False,
-    db: Database | None = None,
     client_id: int | None = None,
     timeout: float | None = None,
     grace: float | None = None,
@@ -233,10 +226,9 @@ async def place_order(
 ) -> PlaceResult:
     """Check, store, send and follow one order; see the module docstring for the guarantees.
 
-    ``live=True`` allows a live account (real money). ``db`` defaults to the configured database
-    (opened and closed here). ``timeout`` bounds the wait for the first status (default
-    ``settings.ib_timeout``); ``grace`` is how long to keep following after it (default 2 s for
-    MKT, 0.3 s otherwise).
+    ``live=True`` allows a live account (real money). ``timeout`` bounds the wait for the first
+    status (default ``settings.ib_timeout``); ``grace`` is how long to keep following after it
+    (default 2 s for MKT, 0.3 s otherwise).
 
     Raises :class:`~algotrader.errors.UserError` subclasses for invalid input, a broken limit,
     a refused live account, an unreachable or silent gateway, or no status within ``timeout``
@@ -245,7 +237,7 @@ async def place_order(
     """
     label = request.ref or new_label()
     client_ref = client_ref_for(request, label)
-    async with _order_log(settings, db) as orders:
+    async with _order_log(settings) as orders:
         existing = orders.by_ref(client_ref)
         if existing is not None and existing.confirmed:
             # Stored and acknowledged: a retry. Nothing to check or send.
@@ -360,7 +352,6 @@ async def cancel_order(
     order_id: int,
     *,
     by_ib_order_id: bool = False,
-    db: Database | None = None,
     timeout: float | None = None,
     gateways: OrderGatewayFactory | None = None,
 ) -> StoredOrder:
@@ -371,7 +362,7 @@ async def cancel_order(
     Canceled", which is stored as the reason). Unknown and finished orders are refused with one
     line. Returns the stored row afterwards (it may say Filled if the fill won the race).
     """
-    async with _order_log(settings, db) as orders:
+    async with _order_log(settings) as orders:
         stored = _stored_for_cancel(orders, order_id, by_ib_order_id)
         assert stored.ib_order_id is not None
         cid = stored.client_id if stored.client_id is not None else settings.ib_client_id
@@ -418,9 +409,10 @@ async def _not_open(
     )
 
 
-def list_orders(db: Database, limit: int = 50) -> list[StoredOrder]:
+def list_orders(settings: Settings, limit: int = 50) -> list[StoredOrder]:
     """The newest ``limit`` stored orders, oldest first."""
-    return OrderLog(db).recent(limit)
+    with open_stores(settings) as stores:
+        return stores.orders.recent(limit)
 
 
 async def _sync(orders: OrderLog, gateway: OrderGateway) -> list[StoredOrder]:
@@ -440,7 +432,7 @@ async def _sync(orders: OrderLog, gateway: OrderGateway) -> list[StoredOrder]:
 
 
 async def sync_orders(
-    settings: Settings, db: Database, *, gateways: OrderGatewayFactory | None = None
+    settings: Settings, *, gateways: OrderGatewayFactory | None = None
 ) -> list[StoredOrder]:
     """Bring stored orders that are still open up to date with the gateway; returns the changed.
 
@@ -448,16 +440,15 @@ async def sync_orders(
     triggers, a DAY order expires). This reads the gateway's open and completed orders (and the
     executions synced at connect, for fill prices) and stores each new status by ``orderRef``.
     """
-    orders = OrderLog(db)
-    if not any(not o.is_done and o.confirmed for o in orders.recent(1000)):
-        return []
-    async with _factory(settings, gateways)(settings.ib_client_id) as gateway:
-        return await _sync(orders, gateway)
+    async with _order_log(settings) as orders:
+        if not any(not o.is_done and o.confirmed for o in orders.recent(1000)):
+            return []
+        async with _factory(settings, gateways)(settings.ib_client_id) as gateway:
+            return await _sync(orders, gateway)
 
 
 async def view_orders(
     settings: Settings,
-    db: Database,
     *,
     limit: int = 50,
     with_gateway: bool = False,
@@ -465,11 +456,11 @@ async def view_orders(
 ) -> OrdersView:
     """The newest ``limit`` stored orders; ``with_gateway``: first bring the open ones up to date
     (see :func:`sync_orders`), and list the gateway's open orders of every client."""
-    orders = OrderLog(db)
-    if not with_gateway:
-        return OrdersView(orders.recent(limit), [])
-    async with _factory(settings, gateways)(settings.ib_client_id) as gateway:
-        updated = await _sync(orders, gateway)
-        open_now = await gateway.open_orders()
-        where = gateway.where
-    return OrdersView(orders.recent(limit), updated, open_now, where)
+    async with _order_log(settings) as orders:
+        if not with_gateway:
+            return OrdersView(orders.recent(limit), [])
+        async with _factory(settings, gateways)(settings.ib_client_id) as gateway:
+            updated = await _sync(orders, gateway)
+            open_now = await gateway.open_orders()
+            where = gateway.where
+        return OrdersView(orders.recent(limit), updated, open_now, where)

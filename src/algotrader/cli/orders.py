@@ -14,15 +14,17 @@ come from ``ALGOTRADER_MAX_ORDER_QUANTITY``, ``ALGOTRADER_MAX_ORDER_NOTIONAL`` a
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from algotrader.app.orders import OrderRequest, OrdersView, cancel_order, place_order, view_orders
 from algotrader.cli._common import console, settings_from
-from algotrader.config import Settings
-from algotrader.db.engine import open_database as open_db
 from algotrader.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from algotrader.app.orders import OrdersView
+    from algotrader.config import Settings
 
 orders_app = typer.Typer(
     help="Place, cancel and list orders through TWS / IB Gateway (paper unless --live).",
@@ -68,6 +70,8 @@ def place(
     client_id: int | None = _CLIENT_ID,
 ) -> None:
     """Place one order after the risk checks; prints its first status (or its fill)."""
+    from algotrader.app.orders import OrderRequest, place_order
+
     request = OrderRequest.from_cli(symbol, action, quantity, order_type, price, tif, ref)
     settings = _settings(ctx, host, port, client_id)
     result = asyncio.run(place_order(settings, request, live=live))
@@ -106,6 +110,8 @@ def cancel(
     if order_id is None:
         raise InvalidInputError("no order id given", "pass ORDER_ID or --order-id N")
     settings = _settings(ctx, host, port, None)
+    from algotrader.app.orders import cancel_order
+
     order = asyncio.run(cancel_order(settings, order_id, by_ib_order_id=ib))
     console.print(order.describe())
 
@@ -125,13 +131,10 @@ def list_command(
 ) -> None:
     """Show stored orders (newest last) and, with --open, the gateway's open orders."""
     settings = _settings(ctx, host, port, client_id)
-    db = open_db(settings)
-    try:
-        # Orders keep changing after `place` ends (fills, triggers, expiry): --open catches up.
-        view = asyncio.run(view_orders(settings, db, limit=limit, with_gateway=show_open))
-    finally:
-        db.dispose()
-    _render(view)
+    from algotrader.app.orders import view_orders
+
+    # Orders keep changing after `place` ends (fills, triggers, expiry): --open catches up.
+    _render(asyncio.run(view_orders(settings, limit=limit, with_gateway=show_open)))
 
 
 def _render(view: OrdersView) -> None:

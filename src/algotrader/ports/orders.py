@@ -20,8 +20,9 @@ import math
 import re
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from typing import Literal, Protocol, get_args
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol, get_args
 
 from algotrader.errors import InvalidInputError
 
@@ -310,3 +311,122 @@ class OrderGatewayFactory(Protocol):
     def __call__(
         self, client_id: int, *, readonly: bool = False
     ) -> AbstractAsyncContextManager[OrderGateway]: ...
+
+
+# ---------------------------------------------------------------------------- the order log
+
+# Statuses after which IB never changes an order again (ib_async's OrderStatus.DoneStates).
+DONE_STATUSES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
+# Statuses that mean the gateway has the order; PendingSubmit rows may never have left us.
+CONFIRMED_STATUSES = frozenset(
+    {"PreSubmitted", "Submitted", "PendingCancel", "ApiPending", *DONE_STATUSES}
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _fmt_qty(value: float) -> str:
+    return f"{value:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOrder:
+    """A row of ``orders`` as it was when read."""
+
+    id: int
+    client_ref: str
+    account: str | None
+    is_paper: bool
+    symbol: str
+    action: str
+    quantity: float
+    order_type: str
+    limit_price: float | None
+    stop_price: float | None
+    tif: str
+    ib_order_id: int | None
+    perm_id: int | None
+    client_id: int | None
+    status: str
+    filled: float
+    avg_fill_price: float | None
+    message: str | None
+    created_at: datetime
+    updated_at: datetime
+    status_history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in DONE_STATUSES
+
+    @property
+    def confirmed(self) -> bool:
+        """The gateway acknowledged it (anything past PendingSubmit)."""
+        return self.status in CONFIRMED_STATUSES or self.perm_id is not None
+
+    @property
+    def terms(self) -> str:
+        """``BUY 1 TSLA LMT 250.00 DAY``."""
+        price = self.limit_price if self.order_type == "LMT" else self.stop_price
+        priced = f" {price:.2f}" if price is not None and self.order_type != "MKT" else ""
+        return (
+            f"{self.action} {_fmt_qty(self.quantity)} {self.symbol} {self.order_type}{priced} "
+            f"{self.tif}"
+        )
+
+    @property
+    def state(self) -> str:
+        """``Filled 1 @ 251.32``, ``Submitted``, ``Submitted (filled 2 of 5 @ 10.00)``."""
+        if self.filled and self.avg_fill_price is not None:
+            fill = f"{_fmt_qty(self.filled)} @ {self.avg_fill_price:.2f}"
+            if self.status == "Filled":
+                return f"Filled {fill}"
+            return f"{self.status} (filled {fill} of {_fmt_qty(self.quantity)})"
+        return self.status
+
+    def describe(self) -> str:
+        """The one line users see, e.g.
+        ``Order 3 (IB 12, ref ab12cd34-9f8e7d6c): BUY 1 TSLA MKT DAY -> Filled 1 @ 251.32
+        (paper account DU1234567)``."""
+        ib = f"IB {self.ib_order_id}, " if self.ib_order_id is not None else ""
+        kind = "paper account" if self.is_paper else "LIVE account"
+        line = f"Order {self.id} ({ib}ref {self.client_ref}): {self.terms} -> {self.state}"
+        if self.status in ("Cancelled", "ApiCancelled", "Inactive") and self.message:
+            line += f" [{self.message}]"
+        return f"{line} ({kind} {self.account or '?'})"
+
+def history_entry(
+    status: str, filled: float, avg_fill_price: float | None, message: str = ""
+) -> dict[str, Any]:
+    """One ``status_history`` element."""
+    return {
+        "ts": _now().isoformat(),
+        "status": status,
+        "filled": filled,
+        "avg_fill_price": avg_fill_price,
+        "message": message,
+    }
+
+
+class DuplicateRefError(Exception):
+    """Another process stored an order with the same client_ref first."""
+
+
+class OrderLog(Protocol):
+    """Every order we send and every status change (the ``orders`` table)."""
+
+    def get(self, order_id: int) -> StoredOrder | None: ...
+
+    def by_ref(self, client_ref: str) -> StoredOrder | None: ...
+
+    def by_ib_order_id(self, ib_order_id: int) -> StoredOrder | None: ...
+
+    def recent(self, limit: int = 50) -> list[StoredOrder]: ...
+
+    def create(self, **values: Any) -> StoredOrder: ...
+
+    def update(
+        self, order_id: int, *, entry: dict[str, Any] | None = None, **values: Any
+    ) -> StoredOrder: ...
