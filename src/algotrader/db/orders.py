@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from algotrader.db.engine import Database
 from algotrader.db.models import Order
+from algotrader.observability import metrics
 from algotrader.ports.orders import DuplicateRefError, StoredOrder, history_entry
 
 # The orders log file (logs/orders.log): every order and every status change, one line each.
@@ -99,6 +100,7 @@ class SqlOrderLog:
                 session.rollback()
                 raise DuplicateRefError(values["client_ref"]) from None
             stored = _snapshot(row)
+        metrics.record_order_status(stored.status)
         log.info("order %d (ref %s) stored: %s, account %s (%s) -> %s%s", stored.id,
                  stored.client_ref, stored.terms, stored.account or "?",
                  "paper" if stored.is_paper else "LIVE", stored.state, _said(message))
@@ -125,6 +127,8 @@ class SqlOrderLog:
             row.updated_at = _now()
             session.commit()
             stored = _snapshot(row)
+        if entry is not None:
+            metrics.record_order_status(entry["status"])
         ids = ", ".join(f"{key} {value}" for key, value in sorted(values.items()))
         if entry is not None:
             log.info("order %d (ref %s): %s%s%s", stored.id, stored.client_ref, stored.state,

@@ -24,6 +24,7 @@ from ib_async import IB
 
 from algotrader.config import Settings
 from algotrader.errors import GatewayUnavailableError
+from algotrader.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,8 @@ class IbConnection:
         return f"{self.settings.ib_host}:{self.settings.ib_port}"
 
     def _on_error(self, req_id: int, code: int, text: str, contract: object = None) -> None:
+        if code not in WARNING_CODES:
+            metrics.record_ib_error(code)
         if req_id >= 0 and code not in WARNING_CODES:
             self.errors.setdefault(req_id, []).append((code, text))
 
@@ -176,6 +179,7 @@ class IbConnection:
             ib.errorEvent += self._on_error
             if self.generation:
                 self.reconnects += 1
+                metrics.record_ib_reconnect()
                 log.info("reconnected to IBKR at %s", self.where)
             self.simulator = is_simulator(ib)
             self.ib, self._stack = ib, stack

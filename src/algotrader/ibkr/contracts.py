@@ -16,6 +16,7 @@ from algotrader.data.providers.base import InstrumentInfo
 from algotrader.errors import DataNotFoundError, UserError
 from algotrader.ibkr.connection import IbConnection
 from algotrader.ibkr.history import RetryPolicy, with_retries
+from algotrader.observability import metrics
 
 if TYPE_CHECKING:
     from ib_async import IB, Contract, ContractDetails
@@ -81,6 +82,7 @@ class ContractBook:
 
         async def op(ib: IB) -> list[ContractDetails]:
             before = set(self.conn.errors)
+            metrics.record_ib_request("contract_details")
             details = await asyncio.wait_for(
                 ib.reqContractDetailsAsync(Stock(symbol, "SMART", "USD")),
                 self.retry.request_timeout,

@@ -38,6 +38,7 @@ from algotrader.data.validation import validate_bars
 from algotrader.errors import DataNotFoundError, GatewayUnavailableError, UserError
 from algotrader.frames import INDEX_NAME, empty_bars
 from algotrader.ibkr.connection import IbConnection
+from algotrader.observability import metrics
 from algotrader.timeframes import IB_MAX_DURATION, Duration, Resolution
 
 if TYPE_CHECKING:
@@ -151,6 +152,8 @@ class HistoricalPacer:
                 if wait <= 0:
                     self._take(now, request_key, contract_key, bar_seconds)
                     self.waited += waited
+                    if waited > 0:
+                        metrics.record_ib_pacing_wait(waited)
                     return waited
             # Sleep outside the lock; another caller may take the slot first, so re-check.
             await self._sleep(wait)
@@ -388,6 +391,7 @@ class HistoryClient:
             return self._heads[con_id]
 
         async def op(ib: IB) -> datetime | None:
+            metrics.record_ib_request("head_timestamp")
             try:
                 head = await asyncio.wait_for(
                     ib.reqHeadTimeStampAsync(stock.contract, WHAT_TO_SHOW, True, 2),
@@ -427,6 +431,7 @@ class HistoryClient:
     ) -> list[BarData] | None:
         timeout = self.retry.request_timeout
         self.sent += 1
+        metrics.record_ib_request("historical_data")
         started = time.monotonic()
         result = await ib.reqHistoricalDataAsync(
             stock.contract, end_text, duration.ib_str, resolution.ib_bar_size, WHAT_TO_SHOW,

@@ -25,6 +25,7 @@ from ib_async import Order as IBOrder
 from algotrader.config import Settings
 from algotrader.errors import DataNotFoundError, GatewayUnavailableError
 from algotrader.ibkr.connection import connect_ib
+from algotrader.observability import metrics
 from algotrader.ports.orders import (
     DONE_STATUSES,
     GatewayOrder,
@@ -95,15 +96,22 @@ def gateway_order(trade: Trade) -> GatewayOrder:
     quantity = float(o.totalQuantity)
     remaining = _known(trade.orderStatus.remaining)
     return GatewayOrder(
-        client_ref=o.orderRef or "", account=o.account or "", symbol=trade.contract.symbol,
-        action=o.action, quantity=quantity, order_type=o.orderType,
+        client_ref=o.orderRef or "",
+        account=o.account or "",
+        symbol=trade.contract.symbol,
+        action=o.action,
+        quantity=quantity,
+        order_type=o.orderType,
         limit_price=_known(o.lmtPrice) if o.orderType == "LMT" else None,
         stop_price=_known(o.auxPrice) if o.orderType == "STP" else None,
-        tif=o.tif, status=trade.orderStatus.status, filled=filled,
+        tif=o.tif,
+        status=trade.orderStatus.status,
+        filled=filled,
         remaining=remaining if remaining is not None else max(quantity - filled, 0.0),
         avg_fill_price=avg,
         # Completed orders come without order id and clientId (IB sends 0 for both).
-        ib_order_id=o.orderId or None, client_id=o.clientId if o.orderId else None,
+        ib_order_id=o.orderId or None,
+        client_id=o.clientId if o.orderId else None,
         perm_id=o.permId or None,
     )
 
@@ -143,8 +151,9 @@ class _TradeHandle:
         try:
             self._on_update(update)
         except Exception:  # a failing listener must not kill the event loop's callbacks
-            log.exception("order update %s of IB order %s was not handled", update,
-                          self.ib_order_id)
+            log.exception(
+                "order update %s of IB order %s was not handled", update, self.ib_order_id
+            )
         self._changed.set()
 
     def _on_status(self, trade: Trade) -> None:
@@ -253,12 +262,14 @@ class IbOrderGateway:
         return None
 
     async def open_orders(self) -> list[GatewayOrder]:
+        metrics.record_ib_request("open_orders")
         trades = await self._bounded("the open-orders request", self._ib.reqAllOpenOrdersAsync())
         return [gateway_order(t) for t in trades]
 
     async def known_orders(self) -> list[GatewayOrder]:
         # The connect-time sync brought this client's open orders, the completed ones and the
         # executions; reqAllOpenOrders adds open orders placed by other clientIds.
+        metrics.record_ib_request("open_orders")
         trades = [
             *await self._bounded("the open-orders request", self._ib.reqAllOpenOrdersAsync()),
             *self._ib.trades(),
@@ -269,13 +280,17 @@ class IbOrderGateway:
         contract = self._contracts.get(ticket.request.symbol)
         if contract is None:
             raise RuntimeError(f"qualify {ticket.request.symbol} before placing")
+        metrics.record_ib_request("place_order")
         trade = self._ib.placeOrder(contract, _ib_order(ticket))
         return _TradeHandle(self._ib, trade, on_update)
 
     def follow(self, ib_order_id: int, client_ref: str, on_update: OnUpdate) -> OrderHandle | None:
         trade = next(
-            (t for t in self._ib.openTrades()
-             if t.order.orderId == ib_order_id or t.order.orderRef == client_ref),
+            (
+                t
+                for t in self._ib.openTrades()
+                if t.order.orderId == ib_order_id or t.order.orderRef == client_ref
+            ),
             None,
         )
         return _TradeHandle(self._ib, trade, on_update) if trade is not None else None
@@ -283,6 +298,7 @@ class IbOrderGateway:
     async def cancel(self, handle: OrderHandle, timeout: float) -> str | None:
         assert isinstance(handle, _TradeHandle)
         seen = len(handle.codes)
+        metrics.record_ib_request("cancel_order")
         self._ib.cancelOrder(handle.trade.order)
 
         def decided() -> bool:
