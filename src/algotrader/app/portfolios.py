@@ -24,6 +24,7 @@ from algotrader.portfolio import Portfolio, PortfolioResult
 from algotrader.portfolio import rerun as rerun_portfolio_result
 from algotrader.portfolio.registry import get_allocator
 from algotrader.ports.runs import RunRecord
+from algotrader.ports.stores import BarStore
 from algotrader.timeframes import Duration, Resolution
 
 log = logging.getLogger(__name__)
@@ -165,25 +166,30 @@ def _span(frame: pd.DataFrame | None) -> list[str] | None:
 
 def rerun_portfolio(settings: Settings, run: RunRecord) -> PortfolioResult:
     """Recompute a stored portfolio run on the same stored bars (refused if they changed)."""
+    with open_stores(settings) as stores:
+        return replay_portfolio(stores.bars, run)
+
+
+def replay_portfolio(bar_store: BarStore, run: RunRecord) -> PortfolioResult:
+    """:func:`rerun_portfolio` on the bars of ``bar_store`` (e.g. a read-only one)."""
     assert run.detail is not None
     symbols = list(run.detail["symbols"])
     end = pd.Timestamp(run.end_ts) + pd.Timedelta(microseconds=1)
-    with open_stores(settings) as stores:
-        bars = {
-            s: stores.bars.load_bars(s, run.resolution, run.start_ts, end.to_pydatetime())
-            for s in symbols
-        }
-        benchmark = run.config.get("benchmark")
-        span = run.detail.get("benchmark_span")
-        benchmark_bars = None
-        if benchmark and span:
-            last = pd.Timestamp(span[1]) + pd.Timedelta(microseconds=1)
-            benchmark_bars = stores.bars.load_bars(
-                benchmark,
-                run.resolution,
-                pd.Timestamp(span[0]).to_pydatetime(),
-                last.to_pydatetime(),
-            )
+    bars = {
+        s: bar_store.load_bars(s, run.resolution, run.start_ts, end.to_pydatetime())
+        for s in symbols
+    }
+    benchmark = run.config.get("benchmark")
+    span = run.detail.get("benchmark_span")
+    benchmark_bars = None
+    if benchmark and span:
+        last = pd.Timestamp(span[1]) + pd.Timedelta(microseconds=1)
+        benchmark_bars = bar_store.load_bars(
+            benchmark,
+            run.resolution,
+            pd.Timestamp(span[0]).to_pydatetime(),
+            last.to_pydatetime(),
+        )
     record = {
         "config": run.config,
         "fingerprint": run.data_fingerprint,
