@@ -340,7 +340,7 @@ def test_a_stored_study_report_matches_the_one_written_from_memory(
     from algotrader.reports import StudyView
 
     assert stored.study is not None
-    from_store = study_view(browser.model, stored.study.study_id)
+    from_store = study_view(browser.data, stored.study.study_id)
     from_memory = StudyView.from_study(stored.study.study, stored.study.point_runs,
                                        stored.study.study_id)
     def ranked(view: StudyView) -> list[tuple[object, ...]]:

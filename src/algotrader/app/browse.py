@@ -46,6 +46,7 @@ from algotrader.ports.browse import (
 from algotrader.ports.runs import StudyRecord
 
 if TYPE_CHECKING:
+    from algotrader.app._stores import Stores
     from algotrader.app.reports import Recomputed
     from algotrader.app.runs import RerunReport
     from algotrader.reports import Report
@@ -53,12 +54,28 @@ if TYPE_CHECKING:
 MAX_COMPARED = 8
 
 
-def open_read_model(settings: Settings | str) -> ReadModel:
-    """The read model of the configured database (or a URL), over read-only connections."""
+@dataclass(frozen=True)
+class ReadOnly:
+    """One database opened for reading: its read model (the dashboard's queries) and its
+    stores (bars, runs ...), all over connections that refuse writes."""
+
+    model: ReadModel
+    stores: Stores
+
+    def close(self) -> None:
+        self.model.close()
+
+
+def open_readonly(settings: Settings | str) -> ReadOnly:
+    """The configured database (or a URL), migrated like every command, then read-only:
+    ``PRAGMA query_only`` on SQLite, read-only transactions on PostgreSQL."""
+    from algotrader.app._stores import stores_of
     from algotrader.data.providers import SYNTHETIC_SOURCES
     from algotrader.db.browse import SqlReadModel
+    from algotrader.db.browse import open_readonly as open_database
 
-    return SqlReadModel.open(settings, SYNTHETIC_SOURCES)
+    db = open_database(settings)
+    return ReadOnly(SqlReadModel(db, SYNTHETIC_SOURCES), stores_of(db))
 
 
 @dataclass(frozen=True)
@@ -117,9 +134,10 @@ class Browser:
     ...     browser.runs(RunQuery(strategy="rsi", sort="-sharpe")).runs
     """
 
-    def __init__(self, settings: Settings, model: ReadModel) -> None:
+    def __init__(self, settings: Settings, data: ReadOnly) -> None:
         self.settings = settings
-        self.model = model
+        self.data = data
+        self.model = data.model
         self._facets: tuple[tuple[int, int], RunFacets] | None = None
         self._lock = threading.Lock()
 
@@ -128,10 +146,10 @@ class Browser:
         """Over the database of ``settings`` (or a URL), migrated like every command."""
         found = settings if isinstance(settings, Settings) else load_settings(
             database_url=settings)
-        return cls(found, open_read_model(found))
+        return cls(found, open_readonly(found))
 
     def close(self) -> None:
-        self.model.close()
+        self.data.close()
 
     def __enter__(self) -> Browser:
         return self
@@ -166,7 +184,7 @@ class Browser:
         """Run ``run_id`` recomputed on its stored bars (for its curves)."""
         from algotrader.app.reports import recompute
 
-        return recompute(self.model, self.model.run(run_id))
+        return recompute(self.data, self.model.run(run_id))
 
     def series(self, run_id: int, max_points: int = 2_000) -> RunSeries:
         """Equity, baseline and drawdown of a run, downsampled to ``max_points``."""
@@ -204,7 +222,7 @@ class Browser:
         notes = []
         for run in runs:
             try:
-                again = recompute(self.model, run)
+                again = recompute(self.data, run)
             except DataNotFoundError as exc:
                 curves[run.id] = None
                 notes.append(exc.message)
@@ -217,13 +235,13 @@ class Browser:
         """The HTML report of a stored run, after its kind."""
         from algotrader.app.reports import run_report
 
-        return run_report(self.model, run_id, benchmark=benchmark)
+        return run_report(self.data, run_id, benchmark=benchmark)
 
     def study_report(self, study_id: int, *, run_link: str = "") -> Report:
         """The HTML report of a stored study (``run_link`` like ``"/runs/{id}"``)."""
         from algotrader.app.reports import study_report
 
-        return study_report(self.model, study_id, run_link=run_link)
+        return study_report(self.data, study_id, run_link=run_link)
 
     # ---------------------------------------------------------------------------- studies
     def studies(self, page: int = 1, page_size: int = 50) -> StudyPage:
@@ -284,6 +302,7 @@ __all__ = [
     "OrderPage",
     "OrderRecord",
     "PointRun",
+    "ReadOnly",
     "RerunVerdict",
     "RunDetail",
     "RunFacets",
@@ -295,5 +314,5 @@ __all__ = [
     "StudyOverview",
     "StudyPage",
     "StudyRow",
-    "open_read_model",
+    "open_readonly",
 ]

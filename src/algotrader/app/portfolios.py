@@ -24,7 +24,6 @@ from algotrader.portfolio import Portfolio, PortfolioResult
 from algotrader.portfolio import rerun as rerun_portfolio_result
 from algotrader.portfolio.registry import get_allocator
 from algotrader.ports.runs import RunRecord
-from algotrader.ports.stores import BarStore
 from algotrader.timeframes import Duration, Resolution
 
 log = logging.getLogger(__name__)
@@ -167,16 +166,16 @@ def _span(frame: pd.DataFrame | None) -> list[str] | None:
 def rerun_portfolio(settings: Settings, run: RunRecord) -> PortfolioResult:
     """Recompute a stored portfolio run on the same stored bars (refused if they changed)."""
     with open_stores(settings) as stores:
-        return replay_portfolio(stores.bars, run)
+        return replay_portfolio(stores, run)
 
 
-def replay_portfolio(bar_store: BarStore, run: RunRecord) -> PortfolioResult:
-    """:func:`rerun_portfolio` on the bars of ``bar_store`` (e.g. a read-only one)."""
+def replay_portfolio(stores: Stores, run: RunRecord) -> PortfolioResult:
+    """:func:`rerun_portfolio` on the bars of open ``stores`` (e.g. read-only ones)."""
     assert run.detail is not None
     symbols = list(run.detail["symbols"])
     end = pd.Timestamp(run.end_ts) + pd.Timedelta(microseconds=1)
     bars = {
-        s: bar_store.load_bars(s, run.resolution, run.start_ts, end.to_pydatetime())
+        s: stores.bars.load_bars(s, run.resolution, run.start_ts, end.to_pydatetime())
         for s in symbols
     }
     benchmark = run.config.get("benchmark")
@@ -184,7 +183,7 @@ def replay_portfolio(bar_store: BarStore, run: RunRecord) -> PortfolioResult:
     benchmark_bars = None
     if benchmark and span:
         last = pd.Timestamp(span[1]) + pd.Timedelta(microseconds=1)
-        benchmark_bars = bar_store.load_bars(
+        benchmark_bars = stores.bars.load_bars(
             benchmark,
             run.resolution,
             pd.Timestamp(span[0]).to_pydatetime(),

@@ -23,10 +23,11 @@ from algotrader.backtest.result import BacktestConfig
 from algotrader.config import Settings
 from algotrader.errors import DataNotFoundError, InvalidInputError
 from algotrader.ports.browse import ReadModel, RunDetail
-from algotrader.ports.stores import BarStore
 
 if TYPE_CHECKING:
+    from algotrader.app._stores import Stores
     from algotrader.app.backtests import StoredRun
+    from algotrader.app.browse import ReadOnly
     from algotrader.app.portfolios import StoredPortfolio
     from algotrader.app.research import StoredStudy, StoredWalkForward
     from algotrader.reports import Benchmark, Report, RunInfo, StudyView
@@ -52,20 +53,20 @@ class Recomputed:
     same_data: bool
 
 
-def recompute(model: ReadModel, run: RunDetail) -> Recomputed:
-    """Recompute ``run`` on the stored bars of ``model`` (writes nothing)."""
+def recompute(data: ReadOnly, run: RunDetail) -> Recomputed:
+    """Recompute ``run`` on the stored bars of ``data`` (writes nothing)."""
     if run.kind == "portfolio":
         from algotrader.app.portfolios import replay_portfolio
 
-        basket = replay_portfolio(model.bars, run.record())
+        basket = replay_portfolio(data.stores, run.record())
         # replay_portfolio refuses bars whose fingerprint changed
         return Recomputed(run, basket, None, basket.equity, basket.benchmark,
                           basket.config.cash, True)
     if run.kind == "walkforward":
-        view, same = replay_walkforward(model.bars, run)
+        view, same = replay_walkforward(data.stores, run)
         cash = float(view.settings.get("cash", BacktestConfig().cash))
         return Recomputed(run, view, None, view.equity, view.buy_hold, cash, same)
-    frame = _stored_bars(model.bars, run)
+    frame = _stored_bars(data.stores, run)
     from algotrader.backtest.engine import run_backtest
     from algotrader.strategies.registry import get_strategy
 
@@ -75,9 +76,10 @@ def recompute(model: ReadModel, run: RunDetail) -> Recomputed:
                       fingerprint(frame) == run.data_fingerprint)
 
 
-def _stored_bars(bars: BarStore, run: RunDetail) -> pd.DataFrame:
+def _stored_bars(stores: Stores, run: RunDetail) -> pd.DataFrame:
+    """The bars a stored run ran on (one clear line when they are gone)."""
     end = pd.Timestamp(run.end_ts) + pd.Timedelta(microseconds=1)
-    frame = bars.load_bars(run.symbol, run.resolution, run.start_ts, end.to_pydatetime())
+    frame = stores.bars.load_bars(run.symbol, run.resolution, run.start_ts, end.to_pydatetime())
     if frame.empty:
         raise DataNotFoundError(
             f"the bars of run {run.id} ({run.symbol} {run.resolution}) are no longer stored",
@@ -86,7 +88,7 @@ def _stored_bars(bars: BarStore, run: RunDetail) -> pd.DataFrame:
     return frame
 
 
-def replay_walkforward(bars: BarStore, run: RunDetail) -> tuple[Any, bool]:
+def replay_walkforward(stores: Stores, run: RunDetail) -> tuple[Any, bool]:
     """A stored walk-forward run's out-of-sample curve: each fold's test window traded again
     with the parameters chosen on its training window (warmed up on the bars before it), the
     windows chained as the analysis did. Returns its ``WalkForwardView`` and whether the stored
@@ -98,7 +100,7 @@ def replay_walkforward(bars: BarStore, run: RunDetail) -> tuple[Any, bool]:
 
     document = run.detail or {}
     config = document["config"]
-    frame = _stored_bars(bars, run)
+    frame = _stored_bars(stores, run)
     index = pd.DatetimeIndex(frame.index)
     backtest = BacktestConfig(**config["backtest"])
     cls = StrategyRef.of(config["strategy"]).resolve()
@@ -134,22 +136,22 @@ def _stitch(parts: list[tuple[pd.Series, pd.Series]], cash: float) -> tuple[pd.S
 # ------------------------------------------------------------------------------ stored runs
 
 
-def run_report(model: ReadModel, run_id: int, *, benchmark: str | None = None) -> Report:
+def run_report(data: ReadOnly, run_id: int, *, benchmark: str | None = None) -> Report:
     """The report of stored run ``run_id``, after its kind (``benchmark``: a stored symbol of
     the same resolution, for backtests)."""
     from algotrader.reports import build_report
 
-    run = model.run(run_id)
+    run = data.model.run(run_id)
     if benchmark and run.kind not in ("backtest", "study_point"):
         raise InvalidInputError(
             f"--benchmark applies to single-symbol backtests; run {run_id} is a {run.kind} run",
             "drop --benchmark (a portfolio's benchmark is chosen when it runs)",
         )
-    again = recompute(model, run)
+    again = recompute(data, run)
     info = run_info(run, data_changed=not again.same_data)
     if again.frame is None:
         return build_report(again.result, run=info)
-    bench = (_benchmark(model.bars, benchmark, run.resolution, run.end_ts)
+    bench = (_benchmark(data.stores, benchmark, run.resolution, run.end_ts)
              if benchmark else None)
     return build_report(again.result, bars=again.frame, symbol=run.symbol, benchmark=bench,
                         run=info)
@@ -167,14 +169,14 @@ def run_info(run: RunDetail, *, data_changed: bool = False) -> RunInfo:
     )
 
 
-def _benchmark(bars: BarStore, symbol: str, resolution: str, end: datetime) -> Benchmark:
+def _benchmark(stores: Stores, symbol: str, resolution: str, end: datetime) -> Benchmark:
     from algotrader.reports import Benchmark
 
     name = symbol.strip().upper()
     if not _SYMBOL.match(name):
         raise InvalidInputError(f"invalid benchmark symbol {symbol[:40]!r}", "use e.g. SPY")
     stop = (pd.Timestamp(end) + pd.Timedelta(microseconds=1)).to_pydatetime()
-    found = bars.load_bars(name, resolution, None, stop, indicators=False)
+    found = stores.bars.load_bars(name, resolution, None, stop, indicators=False)
     if found.empty:
         raise DataNotFoundError(
             f"no {resolution} bars of the benchmark {name} are stored",
@@ -186,14 +188,14 @@ def _benchmark(bars: BarStore, symbol: str, resolution: str, end: datetime) -> B
 # ------------------------------------------------------------------------------ studies
 
 
-def study_view(model: ReadModel, study_id: int) -> StudyView:
+def study_view(data: ReadOnly, study_id: int) -> StudyView:
     """A stored study with every stored point ranked (the points are runs)."""
     from algotrader.reports import PointView, StudyView
 
-    record = model.study(study_id)
+    record = data.model.study(study_id)
     names = tuple(record.config.get("space") or ())
     points: dict[int, PointView] = {}
-    for p in model.study_points(study_id):
+    for p in data.model.study_points(study_id):
         view = points.setdefault(p.point, PointView(
             p.point, {k: p.params.get(k) for k in names}, p.objective, {}, {}))
         view.metrics[p.symbol] = p.metrics
@@ -207,14 +209,14 @@ def study_view(model: ReadModel, study_id: int) -> StudyView:
     )
 
 
-def study_report(model: ReadModel, study_id: int, *, run_link: str = "") -> Report:
+def study_report(data: ReadOnly, study_id: int, *, run_link: str = "") -> Report:
     """The report of a stored study, with its best point's backtest (recomputed) appended;
     ``run_link`` (e.g. ``"/runs/{id}"``) turns run ids into links."""
     from algotrader.reports import build_report
 
-    view = study_view(model, study_id)
-    best_run = model.study(study_id).best_run_id
-    best = run_report(model, best_run) if best_run is not None else None
+    view = study_view(data, study_id)
+    best_run = data.model.study(study_id).best_run_id
+    best = run_report(data, best_run) if best_run is not None else None
     return build_report(view, best=best, run_link=run_link)
 
 
@@ -224,24 +226,24 @@ def study_report(model: ReadModel, study_id: int, *, run_link: str = "") -> Repo
 def write_report(settings: Settings, *, run_id: int | None = None, study_id: int | None = None,
                  output: str | Path | None = None, benchmark: str | None = None) -> Path:
     """Write the report of a stored run or study (default path under ``data/reports``)."""
-    from algotrader.app.browse import open_read_model
+    from algotrader.app.browse import open_readonly
 
     if (run_id is None) == (study_id is None):
         both = ", not both" if run_id is not None else ""
         raise InvalidInputError(f"give a RUN_ID or --study STUDY_ID{both}",
                                 "e.g. algotrader report 12, or algotrader report --study 3")
-    model = open_read_model(settings)
+    data = open_readonly(settings)
     try:
         if study_id is not None:
-            report = study_report(model, study_id)
-            record = model.study(study_id)
+            report = study_report(data, study_id)
+            record = data.model.study(study_id)
             default = f"study_{study_id}_{_slug(record.strategy)}.html"
         else:
             assert run_id is not None
-            report = run_report(model, run_id, benchmark=benchmark)
-            default = run_file_name(model.run(run_id))
+            report = run_report(data, run_id, benchmark=benchmark)
+            default = run_file_name(data.model.run(run_id))
     finally:
-        model.close()
+        data.close()
     return report.write(output or reports_dir(settings) / default)
 
 
@@ -251,17 +253,17 @@ def write_result_report(
 ) -> Path:
     """Write the report of what a command just ran and stored, from the result in memory
     (only the stored run's provenance is read back); default path under ``data/reports``."""
-    from algotrader.app.browse import open_read_model
+    from algotrader.app.browse import open_readonly
     from algotrader.app.research import StoredStudy
 
-    model = open_read_model(settings)
+    data = open_readonly(settings)
     try:
         if isinstance(stored, StoredStudy):
-            report, name = _study_result_report(model, stored)
+            report, name = _study_result_report(data.model, stored)
         else:
-            report, name = _run_result_report(model, stored)
+            report, name = _run_result_report(data.model, stored)
     finally:
-        model.close()
+        data.close()
     return report.write(output or reports_dir(settings) / name)
 
 

@@ -22,7 +22,6 @@ from algotrader.config import Settings
 from algotrader.db.engine import Database, open_database
 from algotrader.db.models import BacktestRun, MarketPrice, Order, Study
 from algotrader.db.runs import SqlRunStore
-from algotrader.db.store import SqlBarStore
 from algotrader.db.types import from_epoch_us
 from algotrader.errors import DataNotFoundError, InvalidInputError
 from algotrader.ports.browse import (
@@ -45,7 +44,6 @@ from algotrader.ports.browse import (
     pages,
 )
 from algotrader.ports.runs import StudyRecord
-from algotrader.ports.stores import BarStore
 from algotrader.timeframes import RESOLUTIONS
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -75,20 +73,16 @@ def open_readonly(settings: Settings | str) -> Database:
 
 
 class SqlReadModel:
-    """The :class:`~algotrader.ports.browse.ReadModel` of one read-only database.
+    """The :class:`~algotrader.ports.browse.ReadModel` of one database (open it with
+    :func:`open_readonly`); :meth:`close` disposes of the database's connections.
 
     ``synthetic_sources`` names the bar sources that are made up (runs on them are flagged).
     """
 
     def __init__(self, db: Database, synthetic_sources: frozenset[str]) -> None:
         self.db = db
-        self.bars: BarStore = SqlBarStore(db)
         self._runs = SqlRunStore(db)
         self._synthetic = synthetic_sources
-
-    @classmethod
-    def open(cls, settings: Settings | str, synthetic_sources: frozenset[str]) -> SqlReadModel:
-        return cls(open_readonly(settings), synthetic_sources)
 
     @property
     def display_url(self) -> str:

@@ -15,7 +15,6 @@ from typing import Any, Literal, Protocol
 
 from algotrader.errors import InvalidInputError
 from algotrader.ports.runs import RunRecord, StudyRecord
-from algotrader.ports.stores import BarStore
 
 MAX_PAGE_SIZE = 500
 KNOWN_METRICS: tuple[str, ...] = (
@@ -285,11 +284,8 @@ class ReadModel(Protocol):
     """Read-only queries over the stored runs, studies, bars and orders.
 
     Filtering, sorting and paging happen in the database; every method refuses what it cannot
-    answer with a :class:`~algotrader.errors.UserError`. ``bars`` reads stored bars through the
-    same read-only connections.
+    answer with a :class:`~algotrader.errors.UserError`.
     """
-
-    bars: BarStore
 
     @property
     def display_url(self) -> str:
