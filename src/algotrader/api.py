@@ -123,10 +123,13 @@ class Backtest(_FrameBacktest):
         is large, else this process); ``executor``: an executor object, ``"local"`` or a Dask
         address (``"tcp://scheduler:8786"``, or ``"dask-local"`` for a local cluster).
         """
+        from algotrader.app.research import study_executor
         from algotrader.research.api import optimize_backtest
 
         points = trials if method != "grid" and trials else None
-        executor, owned = _optimize_executor(self, executor, jobs, points, space)
+        executor, owned = study_executor(
+            self.strategy, self.path, len(self.frame), points, space, executor=executor, jobs=jobs
+        )
         try:
             return optimize_backtest(
                 self.frame,
@@ -148,26 +151,3 @@ class Backtest(_FrameBacktest):
         finally:
             if owned is not None:
                 owned.close()
-
-
-def _optimize_executor(
-    bt: Backtest, executor: Any, jobs: int | None, points: int | None, space: dict[str, Any]
-) -> tuple[Any, Any]:
-    """``(executor, the one to close afterwards or None)`` for :meth:`Backtest.optimize`."""
-    from algotrader.research.api import grid_size, worker_processes
-
-    if isinstance(executor, str):
-        from algotrader.executors import make_executor
-
-        made = make_executor(executor, jobs=jobs)
-        return made, made
-    if executor is not None:
-        return executor, None
-    count = points if points is not None else grid_size(space)
-    workers = worker_processes(bt.strategy, bt.path, len(bt.frame), count, jobs)
-    if workers <= 1:
-        return None, None
-    from algotrader.executors import LocalExecutor
-
-    pool = LocalExecutor(workers)
-    return pool, pool

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import os
 import re
 import signal
@@ -46,15 +47,26 @@ BACKTESTS = (
 
 @dataclass
 class Filled:
-    """A database with known content."""
+    """A database with known content: backtests (``run_ids`` per strategy), a portfolio run, a
+    study (its points are runs) and a walk-forward run."""
 
     url: str
     backend: str
     run_ids: dict[str, list[int]] = field(default_factory=dict)
+    portfolio: int = 0
+    walkforward: int = 0
+    study: int = 0
+    best_point: int = 0
+    points: int = 0
+
+    @property
+    def backtests(self) -> int:
+        return sum(len(v) for v in self.run_ids.values())
 
     @property
     def runs(self) -> int:
-        return sum(len(v) for v in self.run_ids.values())
+        """The runs listed by default (every kind but study points)."""
+        return self.backtests + 2
 
 
 def _cli(workdir: Path, *args: str) -> str:
@@ -106,11 +118,24 @@ def _fill(url: str, backend: str, workdir: Path) -> Filled:
     for symbol, res, strategy, params in BACKTESTS:
         out = _cli(workdir, *base, "backtest", "-s", symbol, "-r", res, "--strategy", strategy,
                    *params)
-        match = re.search(r"Run id: (\d+)", out)
-        assert match is not None, out
-        filled.run_ids.setdefault(strategy, []).append(int(match.group(1)))
+        filled.run_ids.setdefault(strategy, []).append(_run_id(out))
+    filled.portfolio = _run_id(_cli(workdir, *base, "portfolio", "-s", "SPY,QQQ", "--allocator",
+                                    "inverse_vol", "--param", "lookback=40"))
+    (study,) = json.loads(_cli(workdir, *base, "optimize", "-s", "SPY", "--grid", "fast=5,10,20",
+                               "--grid", "slow=30,50", "--json"))
+    filled.study, filled.best_point, filled.points = (
+        study["study_id"], study["best_run_id"], study["trials"])
+    filled.walkforward = _run_id(_cli(workdir, *base, "walkforward", "-s", "SPY", "--grid",
+                                      "fast=5,10", "--grid", "slow=30,50", "--train", "1 Y",
+                                      "--test", "6 M"))
     _orders(url)
     return filled
+
+
+def _run_id(out: str) -> int:
+    match = re.search(r"Run id: (\d+)", out)
+    assert match is not None, out
+    return int(match.group(1))
 
 
 PG_ADMIN_URL = os.environ.get("ALGOTRADER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -11,8 +11,9 @@ from .conftest import Filled, Server
 def test_the_schema_documents_the_api_and_hides_the_pages(server: Server) -> None:
     paths = set(httpx.get(f"{server.url}/openapi.json").json()["paths"])
     assert {"/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/rerun", "/api/compare",
-            "/api/data", "/api/orders"} <= paths
-    assert not any(p.startswith(("/runs", "/data", "/orders", "/compare")) for p in paths)
+            "/api/studies", "/api/studies/{study_id}", "/api/data", "/api/orders"} <= paths
+    assert not any(p.startswith(("/runs", "/data", "/orders", "/compare", "/studies"))
+                   for p in paths)
 
 
 def test_runs_are_sorted_and_paged_by_the_server(server: Server, filled: Filled) -> None:
@@ -59,6 +60,8 @@ def test_compare_returns_each_runs_curve(server: Server, filled: Filled) -> None
         ("/api/runs/0", 422, "run_id"),
         ("/api/runs/99999999999999999999", 422, "run_id"),
         ("/api/runs/424242", 404, "no backtest run with id 424242"),
+        ("/api/runs?kind=portfolios", 422, "did you mean 'portfolio'"),
+        ("/api/studies/424242", 404, "no study with id 424242"),
         ("/api/compare", 422, "ids"),
         ("/api/compare?ids=1&ids=1&ids=2&ids=3&ids=4&ids=5&ids=6&ids=7&ids=8", 422, "ids"),
         ("/api/nothing", 404, "no page"),
@@ -77,7 +80,33 @@ def test_every_answer_says_how_long_the_server_took(server: Server) -> None:
     assert timing.startswith("app;dur=") and float(timing.split("=")[1]) > 0
 
 
-def test_a_rerun_through_the_api_reproduces(server: Server, filled: Filled) -> None:
-    run_id = filled.run_ids["bollinger"][0]
-    verdict = httpx.post(f"{server.url}/api/runs/{run_id}/rerun", timeout=120).json()
-    assert verdict["reproduced"] and verdict["identical_trades"]
+@pytest.mark.parametrize("kind", ["backtest", "portfolio", "walkforward", "study_point"])
+def test_a_rerun_through_the_api_reproduces_every_kind(server: Server, filled: Filled,
+                                                       kind: str) -> None:
+    run_id = {"backtest": filled.run_ids["bollinger"][0], "portfolio": filled.portfolio,
+              "walkforward": filled.walkforward, "study_point": filled.best_point}[kind]
+    verdict = httpx.post(f"{server.url}/api/runs/{run_id}/rerun", timeout=300).json()
+    assert (verdict["kind"], verdict["reproduced"], verdict["identical_trades"]) == (
+        kind, True, True)
+
+
+def test_kinds_filter_the_runs(server: Server, filled: Filled) -> None:
+    listed = httpx.get(f"{server.url}/api/runs", params={"page_size": 500}).json()
+    assert listed["total"] == filled.runs
+    points = httpx.get(f"{server.url}/api/runs", params={
+        "study_id": filled.study, "page_size": 500}).json()
+    assert points["total"] == filled.points
+    assert {(r["kind"], r["study_id"]) for r in points["runs"]} == {("study_point", filled.study)}
+    everything = httpx.get(f"{server.url}/api/runs", params={"kind": "all"}).json()
+    assert everything["total"] == filled.runs + filled.points
+
+
+def test_a_study_and_its_points_best_first(server: Server, filled: Filled) -> None:
+    (row,) = [s for s in httpx.get(f"{server.url}/api/studies").json()["studies"]
+              if s["id"] == filled.study]
+    assert row["best_run_id"] == filled.best_point and row["n_trials"] == filled.points
+    body = httpx.get(f"{server.url}/api/studies/{filled.study}").json()
+    objectives = [p["objective"] for p in body["points"]]
+    assert body["points"][0]["run_id"] == filled.best_point
+    assert objectives == sorted(objectives, reverse=True)
+    assert body["study"]["summary"]["deflated_sharpe"]["trials"] == filled.points

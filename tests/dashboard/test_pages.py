@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from algotrader.db.engine import open_database
-from algotrader.db.store import BarStore
+from algotrader.db.store import SqlBarStore
 
 from .conftest import Filled, Server, Watched
 
@@ -37,8 +37,23 @@ def test_runs_page_filters_by_strategy(page: Watched, server: Server, filled: Fi
     page.page.wait_for_url("**strategy=ma_cross*")
     rows = page.page.locator("#runs tbody tr[data-run-id]")
     ids = sorted(int(x) for x in rows.evaluate_all("rows => rows.map(r => r.dataset.runId)"))
-    assert ids == sorted(filled.run_ids["ma_cross"])
+    assert ids == sorted([*filled.run_ids["ma_cross"], filled.walkforward])
     assert set(rows.evaluate_all("rows => rows.map(r => r.dataset.strategy)")) == {"ma_cross"}
+    assert page.clean()
+
+
+def test_study_points_show_when_their_kind_is_chosen(page: Watched, server: Server,
+                                                     filled: Filled) -> None:
+    page.page.goto(f"{server.url}/runs")
+    kinds = page.page.locator("#runs tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.kind)")
+    assert "study_point" not in kinds and {"backtest", "portfolio", "walkforward"} <= set(kinds)
+    page.page.select_option("select[name=kind]", "study_point")
+    page.page.click("#apply")
+    page.page.wait_for_url("**kind=study_point*")
+    rows = page.page.locator("#runs tbody tr[data-run-id]")
+    assert set(rows.evaluate_all("rows => rows.map(r => r.dataset.kind)")) == {"study_point"}
+    assert rows.count() == filled.points
     assert page.clean()
 
 
@@ -79,11 +94,41 @@ def test_two_runs_compared_side_by_side(page: Watched, server: Server, filled: F
     assert page.clean()
 
 
+def test_a_study_page_shows_its_heatmap_and_links_its_points(
+    page: Watched, server: Server, filled: Filled
+) -> None:
+    page.page.goto(f"{server.url}/studies")
+    page.page.click(f"#studies a[href='/studies/{filled.study}']")
+    page.page.wait_for_selector(".plotly-graph-div .main-svg", timeout=60_000)
+    assert page.page.locator(".plotly-graph-div .heatmaplayer image").count() >= 1
+    points = page.page.locator("section:has(h2:text-is('Points, best first')) tbody tr")
+    assert points.count() == filled.points
+    page.shot(f"study_{filled.backend}")
+    points.first.locator("a").click()
+    page.page.wait_for_url(f"**/runs/{filled.best_point}")
+    page.page.wait_for_selector(".plotly-graph-div .main-svg", timeout=60_000)
+    assert page.page.locator("#study-link").get_attribute("href") == f"/studies/{filled.study}"
+    assert page.clean(), (page.errors, page.outside)
+
+
+def test_a_portfolio_run_page_stacks_its_weights(page: Watched, server: Server,
+                                                 filled: Filled) -> None:
+    page.page.goto(f"{server.url}/runs?kind=portfolio")
+    page.page.click(f"#runs a[href='/runs/{filled.portfolio}']")
+    page.page.wait_for_selector(".plotly-graph-div .main-svg", timeout=60_000)
+    legend = page.page.locator(".legendtext").all_text_contents()
+    assert {"portfolio", "SPY", "QQQ"} <= set(legend)
+    assert page.page.locator("#kind").inner_text() == "portfolio"
+    assert page.page.locator("section:has(h2:text-is('Contribution per symbol'))").is_visible()
+    page.shot(f"portfolio_run_{filled.backend}")
+    assert page.clean(), (page.errors, page.outside)
+
+
 def test_data_page_shows_what_is_stored(page: Watched, server: Server, filled: Filled) -> None:
     page.page.goto(f"{server.url}/data")
     db = open_database(filled.url)
     try:
-        expected = {(s, r): BarStore(db).count(s, r) for s, r in
+        expected = {(s, r): SqlBarStore(db).count(s, r) for s, r in
                     (("SPY", "1d"), ("QQQ", "1d"), ("SPY", "1h"))}
     finally:
         db.dispose()

@@ -14,6 +14,7 @@ from algotrader.backtest import Backtest
 from algotrader.errors import InvalidInputError
 from algotrader.plotting import SYNTHETIC_NOTE
 from algotrader.reports import (
+    MAX_POINTS,
     Benchmark,
     Report,
     RunInfo,
@@ -25,7 +26,6 @@ from algotrader.reports import (
     rolling_sharpe,
     table_section,
 )
-from algotrader.reports._downsample import MAX_POINTS
 
 
 def _main(report: Report) -> go.Figure:

@@ -165,23 +165,26 @@ def _span(frame: pd.DataFrame | None) -> list[str] | None:
 
 def rerun_portfolio(settings: Settings, run: RunRecord) -> PortfolioResult:
     """Recompute a stored portfolio run on the same stored bars (refused if they changed)."""
+    with open_stores(settings) as stores:
+        return replay_portfolio(stores, run)
+
+
+def replay_portfolio(stores: Stores, run: RunRecord) -> PortfolioResult:
+    """:func:`rerun_portfolio` on the bars of open ``stores`` (e.g. read-only ones)."""
     assert run.detail is not None
     symbols = list(run.detail["symbols"])
-    with open_stores(settings) as stores:
-        bars = {
-            s: load_window(stores, s, run.resolution, run.start_ts, run.end_ts) for s in symbols
-        }
-        benchmark = run.config.get("benchmark")
-        span = run.detail.get("benchmark_span")
-        benchmark_bars = None
-        if benchmark and span:
-            last = pd.Timestamp(span[1]) + pd.Timedelta(microseconds=1)
-            benchmark_bars = stores.bars.load_bars(
-                benchmark,
-                run.resolution,
-                pd.Timestamp(span[0]).to_pydatetime(),
-                last.to_pydatetime(),
-            )
+    bars = {s: load_window(stores, s, run.resolution, run.start_ts, run.end_ts) for s in symbols}
+    benchmark = run.config.get("benchmark")
+    span = run.detail.get("benchmark_span")
+    benchmark_bars = None
+    if benchmark and span:
+        last = pd.Timestamp(span[1]) + pd.Timedelta(microseconds=1)
+        benchmark_bars = stores.bars.load_bars(
+            benchmark,
+            run.resolution,
+            pd.Timestamp(span[0]).to_pydatetime(),
+            last.to_pydatetime(),
+        )
     record = {
         "config": run.config,
         "fingerprint": run.data_fingerprint,

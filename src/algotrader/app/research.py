@@ -20,7 +20,7 @@ from algotrader.app._provenance import code_version, fingerprint
 from algotrader.app._stores import Stores, open_stores
 from algotrader.app.bars import DEFAULT_FETCH, ensure_bars, load_bars
 from algotrader.app.ingest import IngestListener
-from algotrader.backtest.result import BacktestConfig
+from algotrader.backtest.result import BacktestConfig, Result
 from algotrader.config import Settings
 from algotrader.errors import InvalidInputError
 from algotrader.ports.runs import RunRecord, StudyRecord
@@ -95,12 +95,19 @@ class ResearchRequest:
 
 @dataclass(frozen=True)
 class StoredStudy:
-    """A stored study: its id, the study itself, and the run id of every evaluated point."""
+    """A stored study: its id, the study itself, and the run id of every evaluated point.
+
+    ``point_runs`` holds every point's run per symbol, ``best_results`` the best point's
+    backtest per symbol and ``frames`` the bars it ran on (what its report draws).
+    """
 
     study_id: int
     study: Study
     run_ids: dict[int, int]
     heatmap: Path | None = None
+    point_runs: dict[int, dict[str, int]] = field(default_factory=dict)
+    best_results: dict[str, Result] = field(default_factory=dict)
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def best_run_id(self) -> int:
@@ -179,17 +186,23 @@ def _store_study(settings: Settings, study: Study, frames: dict[str, pd.DataFram
     best_point = study.best  # one clear line naming the first error when no point worked
     ok = [p for p in study.points if p.ok]
     points: list[RunRecord] = []
-    owners: list[int] = []
+    owners: list[tuple[int, str]] = []
+    best_results: dict[str, Result] = {}
     with open_stores(settings) as stores:
         for point in ok:
             for symbol in study.symbols:
-                points.append(_point_run(stores, study, point, symbol, frames[symbol]))
-                owners.append(point.id)
-        best = owners.index(best_point.id)
+                result = study.result(point, frames[symbol], symbol)
+                points.append(_point_run(stores, study, point, symbol, frames[symbol], result))
+                owners.append((point.id, symbol))
+                if point.id == best_point.id:
+                    best_results[symbol] = result
+        best = owners.index((best_point.id, study.symbols[0]))
         study_id, ids = stores.runs.add_study(_study_record(study), points, best)
     run_ids: dict[int, int] = {}
-    for owner, run_id in zip(owners, ids, strict=True):
+    point_runs: dict[int, dict[str, int]] = {}
+    for (owner, symbol), run_id in zip(owners, ids, strict=True):
         run_ids.setdefault(owner, run_id)  # a pooled point's first symbol
+        point_runs.setdefault(owner, {})[symbol] = run_id
     heatmap = _heatmap(settings, study, study_id)
     log.info(
         "study %d: %s, %d points, best %s",
@@ -198,13 +211,12 @@ def _store_study(settings: Settings, study: Study, frames: dict[str, pd.DataFram
         study.n_trials,
         study.best.params,
     )
-    return StoredStudy(study_id, study, run_ids, heatmap)
+    return StoredStudy(study_id, study, run_ids, heatmap, point_runs, best_results, frames)
 
 
 def _point_run(
-    stores: Stores, study: Study, point: Any, symbol: str, frame: pd.DataFrame
+    stores: Stores, study: Study, point: Any, symbol: str, frame: pd.DataFrame, result: Result
 ) -> RunRecord:
-    result = study.result(point, frame, symbol)
     document = result.to_dict()
     window = study.data[symbol]
     used = frame.loc[window.start : window.end]
@@ -275,6 +287,35 @@ def _heatmap(settings: Settings, study: Study, study_id: int) -> Path | None:
     target = settings.plots_dir / f"study_{study_id}_{x}_{y}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
     return heatmap_png(study, target, x, y)
+
+
+def study_executor(
+    strategy: Any,
+    path: str,
+    bars: int,
+    points: int | None,
+    space: dict[str, Any],
+    *,
+    executor: Any = None,
+    jobs: int | None = None,
+) -> tuple[Any, Any]:
+    """The executor a Python-API optimisation runs on, and the one to close afterwards (or
+    None): ``executor`` as given (an object, ``"local"`` or a Dask address), else worker
+    processes when the study is big enough to pay for them, else this process."""
+    from algotrader.executors import LocalExecutor, make_executor
+    from algotrader.research.api import grid_size, worker_processes
+
+    if isinstance(executor, str):
+        made = make_executor(executor, jobs=jobs)
+        return made, made
+    if executor is not None:
+        return executor, None
+    count = points if points is not None else grid_size(space)
+    workers = worker_processes(strategy, path, bars, count, jobs)
+    if workers <= 1:
+        return None, None
+    pool = LocalExecutor(workers)
+    return pool, pool
 
 
 # ------------------------------------------------------------------------------ walk-forward
@@ -446,4 +487,5 @@ __all__ = [
     "rerun_walkforward",
     "run_optimization",
     "run_walkforward",
+    "study_executor",
 ]

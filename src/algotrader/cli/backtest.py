@@ -12,6 +12,7 @@ from rich.table import Table
 
 from algotrader.cli._common import console, fmt_metric, parse_symbols, settings_from, shorten
 from algotrader.cli.ingest import ConsoleListener
+from algotrader.cli.report import print_saved
 from algotrader.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -118,6 +119,9 @@ _PLOT = typer.Option(
 )
 _PLOT_MODE = typer.Argument(None, help="`full` after --plot for the full plot.", show_default=False)
 _AS_JSON = typer.Option(False, "--json", help="Print the whole result as JSON.")
+_REPORT = typer.Option(
+    False, "--report", help="Write the interactive HTML report of the run (data/reports/)."
+)
 _FILL = typer.Option(
     "open", "--fill", help="open: next bar's open (default); close: the signal bar's close."
 )
@@ -157,6 +161,7 @@ def backtest(
     plot: bool = _PLOT,
     plot_mode: str | None = _PLOT_MODE,
     as_json: bool = _AS_JSON,
+    report: bool = _REPORT,
     fill: str = _FILL,
     allow_short: bool = _ALLOW_SHORT,
     whole_shares: bool = _WHOLE_SHARES,
@@ -201,12 +206,12 @@ def backtest(
     requests = [replace(template, symbol=s) for s in _symbols(symbol, universe)]
     settings = settings_from(ctx)
     if len(requests) > 1:
-        _run_batch(settings, requests, as_json=as_json, plot=plot, full=full)
+        _run_batch(settings, requests, as_json=as_json, plot=plot, full=full, report=report)
         return
     # --json prints nothing but the document: the ingest lines are left out.
     with ConsoleListener("auto-fetch") as listener:
         stored = run_backtest(settings, requests[0], None if as_json else listener)
-    _report(settings, stored, as_json=as_json, plot=plot, full=full)
+    _report(settings, stored, as_json=as_json, plot=plot, full=full, report=report)
 
 
 def _source(source: str | None) -> str | None:
@@ -240,6 +245,15 @@ def _chart(settings: Settings, stored: StoredRun, plot: bool, full: bool) -> Pat
     return save_backtest_chart(settings, stored, full=full)
 
 
+def html_report(settings: Settings, stored: Any) -> Path:
+    """Write the report of what was just run and stored (from memory), print where."""
+    from algotrader.app.reports import write_result_report
+
+    path = write_result_report(settings, stored)
+    print_saved(path)
+    return path
+
+
 def _document(stored: StoredRun, chart: Path | None) -> dict[str, Any]:
     document = stored.result.to_dict()
     document.update(
@@ -255,12 +269,17 @@ def _document(stored: StoredRun, chart: Path | None) -> dict[str, Any]:
 
 
 def _report(
-    settings: Settings, stored: StoredRun, *, as_json: bool, plot: bool, full: bool
+    settings: Settings, stored: StoredRun, *, as_json: bool, plot: bool, full: bool, report: bool
 ) -> None:
     result = stored.result
     chart = _chart(settings, stored, plot, full)
     if as_json:
-        print(json.dumps(_document(stored, chart), indent=2))
+        document = _document(stored, chart)
+        if report:
+            from algotrader.app.reports import write_result_report
+
+            document["report"] = str(write_result_report(settings, stored))
+        print(json.dumps(document, indent=2))
         return
     label = " [synthetic data]" if stored.synthetic else ""
     console.print(
@@ -270,10 +289,13 @@ def _report(
     console.print(f"Run id: {stored.run_id} (`algotrader runs show {stored.run_id}`)")
     if chart is not None:
         console.print(f"Saved plot: {chart}")
+    if report:
+        html_report(settings, stored)
 
 
 def _run_batch(
-    settings: Settings, requests: list[Any], *, as_json: bool, plot: bool, full: bool
+    settings: Settings, requests: list[Any], *, as_json: bool, plot: bool, full: bool,
+    report: bool = False,
 ) -> None:
     from rich.progress import Progress
 
@@ -288,15 +310,28 @@ def _run_batch(
             listener=None if as_json else ConsoleListener("auto-fetch"),
         )
     charts = {i.symbol: _chart(settings, i.run, plot, full) for i in items if i.run is not None}
+    reports = _batch_reports(settings, items) if report else {}
     if as_json:
-        print(json.dumps([_batch_document(i, charts.get(i.symbol)) for i in items], indent=2))
+        documents = [_batch_document(i, charts.get(i.symbol)) for i in items]
+        for document in documents:
+            if document["symbol"] in reports:
+                document["report"] = str(reports[document["symbol"]])
+        print(json.dumps(documents, indent=2))
     else:
         console.print(_batch_table(items))
         for path in charts.values():
             if path is not None:
                 console.print(f"Saved plot: {path}")
+        for path in reports.values():
+            print_saved(path)
     if any(item.run is None for item in items):
         raise typer.Exit(1)
+
+
+def _batch_reports(settings: Settings, items: list[BatchItem]) -> dict[str, Path]:
+    from algotrader.app.reports import write_result_report
+
+    return {i.symbol: write_result_report(settings, i.run) for i in items if i.run is not None}
 
 
 def _batch_document(item: BatchItem, chart: Path | None) -> dict[str, Any]:

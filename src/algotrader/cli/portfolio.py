@@ -58,6 +58,9 @@ _MIN = typer.Option(0.0, "--commission-min", help="Minimum commission per order.
 _SLIPPAGE = typer.Option(0.0, "--slippage-bps", help="Adverse price move per fill, in bps.")
 _PLOT = typer.Option(False, "--plot", help="Save equity, drawdown and weights as a PNG.")
 _JSON = typer.Option(False, "--json", help="Print the whole result as JSON.")
+_REPORT = typer.Option(
+    False, "--report", help="Write the interactive HTML report of the run (data/reports/)."
+)
 
 
 def portfolio(
@@ -84,6 +87,7 @@ def portfolio(
     slippage_bps: float = _SLIPPAGE,
     plot: bool = _PLOT,
     as_json: bool = _JSON,
+    report: bool = _REPORT,
 ) -> None:
     """Backtest an allocation over several symbols with one cash account and rebalancing."""
     from pathlib import Path
@@ -125,6 +129,7 @@ def portfolio(
     with ConsoleListener("auto-fetch", len(symbols)) as listener:
         stored = run_portfolio(settings, request, None if as_json else listener)
     chart = _chart(settings, stored) if plot else None
+    written = _html_report(settings, stored) if report else None
     if as_json:
         print(
             json.dumps(
@@ -133,14 +138,13 @@ def portfolio(
                     **stored.result.to_dict(),
                     "synthetic": stored.synthetic,
                     "plot": str(chart) if chart else None,
+                    "report": str(written) if written else None,
                 },
                 indent=2,
             )
         )
         return
-    _render(stored)
-    if chart is not None:
-        console.print(f"Saved plot: {chart}")
+    _render(stored, chart, written)
 
 
 def _caps(pairs: list[str]) -> dict[str, float]:
@@ -165,7 +169,13 @@ def _chart(settings: Any, stored: Any) -> Any:
     return save_portfolio_chart(settings, stored)
 
 
-def _render(stored: Any) -> None:
+def _html_report(settings: Any, stored: Any) -> Any:
+    from algotrader.app.reports import write_result_report
+
+    return write_result_report(settings, stored)
+
+
+def _render(stored: Any, chart: Any = None, written: Any = None) -> None:
     result = stored.result
     label = " [synthetic data]" if stored.synthetic else ""
     console.print(f"Portfolio complete: {result.summary()}{label}")
@@ -203,6 +213,12 @@ def _render(stored: Any) -> None:
         )
     console.print(per)
     console.print(f"Run id: {stored.run_id} (`algotrader runs show {stored.run_id}`)")
+    if chart is not None:
+        console.print(f"Saved plot: {chart}")
+    if written is not None:
+        from algotrader.cli.report import print_saved
+
+        print_saved(written)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -13,6 +14,7 @@ from rich.table import Table
 from algotrader.cli._common import console, fmt_metric, parse_symbols, settings_from
 from algotrader.cli.backtest import parse_params, strategies_app
 from algotrader.cli.ingest import ConsoleListener
+from algotrader.cli.report import print_saved
 from algotrader.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -52,6 +54,9 @@ _DURATION = typer.Option(None, "-d", "--duration", help='Only the last DURATION,
 _AUTO_FETCH = typer.Option(False, "--auto-fetch", help="Fetch missing bars first.")
 _SOURCE = typer.Option(None, "--source", help="Data source for --auto-fetch.")
 _JSON = typer.Option(False, "--json", help="Print the result as JSON.")
+_REPORT = typer.Option(
+    False, "--report", help="Write the interactive HTML report of what ran (data/reports/)."
+)
 
 
 def _request(**given: Any) -> ResearchRequest:
@@ -96,6 +101,7 @@ def optimize(
     auto_fetch: bool = _AUTO_FETCH,
     source: str | None = _SOURCE,
     as_json: bool = _JSON,
+    report: bool = _REPORT,
 ) -> None:
     """Evaluate a grid (or an Optuna search) of strategy parameters on stored bars; store every
     point as a run, rank them, and report the deflated Sharpe ratio and the PBO."""
@@ -121,20 +127,28 @@ def optimize(
         source=source,
     )
     settings = settings_from(ctx)
-    progress, report = _progress(not as_json)
+    progress, progressed = _progress(not as_json)
     with ConsoleListener("auto-fetch") as listener, progress:
-        stored = run_optimization(settings, request, None if as_json else listener, report)
+        stored = run_optimization(settings, request, None if as_json else listener, progressed)
+    written = {s.study_id: _html_report(settings, s) for s in stored} if report else {}
     if as_json:
-        print(json.dumps([_study_document(s, top) for s in stored], indent=2, default=str))
+        documents = [_study_document(s, top, written.get(s.study_id)) for s in stored]
+        print(json.dumps(documents, indent=2, default=str))
         return
     for item in stored:
-        _render_study(item, top)
+        _render_study(item, top, written.get(item.study_id))
 
 
 _SHOWN_METRICS = ("total_return", "cagr", "sharpe", "max_drawdown", "num_trades", "win_rate")
 
 
-def _study_document(stored: StoredStudy, top: int) -> dict[str, Any]:
+def _html_report(settings: Any, stored: Any) -> Path:
+    from algotrader.app.reports import write_result_report
+
+    return write_result_report(settings, stored)
+
+
+def _study_document(stored: StoredStudy, top: int, written: Path | None = None) -> dict[str, Any]:
     document = stored.study.to_dict(top=top)
     dsr = stored.study.deflated_sharpe()
     document.update(
@@ -142,11 +156,12 @@ def _study_document(stored: StoredStudy, top: int) -> dict[str, Any]:
         best_run_id=stored.best_run_id,
         deflated_sharpe=dsr.to_dict(),
         heatmap=str(stored.heatmap) if stored.heatmap else None,
+        report=str(written) if written else None,
     )
     return document
 
 
-def _render_study(stored: StoredStudy, top: int) -> None:
+def _render_study(stored: StoredStudy, top: int, written: Path | None = None) -> None:
     study = stored.study
     console.print(
         f"Study {stored.study_id}: {study.config.to_dict()['strategy']} on "
@@ -174,6 +189,8 @@ def _render_study(stored: StoredStudy, top: int) -> None:
         console.print(f"Probability of backtest overfitting: n/a ({exc.problem})")
     if stored.heatmap is not None:
         console.print(f"Saved plot: {stored.heatmap}")
+    if written is not None:
+        print_saved(written)
 
 
 def _cell(column: str, value: Any) -> str:
@@ -206,6 +223,7 @@ def walkforward(
     auto_fetch: bool = _AUTO_FETCH,
     source: str | None = _SOURCE,
     as_json: bool = _JSON,
+    report: bool = _REPORT,
 ) -> None:
     """Optimise on each training window, trade the best point on the next test window, stitch
     the out-of-sample equity; in- vs out-of-sample per fold and overall (stored as a run)."""
@@ -231,7 +249,7 @@ def walkforward(
         source=source,
     )
     settings = settings_from(ctx)
-    progress, report = _progress(not as_json)
+    progress, progressed = _progress(not as_json)
     with ConsoleListener("auto-fetch") as listener, progress:
         stored = run_walkforward(
             settings,
@@ -240,16 +258,17 @@ def walkforward(
             test=parse_duration(test),
             anchored=anchored,
             listener=None if as_json else listener,
-            progress=report,
+            progress=progressed,
         )
+    written = _html_report(settings, stored) if report else None
     if as_json:
         document = {"run_id": stored.run_id, **stored.result.to_dict(), "plot": str(stored.chart)}
-        print(json.dumps(document, indent=2, default=str))
+        print(json.dumps({**document, "report": written and str(written)}, indent=2, default=str))
         return
-    _render_walkforward(stored)
+    _render_walkforward(stored, written)
 
 
-def _render_walkforward(stored: Any) -> None:
+def _render_walkforward(stored: Any, written: Path | None = None) -> None:
     result = stored.result
     folds = result.table().reset_index()
     out = Table(*[str(c) for c in folds.columns], title="folds", title_justify="left")
@@ -266,6 +285,8 @@ def _render_walkforward(stored: Any) -> None:
     )
     console.print(f"Run id: {stored.run_id} (`algotrader runs show {stored.run_id}`)")
     console.print(f"Saved plot: {stored.chart}")
+    if written is not None:
+        print_saved(written)
 
 
 studies_app = typer.Typer(help="Optimisation studies.", no_args_is_help=True)

@@ -259,9 +259,9 @@ def archive(
 def _time(text: str | None, what: str) -> datetime | None:
     if text is None:
         return None
-    from algotrader.data.providers.base import as_utc
+    from algotrader.timeframes import parse_instant
 
-    return as_utc(text, what).to_pydatetime()
+    return parse_instant(text, what)
 
 
 def publish(ctx: typer.Context, request: IngestRequest) -> None:

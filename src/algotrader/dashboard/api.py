@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 
 from algotrader.app import browse
-from algotrader.db.engine import Database
+from algotrader.app.browse import Browser
 from algotrader.timeframes import RESOLUTIONS
 
 MAX_ID = 2**63 - 1
@@ -48,6 +48,9 @@ SortKey = enum.StrEnum(  # type: ignore[misc]
     {f"{d}{k}": f"{d}{k}" for k in (*browse.RUN_COLUMNS, *browse.KNOWN_METRICS) for d in ("", "-")},
 )
 ResolutionName = enum.StrEnum("ResolutionName", {r: r for r in RESOLUTIONS})  # type: ignore[misc]
+KindName = enum.StrEnum(  # type: ignore[misc]
+    "KindName", {k: k for k in (*browse.RUN_KINDS, browse.ALL_KINDS)}
+)
 
 
 class ErrorBody(BaseModel):
@@ -66,13 +69,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
 
 
-def get_db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
+def get_browser(request: Request) -> Browser:
+    browser: Browser = request.app.state.browser
+    return browser
 
 
-DB = Annotated[Database, Depends(get_db)]
+Use = Annotated[Browser, Depends(get_browser)]
 RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="A stored run's id.")]
+StudyId = Annotated[int, Path(ge=1, le=MAX_ID, description="A stored study's id.")]
+Page = Annotated[int, Query(ge=1, le=1_000_000)]
+PageSize = Annotated[int, Query(ge=1, le=browse.MAX_PAGE_SIZE)]
 
 
 @dataclass(frozen=True)
@@ -82,17 +88,23 @@ class Health:
 
 
 @router.get("/health")
-def health(db: DB) -> Health:
+def health(browser: Use) -> Health:
     """The dashboard is up; which database it reads (password masked)."""
-    return Health("ok", db.display_url)
+    return Health("ok", browser.display_url)
 
 
 @router.get("/runs")
 def runs(
-    db: DB,
+    browser: Use,
     symbol: Annotated[str | None, Query(pattern=SYMBOL_PATTERN)] = None,
     strategy: Annotated[str | None, Query(pattern=TEXT_PATTERN)] = None,
     resolution: ResolutionName | None = None,
+    kind: Annotated[KindName | None, Query(
+        description="Only runs of this kind; default: every kind but study points (all: every "
+                    "kind)",
+    )] = None,
+    study_id: Annotated[int | None, Query(ge=1, le=MAX_ID,
+                                          description="Only the points of this study")] = None,
     param: Annotated[list[ParamFilter] | None, Query(
         description="Parameter filter NAME OP VALUE (repeatable), e.g. fast=10",
     )] = None,
@@ -102,71 +114,48 @@ def runs(
     created_from: Rfc3339 | None = None,
     created_to: Rfc3339 | None = None,
     sort: SortKey = SortKey("-id"),
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=browse.MAX_PAGE_SIZE)] = 50,
+    page: Page = 1,
+    page_size: PageSize = 50,
 ) -> browse.RunPage:
     """Stored runs, filtered, sorted (``-name`` descending) and paginated by the database."""
     query = browse.RunQuery(
         symbol=symbol, strategy=strategy, resolution=resolution.value if resolution else None,
+        kind=kind.value if kind else None, study_id=study_id,
         params=tuple(browse.Condition.parse(p, what="parameter") for p in param or ()),
         metrics=tuple(browse.Condition.parse(m) for m in metric or ()),
         created_from=created_from, created_to=created_to, sort=sort.value, page=page,
         page_size=page_size,
     )
-    return browse.list_runs(db, query)
+    return browser.runs(query)
 
 
 @router.get("/runs/facets")
-def facets(db: DB) -> browse.RunFacets:
+def facets(browser: Use) -> browse.RunFacets:
     """What runs can be filtered and sorted by."""
-    return browse.run_facets(db)
+    return browser.facets()
 
 
 @router.get("/runs/{run_id}")
-def run(db: DB, run_id: RunId) -> browse.RunDetail:
-    """Everything stored about one run (parameters, settings, metrics, trades, provenance)."""
-    return browse.get_run(db, run_id)
-
-
-@dataclass(frozen=True)
-class RunSeries:
-    """A run's curves, recomputed on its stored bars, at most ``max_points`` points."""
-
-    run_id: int
-    ts: list[datetime]
-    equity: list[float | None]
-    buy_hold: list[float | None]
-    drawdown: list[float | None]
-
-
-def _plain(values: np.ndarray) -> list[float | None]:
-    return [float(v) if np.isfinite(v) else None for v in values]
+def run(browser: Use, run_id: RunId) -> browse.RunDetail:
+    """Everything stored about one run (parameters, settings, metrics, trades, provenance,
+    and what only its kind has)."""
+    return browser.run(run_id)
 
 
 @router.get("/runs/{run_id}/series")
 def series(
-    db: DB, run_id: RunId, max_points: Annotated[int, Query(ge=10, le=20_000)] = 2_000
-) -> RunSeries:
-    """Equity, buy & hold and drawdown of a run (downsampled; the deepest drawdown kept)."""
-    from algotrader.reports._downsample import buckets_for
-    from algotrader.reports.charts import drawdown
-
-    again = browse.recompute(db, browse.get_run(db, run_id))
-    equity = again.result.equity
-    buckets = buckets_for(pd.DatetimeIndex(equity.index), max_points)
-    index = pd.DatetimeIndex(equity.index)[buckets.ends]
-    return RunSeries(
-        run_id, list(index.to_pydatetime()),
-        _plain(buckets.last(equity.to_numpy(np.float64))),
-        _plain(buckets.last(again.result.buy_hold.to_numpy(np.float64))),
-        _plain(buckets.low(drawdown(equity.to_numpy(np.float64)))),
-    )
+    browser: Use, run_id: RunId, max_points: Annotated[int, Query(ge=10, le=20_000)] = 2_000
+) -> browse.RunSeries:
+    """Equity, baseline (buy & hold, or a portfolio's benchmark) and drawdown of a run,
+    recomputed on its stored bars and downsampled (the deepest drawdown kept)."""
+    return browser.series(run_id, max_points)
 
 
 @router.post("/runs/{run_id}/rerun")
-def rerun(db: DB, run_id: RunId) -> browse.RerunVerdict:
-    """Recompute a stored run and say whether it reproduced to the last bit (stores nothing)."""
-    return browse.rerun_verdict(db, run_id)
+def rerun(browser: Use, run_id: RunId) -> browse.RerunVerdict:
+    """Recompute a stored run of any kind and say whether it reproduced to the last bit
+    (stores nothing)."""
+    return browser.rerun(run_id)
 
 
 @dataclass(frozen=True)
@@ -186,22 +175,23 @@ class ComparisonBody:
 
 def run_label(run: browse.RunSummary) -> str:
     params = ", ".join(f"{k}={v}" for k, v in run.params.items())
-    return f"#{run.id} {run.symbol} {run.resolution} {run.strategy}" + (
+    kind = "" if run.kind in ("backtest", "study_point") else f"{run.kind} "
+    return f"#{run.id} {kind}{run.symbol} {run.resolution} {run.strategy}" + (
         f" ({params})" if params else "")
 
 
 @router.get("/compare")
 def compare(
-    db: DB,
+    browser: Use,
     ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Query(
         min_length=1, max_length=browse.MAX_COMPARED, description="Run ids (repeat: ids=1&ids=2)",
     )],
     max_points: Annotated[int, Query(ge=10, le=20_000)] = 2_000,
 ) -> ComparisonBody:
     """Runs side by side: their stored metrics and their equity curves as returns."""
-    from algotrader.reports._downsample import buckets_for
+    from algotrader.reports import buckets_for
 
-    found = browse.compare_runs(db, ids)
+    found = browser.compare(ids)
     curves = []
     for r in found.runs:
         curve = found.curves.get(r.id)
@@ -211,24 +201,39 @@ def compare(
         index = pd.DatetimeIndex(curve.index)[buckets.ends]
         curves.append(Curve(r.id, run_label(r), list(index.to_pydatetime()),
                             _plain(buckets.last(curve.to_numpy(np.float64)))))
-    fields = browse.RunSummary.__dataclass_fields__
-    summaries = [browse.RunSummary(**{f: getattr(r, f) for f in fields}) for r in found.runs]
-    return ComparisonBody(summaries, curves, found.notes)
+    return ComparisonBody([r.summary() for r in found.runs], curves, found.notes)
+
+
+def _plain(values: np.ndarray) -> list[float | None]:
+    return [float(v) if np.isfinite(v) else None for v in values]
+
+
+@router.get("/studies")
+def studies(browser: Use, page: Page = 1, page_size: PageSize = 50) -> browse.StudyPage:
+    """Stored optimisation studies, newest first, with their best point, DSR and PBO."""
+    return browser.studies(page, page_size)
+
+
+@router.get("/studies/{study_id}")
+def study(browser: Use, study_id: StudyId) -> browse.StudyOverview:
+    """One study (configuration, statistics, summary) and every stored point, best first
+    (each point is a run: ``/api/runs/{run_id}``)."""
+    return browser.study(study_id)
 
 
 @router.get("/data")
-def data(db: DB) -> list[browse.SeriesInventory]:
+def data(browser: Use) -> list[browse.SeriesInventory]:
     """What is stored per symbol and resolution: first/last bar, count, gaps, sources."""
-    return browse.data_inventory(db)
+    return browser.inventory()
 
 
 @router.get("/orders")
 def orders(
-    db: DB,
+    browser: Use,
     symbol: Annotated[str | None, Query(pattern=SYMBOL_PATTERN)] = None,
     status: Annotated[str | None, Query(pattern=r"^[A-Za-z]{1,32}$")] = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=browse.MAX_PAGE_SIZE)] = 50,
+    page: Page = 1,
+    page_size: PageSize = 50,
 ) -> browse.OrderPage:
     """The order log, newest first, with each order's status history."""
-    return browse.list_orders(db, symbol=symbol, status=status, page=page, page_size=page_size)
+    return browser.orders(symbol=symbol, status=status, page=page, page_size=page_size)

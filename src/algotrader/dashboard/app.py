@@ -14,11 +14,10 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
 
-from algotrader.app.browse import open_readonly
+from algotrader.app.browse import Browser
 from algotrader.config import Settings
 from algotrader.dashboard import api, errors, pages
 from algotrader.dashboard.security import ServerTiming, TokenGate
-from algotrader.db.engine import Database
 
 _HERE = Path(__file__).resolve().parent
 
@@ -41,31 +40,32 @@ def _plotly_route(request: Request) -> Response:
 
 
 def create_app(
-    database: Database | Settings | str,
+    database: Browser | Settings | str,
     *,
     token: str | None = None,
     allowed_hosts: list[str] | None = None,
 ) -> FastAPI:
-    """The dashboard over ``database`` (an open database, settings or a URL).
+    """The dashboard over ``database`` (an open :class:`~algotrader.app.browse.Browser`,
+    settings or a URL).
 
     Its connections are read-only. ``token`` makes every request prove it (see
     :class:`~algotrader.dashboard.security.TokenGate`); ``allowed_hosts`` refuses other Host
     headers (DNS rebinding).
     """
-    db = database if isinstance(database, Database) else open_readonly(database)
+    browser = database if isinstance(database, Browser) else Browser.open(database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        db.dispose()
+        browser.close()
 
     app = FastAPI(
         title="algotrader dashboard", version=_version(), lifespan=lifespan,
-        description="Stored backtest runs, their reports, stored data and the order log. "
-                    "Read-only.",
+        description="Stored runs (backtests, portfolios, walk-forward analyses, study points), "
+                    "studies, their reports, stored data and the order log. Read-only.",
         docs_url=None, redoc_url=None,  # their pages load scripts from a CDN
     )
-    app.state.db = db
+    app.state.browser = browser
     app.state.templates = _templates()
     errors.install(app)
     app.add_api_route("/static/plotly.min.js", _plotly_route, include_in_schema=False)

@@ -14,10 +14,10 @@ import plotly.graph_objects as go
 from algotrader.errors import InvalidInputError
 from algotrader.frames import INDICATOR_COLUMNS
 from algotrader.plotting.spec import plot_spec_for, prepared, resolve_strategy
-from algotrader.reports._downsample import MAX_POINTS
 from algotrader.reports.charts import ChartInput, heatmap_figure, monthly_returns
 from algotrader.reports.charts import backtest_figure as _main_figure
 from algotrader.reports.document import FigureSection, Report
+from algotrader.reports.downsample import MAX_POINTS
 from algotrader.reports.tables import metrics_table, run_table, trades_table
 
 if TYPE_CHECKING:

@@ -17,9 +17,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from algotrader.plotting.charts import SYNTHETIC_NOTE
 from algotrader.plotting.spec import Band, Histogram, Line, Panel, PlotSpec, Trend
-from algotrader.reports._downsample import MAX_POINTS, Buckets, buckets_for
+from algotrader.reports._timeline import style_timeline
+from algotrader.reports.downsample import MAX_POINTS, Buckets, buckets_for
 
 if TYPE_CHECKING:
     from algotrader.backtest.result import Result
@@ -106,25 +106,7 @@ def backtest_figure(data: ChartInput, max_points: int = MAX_POINTS) -> go.Figure
 
 
 def _layout(fig: go.Figure, data: ChartInput, buckets: Buckets, height: int, rows: int) -> None:
-    note = f" (1 candle = {buckets.size} bars)" if buckets.size > 1 else ""
-    fig.update_layout(
-        title={"text": data.title + note, "x": 0.01, "font": {"size": 16}},
-        height=height + 90, template="plotly_white", hovermode="closest", dragmode="zoom",
-        margin={"l": 70, "r": 20, "t": 80, "b": 40},
-        legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0.0, "font": {"size": 11}},
-        uirevision="report",
-    )
-    fig.update_xaxes(
-        type="category", categoryorder="array", categoryarray=buckets.labels, nticks=10,
-        showspikes=True, spikemode="across", spikethickness=1, spikecolor="#999",
-        rangeslider_visible=False, showgrid=True, gridcolor="#eee",
-    )
-    fig.update_xaxes(title_text="UTC", row=rows, col=1)
-    if data.synthetic:
-        fig.add_annotation(
-            text=SYNTHETIC_NOTE, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
-            textangle=-20, font={"size": 44, "color": "rgba(128,128,128,0.18)"},
-        )
+    style_timeline(fig, data.title, buckets, height, rows, data.synthetic, unit="candle")
 
 
 def _two_colours(up: np.ndarray) -> dict[str, Any]:

@@ -45,7 +45,8 @@ class FigureSection:
 @dataclass(frozen=True)
 class TableSection:
     """A table of already formatted cells; ``numeric`` columns are right-aligned and sort as
-    numbers (click a header to sort)."""
+    numbers (click a header to sort). ``links`` (one address per row, ``""`` for none) turns
+    the cells of column ``link_column`` into links (e.g. a run id to its dashboard page)."""
 
     title: str
     columns: tuple[str, ...]
@@ -53,6 +54,8 @@ class TableSection:
     numeric: tuple[bool, ...] = ()
     note: str = ""
     width: Width = "full"
+    link_column: int = 0
+    links: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -133,8 +136,10 @@ def _render_section(section: Section, div_id: str) -> Markup:
         )
     if isinstance(section, TableSection):
         numeric = section.numeric or tuple(False for _ in section.columns)
+        body = (_linked_body(section, numeric) if section.links
+                else _table_body(section.rows, numeric))
         return Markup(_template("section_table.html.j2").render(
-            s=section, numeric=numeric, body=Markup(_table_body(section.rows, numeric))))
+            s=section, numeric=numeric, body=Markup(body)))
     return Markup(_template("section_note.html.j2").render(s=section))
 
 
@@ -146,6 +151,20 @@ def _table_body(rows: tuple[tuple[str, ...], ...], numeric: tuple[bool, ...]) ->
                          zip(opening, row, strict=False)) + "</tr>"
         for row in rows
     )
+
+
+def _linked_body(section: TableSection, numeric: tuple[bool, ...]) -> str:
+    """Like :func:`_table_body`, with the cells of ``link_column`` as links."""
+    out = []
+    for row, href in zip(section.rows, section.links, strict=True):
+        cells = []
+        for k, (cell, is_num) in enumerate(zip(row, numeric, strict=False)):
+            text = html.escape(cell, quote=False)
+            if k == section.link_column and href:
+                text = f'<a href="{html.escape(href, quote=True)}">{text}</a>'
+            cells.append(f'<td class="num">{text}</td>' if is_num else f"<td>{text}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    return "\n".join(out)
 
 
 @cache

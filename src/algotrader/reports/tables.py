@@ -108,9 +108,9 @@ def metrics_table(result: Result, benchmark: pd.Series | None = None,
     )
 
 
-def _plain(value: Any) -> str:
+def plain(value: Any) -> str:
     if isinstance(value, Mapping):
-        return ", ".join(f"{k}={_plain(v)}" for k, v in value.items()) or "(none)"
+        return ", ".join(f"{k}={plain(v)}" for k, v in value.items()) or "(none)"
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
@@ -128,8 +128,8 @@ def run_table(result: Result, info: RunInfo, synthetic: bool) -> TableSection:
         ("symbol", info.symbol or "(not given)"),
         ("resolution", result.resolution),
         ("strategy", result.strategy),
-        ("parameters", _plain(result.params)),
-        ("settings", _plain(result.config.to_dict())),
+        ("parameters", plain(result.params)),
+        ("settings", plain(result.config.to_dict())),
         ("bars", f"{len(index):,}"),
         ("first bar (UTC)", f"{index[0]:%Y-%m-%d %H:%M}" if len(index) else ""),
         ("last bar (UTC)", f"{index[-1]:%Y-%m-%d %H:%M}" if len(index) else ""),
@@ -143,35 +143,42 @@ def run_table(result: Result, info: RunInfo, synthetic: bool) -> TableSection:
     return TableSection("Run", ("field", "value"), tuple(rows), width="half")
 
 
-def trades_table(trades: pd.DataFrame) -> TableSection:
-    """One row per round trip (the latest :data:`MAX_TRADE_ROWS`)."""
+def trades_table(trades: pd.DataFrame, title: str = "Trades") -> TableSection:
+    """One row per round trip (the latest :data:`MAX_TRADE_ROWS`); a ``symbol`` column when the
+    trades have one (portfolios), a ``fold`` column when they have one (walk-forward)."""
     shown = trades.iloc[-MAX_TRADE_ROWS:]
     first = len(trades) - len(shown)
-    entry = pd.DatetimeIndex(shown["entry_time"]).strftime("%Y-%m-%d %H:%M")
+    extra = [c for c in ("fold", "symbol") if c in shown.columns]
+    entry = pd.DatetimeIndex(pd.to_datetime(shown["entry_time"], utc=True)).strftime(
+        "%Y-%m-%d %H:%M")
     exit_time = pd.DatetimeIndex(pd.to_datetime(shown["exit_time"], utc=True))
     exits = np.where(exit_time.isna(), "open", exit_time.strftime("%Y-%m-%d %H:%M"))
     exit_price = shown["exit_price"].to_numpy(np.float64)
     columns = zip(
+        *(shown[c].astype(str) for c in extra),
         shown["side"], entry, shown["entry_price"].to_numpy(np.float64), exits, exit_price,
         shown["quantity"].to_numpy(np.float64), shown["pnl"].to_numpy(np.float64),
         shown["return_pct"].to_numpy(np.float64), shown["commission"].to_numpy(np.float64),
         strict=True,
     )
+    n = len(extra)
     rows = [
-        (str(k), str(side), str(t0), f"{p0:,.4f}", str(t1),
+        (str(k), *values[:n], str(side), str(t0), f"{p0:,.4f}", str(t1),
          "" if np.isnan(p1) else f"{p1:,.4f}", f"{qty:,.4f}", f"{pnl:,.2f}", f"{ret:+.2f}%",
          f"{fee:,.2f}")
-        for k, (side, t0, p0, t1, p1, qty, pnl, ret, fee) in enumerate(columns, start=first + 1)
+        for k, values in enumerate(columns, start=first + 1)
+        for side, t0, p0, t1, p1, qty, pnl, ret, fee in (values[n:],)
     ]
     note = (f"Showing the latest {len(shown):,} of {len(trades):,} trades."
             if first else f"{len(trades):,} trades")
     if len(trades) and bool(trades["open"].iloc[-1]):
         note += "; the last one is still open, marked to the last close."
     return TableSection(
-        "Trades",
-        ("#", "side", "entry (UTC)", "entry price", "exit (UTC)", "exit price", "quantity",
-         "P&L", "return", "commission"),
-        tuple(rows), numeric=(True, False, False, True, False, True, True, True, True, True),
+        title,
+        ("#", *extra, "side", "entry (UTC)", "entry price", "exit (UTC)", "exit price",
+         "quantity", "P&L", "return", "commission"),
+        tuple(rows),
+        numeric=(True, *([False] * n), False, False, True, False, True, True, True, True, True),
         note=note,
     )
 
