@@ -115,18 +115,20 @@ class Duration:
     def start_before(self, end: datetime) -> datetime:
         """The instant this duration before ``end`` (calendar months and years; ``D``: the
         local midnight starting the ``count``-th latest session that had opened by ``end``)."""
+        start: datetime | None
         if self.unit == "D":
-            return _trading_days_before(end, self.count)
-        offset = {
-            "S": pd.DateOffset(seconds=self.count),
-            "W": pd.DateOffset(weeks=self.count),
-            "M": pd.DateOffset(months=self.count),
-            "Y": pd.DateOffset(years=self.count),
-        }[self.unit]
-        try:
-            start = (pd.Timestamp(end) - offset).to_pydatetime()
-        except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
-            start = None
+            start = _trading_days_before(end, self.count)
+        else:
+            offset = {
+                "S": pd.DateOffset(seconds=self.count),
+                "W": pd.DateOffset(weeks=self.count),
+                "M": pd.DateOffset(months=self.count),
+                "Y": pd.DateOffset(years=self.count),
+            }[self.unit]
+            try:
+                start = (pd.Timestamp(end) - offset).to_pydatetime()
+            except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+                start = None
         if start is None or _as_utc(start) < EARLIEST:
             raise InvalidInputError(
                 f"duration {self.ib_str!r} reaches back before {EARLIEST:%Y-%m-%d}, the earliest "
@@ -147,7 +149,7 @@ def _trading_days_before(end: datetime, count: int) -> datetime:
     aware = end if end.tzinfo is not None else end.replace(tzinfo=UTC)
     try:
         start = exchange_sessions().trading_days_before(aware, count)
-    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+    except (OverflowError, ValueError, NotImplementedError, pd.errors.OutOfBoundsDatetime):
         raise InvalidInputError(
             f"duration {count} D reaches before year 1", "use a shorter duration"
         ) from None

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from algotrader.broker.orderlog import OrderLog, history_entry
 from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -36,7 +35,9 @@ from algotrader.app.research import (
 )
 from algotrader.config import Settings, load_settings
 from algotrader.db.engine import open_database
+from algotrader.db.orders import SqlOrderLog as OrderLog
 from algotrader.errors import DataNotFoundError, InvalidInputError
+from algotrader.ports.orders import history_entry
 from algotrader.timeframes import parse_duration, parse_resolution
 
 DAILY = parse_resolution("1d")

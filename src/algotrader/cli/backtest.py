@@ -203,7 +203,7 @@ def backtest(
         fetch_duration=fetch,
         source=_source(source),
     )
-    requests = [replace(template, symbol=s) for s in _symbols(symbol, universe)]
+    requests = [replace(template, symbol=s) for s in symbols_from(symbol, universe)]
     settings = settings_from(ctx)
     if len(requests) > 1:
         _run_batch(settings, requests, as_json=as_json, plot=plot, full=full, report=report)
@@ -229,7 +229,8 @@ def _full_plot(plot: bool, plot_mode: str | None) -> bool:
     return plot_mode is not None
 
 
-def _symbols(symbol: str | None, universe: Path | None) -> list[str]:
+def symbols_from(symbol: str | None, universe: Path | None) -> list[str]:
+    """The symbols of ``-s`` or of a ``--universe`` file (exactly one of them)."""
     if (symbol is None) == (universe is None):
         raise InvalidInputError(
             "give either -s SYMBOLS or --universe FILE", "e.g. -s SPY or --universe sp100.txt"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
 
 from algotrader.cli._common import console, fmt_metric, parse_symbols, settings_from, shorten
-from algotrader.cli.backtest import parse_params, read_universe
+from algotrader.cli.backtest import parse_params, symbols_from
 from algotrader.cli.ingest import ConsoleListener
 from algotrader.errors import InvalidInputError
 
@@ -90,14 +91,10 @@ def portfolio(
     report: bool = _REPORT,
 ) -> None:
     """Backtest an allocation over several symbols with one cash account and rebalancing."""
-    from pathlib import Path
-
     from algotrader.app.portfolios import PortfolioRequest, run_portfolio
     from algotrader.timeframes import parse_duration, parse_resolution
 
-    if (symbol is None) == (universe is None):
-        raise InvalidInputError("give either -s SYMBOLS or --universe FILE", "e.g. -s SPY,TLT,GLD")
-    symbols = parse_symbols(symbol) if symbol else read_universe(Path(str(universe)))
+    symbols = symbols_from(symbol, Path(universe) if universe else None)
     config: dict[str, Any] = {
         "cash": cash,
         "fill": fill,
@@ -106,13 +103,8 @@ def portfolio(
         "commission_bps": commission_bps,
         "commission_min": commission_min,
         "slippage_bps": slippage_bps,
+        **_limits(benchmark, max_weight, sector_cap),
     }
-    if benchmark:
-        config["benchmark"] = parse_symbols(benchmark)[0]
-    if max_weight is not None:
-        config["max_weight"] = max_weight
-    if sector_cap:
-        config["sector_caps"] = _caps(sector_cap)
     request = PortfolioRequest(
         symbols=tuple(symbols),
         resolution=parse_resolution(resolution),
@@ -131,20 +123,24 @@ def portfolio(
     chart = _chart(settings, stored) if plot else None
     written = _html_report(settings, stored) if report else None
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "run_id": stored.run_id,
-                    **stored.result.to_dict(),
-                    "synthetic": stored.synthetic,
-                    "plot": str(chart) if chart else None,
-                    "report": str(written) if written else None,
-                },
-                indent=2,
-            )
-        )
+        document = {"run_id": stored.run_id, **stored.result.to_dict()}
+        document.update(synthetic=stored.synthetic, plot=chart and str(chart))
+        print(json.dumps({**document, "report": written and str(written)}, indent=2))
         return
     _render(stored, chart, written)
+
+
+def _limits(
+    benchmark: str | None, max_weight: float | None, sector_cap: list[str] | None
+) -> dict[str, Any]:
+    limits: dict[str, Any] = {}
+    if benchmark:
+        limits["benchmark"] = parse_symbols(benchmark)[0]
+    if max_weight is not None:
+        limits["max_weight"] = max_weight
+    if sector_cap:
+        limits["sector_caps"] = _caps(sector_cap)
+    return limits
 
 
 def _caps(pairs: list[str]) -> dict[str, float]:
