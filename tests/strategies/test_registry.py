@@ -125,3 +125,25 @@ def test_top_level_package_exports_strategy_and_backtest_lazily() -> None:
 
     assert algotrader.Strategy is Strategy
     assert algotrader.Backtest.__name__ == "Backtest"
+
+
+def test_strategy_files_in_the_strategies_folder_are_listed_and_suggested(
+    workdir: Path,
+) -> None:
+    folder = workdir / "strategies"
+    folder.mkdir()
+    (folder / "my_strategy.py").write_text(
+        "from algotrader import Strategy\n"
+        "class Mine(Strategy):\n"
+        "    rule = 'BUY always'\n"
+        "    def on_bar(self, i, row, df):\n"
+        "        return 'BUY'\n",
+        encoding="utf-8",
+    )
+    (folder / "broken.py").write_text("import nothing_here_at_all\n", encoding="utf-8")
+    listed = {info.name: info for info in list_strategies()}
+    assert listed["my_strategy"].rule == "BUY always"
+    assert listed["my_strategy"].source == "file strategies/my_strategy.py"
+    assert "cannot load" in listed["broken"].rule
+    with pytest.raises(InvalidInputError, match="did you mean 'my_strategy'"):
+        get_strategy("my_stratgy")

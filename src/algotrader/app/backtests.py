@@ -83,7 +83,8 @@ def run_backtest(
     settings: Settings, request: BacktestRequest, listener: IngestListener | None = None
 ) -> StoredRun:
     """Run ``request`` on the stored bars (fetching them first with ``auto_fetch``, telling
-    ``listener`` about it); store the run."""
+    ``listener`` about it); store the run. A bad strategy or parameter is refused first."""
+    get_strategy(request.strategy, **request.params)
     if request.auto_fetch:
         _fetch(settings, request, listener)
     with open_stores(settings) as stores:
@@ -143,8 +144,8 @@ def _batch_rank(item: BatchItem) -> tuple[int, float, str]:
 def run_stored(stores: Stores, request: BacktestRequest) -> StoredRun:
     """Backtest ``request`` on the stored bars and store the run (within open stores)."""
     started = time.perf_counter()
-    frame = load_bars(stores, request.symbol, request.resolution, request.duration)
     instance = get_strategy(request.strategy, **request.params)
+    frame = load_bars(stores, request.symbol, request.resolution, request.duration)
     result = run_engine(frame, instance, request.config, resolution=request.resolution)
     name = request.strategy if isinstance(request.strategy, str) else strategy_name(instance)
     stored = _store(stores, request.symbol, frame, name, instance, result)

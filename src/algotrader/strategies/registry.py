@@ -101,10 +101,10 @@ def strategy_class(spec: str | type) -> type:
         return loaded
     if ".py" in text:
         return _from_file(text)
-    local = Path("strategies") / f"{text}.py"
+    local = _LOCAL_DIR / f"{text}.py"
     if local.is_file():
         return _from_file(str(local))
-    names = sorted(set(_REGISTRY) | set(_entry_point_names()))
+    names = sorted(set(_REGISTRY) | set(_entry_point_names()) | set(_local_names()))
     close = difflib.get_close_matches(text, names, n=3)
     hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
     raise InvalidInputError(
@@ -148,7 +148,8 @@ def strategy_params(strategy: object) -> dict[str, Any]:
 
 
 def list_strategies() -> list[StrategyInfo]:
-    """Registered and entry-point strategies with their default params and one-line rules."""
+    """Registered, entry-point and ``strategies/*.py`` strategies with their default params and
+    one-line rules (a file that cannot be imported is listed with the reason)."""
     _load_builtins()
     out = []
     for name, cls in sorted(_REGISTRY.items()):
@@ -158,7 +159,28 @@ def list_strategies() -> list[StrategyInfo]:
             found = _from_entry_point(name)
             if found is not None:
                 out.append(_info(name, found, "builtin" if _is_builtin(found) else "entry point"))
+    listed = {info.name for info in out}
+    for name in _local_names():
+        if name in listed:
+            continue
+        path = _LOCAL_DIR / f"{name}.py"
+        try:
+            out.append(_info(name, _from_file(str(path)), f"file {path}"))
+        except InvalidInputError as exc:
+            out.append(StrategyInfo(name, {}, f"(cannot load: {exc.problem})", f"file {path}"))
     return out
+
+
+_LOCAL_DIR = Path("strategies")
+# Files of the seeds' `strategies/` package that hold no strategy of their own.
+_NOT_STRATEGIES = frozenset({"__init__", "base"})
+
+
+def _local_names() -> list[str]:
+    """Strategy files in ``./strategies`` (the seeds' layout), by name."""
+    if not _LOCAL_DIR.is_dir():
+        return []
+    return sorted(p.stem for p in _LOCAL_DIR.glob("*.py") if p.stem not in _NOT_STRATEGIES)
 
 
 def _info(name: str, cls: type, source: str) -> StrategyInfo:
