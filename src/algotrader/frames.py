@@ -5,38 +5,38 @@ A bar frame is a :class:`pandas.DataFrame` indexed by a tz-aware UTC ``DatetimeI
 indicators are computed, :data:`INDICATOR_COLUMNS`. Missing values (indicator warm-up) are NaN in
 memory and NULL in the database, never zero. Daily bars are keyed by the session date at 00:00 UTC;
 weekly bars by the Monday of the week at 00:00 UTC.
+
+:data:`INDICATOR_COLUMNS` follows from the indicator declarations in
+:mod:`algotrader.indicators.registry` (read on first use; that module imports nothing heavy).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import pandas as pd
+
+if TYPE_CHECKING:
+    from algotrader.indicators.registry import INDICATOR_COLUMNS
 
 OHLCV_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 
-INDICATOR_COLUMNS: tuple[str, ...] = (
-    "ma20",
-    "ma50",
-    "ema_fast",
-    "ema_slow",
-    "macd",
-    "macd_signal",
-    "bb_mid",
-    "bb_upper",
-    "bb_lower",
-    "rsi",
-    "atr",
-    "tr",
-    "ath",
-    "supertrend",
-    "supertrend_upper",
-    "supertrend_lower",
-    "supertrend_trend",
-)
-
 INDEX_NAME = "ts"
+
+__all__ = ["INDEX_NAME", "INDICATOR_COLUMNS", "OHLCV_COLUMNS", "empty_bars"]
 
 
 def empty_bars() -> pd.DataFrame:
     """A bar frame with no rows (the right columns, dtypes and index)."""
     index = pd.DatetimeIndex([], tz="UTC", name=INDEX_NAME).as_unit("us")
     return pd.DataFrame({c: pd.Series(dtype="float64") for c in OHLCV_COLUMNS}, index=index)
+
+
+def __getattr__(name: str) -> Any:
+    # The stored indicator columns are declared with their indicators; this keeps the historical
+    # import path ``from algotrader.frames import INDICATOR_COLUMNS`` working.
+    if name == "INDICATOR_COLUMNS":
+        from algotrader.indicators.registry import INDICATOR_COLUMNS
+
+        return INDICATOR_COLUMNS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

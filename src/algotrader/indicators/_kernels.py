@@ -178,6 +178,19 @@ def _bollinger_into(x, n, dev_up, dev_dn, mid, upper, lower):
         lower[i] = m - sd * dev_dn
 
 
+@njit(inline="always")
+def _true_range_at(high, low, close, i):
+    prev_close = close[i - 1]
+    greatest = high[i] - low[i]
+    v = abs(prev_close - high[i])
+    if v > greatest:
+        greatest = v
+    v = abs(prev_close - low[i])
+    if v > greatest:
+        greatest = v
+    return greatest
+
+
 @njit(types.void(_IN, _IN, _IN, _OUT), cache=True, nogil=True)
 def _true_range_into(high, low, close, out):
     size = high.shape[0]
@@ -185,15 +198,7 @@ def _true_range_into(high, low, close, out):
         return
     out[0] = np.nan
     for i in range(1, size):
-        prev_close = close[i - 1]
-        greatest = high[i] - low[i]
-        v = abs(prev_close - high[i])
-        if v > greatest:
-            greatest = v
-        v = abs(prev_close - low[i])
-        if v > greatest:
-            greatest = v
-        out[i] = greatest
+        out[i] = _true_range_at(high, low, close, i)
 
 
 @njit(types.void(_IN, _I8, _OUT), cache=True, nogil=True)
@@ -217,6 +222,32 @@ def _wilder_atr_into(tr, n, out):
     b = 1.0 - a
     for i in range(n + 1, size):
         prev = _fma(a, prev, tr[i] * b)
+        out[i] = prev
+
+
+@njit(types.void(_IN, _IN, _IN, _I8, _OUT), cache=True, nogil=True)
+def _atr_into(high, low, close, n, out):
+    # True range and Wilder's smoothing in one pass with no TR temporary; the arithmetic is that
+    # of _true_range_into followed by _wilder_atr_into, operation for operation.
+    size = high.shape[0]
+    if size == 0:
+        return
+    if n <= 1:
+        _true_range_into(high, low, close, out)
+        return
+    if n >= size:
+        out[:] = np.nan
+        return
+    out[:n] = np.nan
+    total = 0.0
+    for i in range(1, n + 1):
+        total += _true_range_at(high, low, close, i)
+    prev = total / n
+    out[n] = prev
+    a = (n - 1) / n
+    b = 1.0 - a
+    for i in range(n + 1, size):
+        prev = _fma(a, prev, _true_range_at(high, low, close, i) * b)
         out[i] = prev
 
 
@@ -301,6 +332,18 @@ def _supertrend_into(high, low, close, atr, mult, line, upper, lower, trend):
         lower[i] = final_lo
         trend[i] = direction
         line[i] = final_lo if direction > 0 else final_up
+
+
+@njit(
+    types.void(_IN, _IN, _IN, _I8, _F8, _OUT, _OUT, _OUT, _OUT),
+    cache=True,
+    nogil=True,
+)
+def _supertrend_hlc_into(high, low, close, n, mult, line, upper, lower, trend):
+    # Wilder ATR(n) goes into `line` first: the SuperTrend pass reads atr[i] before it writes
+    # line[i], so the output buffer doubles as the ATR scratch and nothing else is allocated.
+    _atr_into(high, low, close, n, line)
+    _supertrend_into(high, low, close, line, mult, line, upper, lower, trend)
 
 
 @njit(types.void(_IN, _OUT), cache=True, nogil=True)
@@ -419,9 +462,10 @@ def true_range(high: ArrayLike, low: ArrayLike, close: ArrayLike) -> FloatArray:
 def atr(high: ArrayLike, low: ArrayLike, close: ArrayLike, n: int = 14) -> FloatArray:
     """Wilder's average true range: the mean of TR over bars ``1..n`` at bar ``n``, then
     ``atr = (prev*(n-1) + tr)/n``; the first ``n`` are NaN."""
-    tr = true_range(high, low, close)
-    out = np.empty(tr.shape[0])
-    _wilder_atr_into(tr, _check_period("n", n), out)
+    h, lo, c = _as_f8(high), _as_f8(low), _as_f8(close)
+    _same_length(h, lo, c)
+    out = np.empty(h.shape[0])
+    _atr_into(h, lo, c, _check_period("n", n), out)
     return out
 
 
@@ -446,12 +490,8 @@ def supertrend(
     h, lo, c = _as_f8(high), _as_f8(low), _as_f8(close)
     _same_length(h, lo, c)
     size = h.shape[0]
-    tr = np.empty(size)
-    _true_range_into(h, lo, c, tr)
-    atr_n = np.empty(size)
-    _wilder_atr_into(tr, _check_period("n", n), atr_n)
     line, upper, lower, trend = np.empty(size), np.empty(size), np.empty(size), np.empty(size)
-    _supertrend_into(h, lo, c, atr_n, float(mult), line, upper, lower, trend)
+    _supertrend_hlc_into(h, lo, c, _check_period("n", n), float(mult), line, upper, lower, trend)
     return SuperTrend(line, upper, lower, trend)
 
 
