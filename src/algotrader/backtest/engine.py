@@ -1,41 +1,48 @@
 """The in-memory backtest engine: frame + strategy + settings -> :class:`Result`.
 
-Two execution paths share one accounting kernel (:mod:`algotrader.backtest._kernel`):
+Three ways to get the per-bar signals, one accounting kernel (:mod:`algotrader.backtest._kernel`):
 
-* **on_bar** (the reference): calls ``strategy.on_bar`` once per bar in Python and collects its
-  answers into a signal array. Per-bar overhead is kept to a dict refresh of the columns the
-  strategy actually reads; ``df`` is materialised only if touched.
-* **vectorized**: one call to ``strategy.signals(frame)``.
+* **fused** (built-in strategies on the vectorised path): the strategy's compiled rule is
+  evaluated inside the kernel's single pass over the bars; no signal array, no indicator
+  temporaries;
+* **vectorized**: one call to ``strategy.signals(frame)``, whose +1/-1/0 array the kernel reads;
+* **on_bar** (the reference): one Python call per bar (see :mod:`algotrader.backtest._on_bar`).
 
-Both hand the int8 signal array (+1 BUY, -1 SELL, 0 none) to the numba kernel, which applies the
-fill rule, costs and sizing; so for a strategy whose ``signals`` agrees with its ``on_bar`` the two
-paths give identical trades to the last bit. Strategies that read the ``portfolio`` (the seed form
-``on_bar(date, row, portfolio)``) get a live :class:`Portfolio` updated by the same kernel
-functions bar by bar.
+A strategy whose ``signals`` agrees with its ``on_bar`` gives identical trades on both paths, with
+every sizing and exit rule, because the rules live in the kernel, after the signals. Only the
+stored indicator columns a strategy declares (``columns``) or reads are computed when the frame
+lacks them.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from algotrader.backtest import _kernel
-from algotrader.backtest.metrics import compute_metrics
-from algotrader.backtest.result import TRADE_COLUMNS, BacktestConfig, Result
+from algotrader.backtest import _errors
+from algotrader.backtest._on_bar import decode_answer, on_bar_signals
+from algotrader.backtest._orders import Costs
+from algotrader.backtest._simulation import Simulation
+from algotrader.backtest.config import BacktestConfig
+from algotrader.backtest.metrics import assemble_metrics, periods_per_year
+from algotrader.backtest.result import FillRecord, Result, buy_hold_start
 from algotrader.errors import InvalidInputError
-from algotrader.strategies.base import first_valid_bar
+from algotrader.indicators.registry import INDICATOR_COLUMNS, is_indicator_column
+from algotrader.strategies._rules import SIGNALS, Rule
 from algotrader.strategies.registry import strategy_name, strategy_params
 from algotrader.timeframes import RESOLUTIONS, Resolution, parse_resolution
 
 ExecutionPath = Literal["auto", "on_bar", "vectorized"]
 
-_DATE_NAMES = frozenset({"date", "dt", "ts", "time", "timestamp", "datetime", "bar_time"})
-_INDEX_KEYS = frozenset({"ts", "date", "datetime", "timestamp", "time"})
+_OHLCV = ("open", "high", "low", "close", "volume")
+_DATE_COLUMNS = ("ts", "date", "datetime", "timestamp", "time")
+_NO_SIGNALS = np.zeros(0, np.int8)
+_NO_FLOATS = np.zeros(0, np.float64)
+_SIGNALS_FIX = "return one +1 (BUY), -1 (SELL) or 0 per bar"
 
 
 def run_backtest(
@@ -49,49 +56,122 @@ def run_backtest(
     """Backtest ``strategy`` over ``frame`` (OHLCV plus whatever columns the strategy reads).
 
     Args:
-        frame: bars indexed by a UTC ``DatetimeIndex``; needs ``open`` and ``close``.
+        frame: bars indexed by timestamps (UTC; a naive index is taken as UTC); needs ``open``
+            and ``close`` (any case; ``high`` and ``low`` for stops and limit entries).
         strategy: a strategy instance (a :class:`~algotrader.strategies.Strategy` or any object with
             ``on_bar``/``signals``).
         config: execution settings; defaults to :class:`BacktestConfig()`.
         path: ``"vectorized"`` uses ``strategy.signals``, ``"on_bar"`` the per-bar loop, ``"auto"``
             the vectorised one when the strategy's most derived hook is ``signals``.
         resolution: bar size for annualising metrics; inferred from the index spacing if omitted.
+
+    Raises:
+        StrategyError: the strategy raised or answered something other than BUY/SELL/None
+            (one line naming its file, line and bar; the original exception is chained).
     """
     cfg = config or BacktestConfig()
-    _check_frame(frame)
-    if callable(getattr(strategy, "start", None)):
-        strategy.start()
-    if callable(getattr(strategy, "prepare", None)):
-        frame = strategy.prepare(frame)
-        _check_frame(frame)
-    res = _resolution(pd.DatetimeIndex(frame.index), resolution)
-    use_fast = _choose_path(strategy, path)
-    if use_fast:
-        signals = _vectorized_signals(strategy, frame)
-    else:
-        signals = _on_bar_signals(strategy, frame, cfg)
-    return _build_result(frame, strategy, cfg, signals, res)
+    bars = normalise_bars(frame)
+    res = _resolution(pd.DatetimeIndex(bars.index), resolution)
+    vectorized = _choose_path(strategy, path)
+    rule = _fused_rule(strategy) if vectorized else None
+    if rule is not None:
+        bars = with_indicators(bars, rule.inputs)
+        return _finish(bars, strategy, cfg, res, rule, _NO_SIGNALS, None)
+    _call_hook(strategy, "start", bars)
+    bars = with_indicators(bars, _needed_indicators(strategy, vectorized))
+    bars = _prepared(strategy, bars)
+    if vectorized:
+        signals = _vectorized_signals(strategy, bars)
+        return _finish(bars, strategy, cfg, res, Rule(SIGNALS), signals, None)
+    signals, bars, sim = on_bar_signals(
+        strategy, bars, lambda sig: _simulation(bars, cfg, res, Rule(SIGNALS), sig)
+    )
+    return _finish(bars, strategy, cfg, res, Rule(SIGNALS), signals, sim)
 
 
 def signals_from_on_bar(strategy: Any, frame: pd.DataFrame) -> np.ndarray:
     """The int8 signal array ``strategy.on_bar`` produces over ``frame`` (already prepared)."""
-    if callable(getattr(strategy, "start", None)):
-        strategy.start()
-    return _on_bar_signals(strategy, frame, BacktestConfig())
+    bars = normalise_bars(frame)
+    _call_hook(strategy, "start", bars)
+    cfg = BacktestConfig()
+    res = _resolution(pd.DatetimeIndex(bars.index), None)
+    signals, _, _ = on_bar_signals(
+        strategy, bars, lambda sig: _simulation(bars, cfg, res, Rule(SIGNALS), sig)
+    )
+    return signals.copy()
 
 
-def _check_frame(frame: pd.DataFrame) -> None:
+# --------------------------------------------------------------------------- the frame
+
+
+def normalise_bars(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with lower-case OHLCV names and a timestamp index, or one clear error.
+
+    Accepts the usual shape of downloaded data: ``Open/High/Low/Close/Volume`` in any case, and a
+    ``Date``/``Datetime``/``Timestamp`` column when the index is not already timestamps.
+    """
     if not isinstance(frame, pd.DataFrame):
         raise InvalidInputError("the bars must be a pandas DataFrame", "pass a bar frame")
-    missing = [c for c in ("open", "close") if c not in frame.columns]
+    rename: dict[Any, str] = {}
+    present = set(frame.columns)
+    for col in frame.columns:
+        name = str(col).strip().lower()
+        if name in _OHLCV and name not in present and name not in rename.values():
+            rename[col] = name
+    bars = frame.rename(columns=rename) if rename else frame
+    if not isinstance(bars.index, pd.DatetimeIndex):
+        bars = _with_time_index(bars)
+    missing = [c for c in ("open", "close") if c not in bars.columns]
     if missing:
         raise InvalidInputError(
-            f"the bars lack column(s) {', '.join(missing)}", "load OHLCV bars first"
+            f"the bars lack column(s) {', '.join(missing)}",
+            "give open/high/low/close/volume columns (any case)",
         )
-    if len(frame) == 0:
+    if len(bars) == 0:
         raise InvalidInputError("no bars to backtest", "load a longer period")
-    if not isinstance(frame.index, pd.DatetimeIndex):
-        raise InvalidInputError("the bars need a DatetimeIndex", "index them by UTC timestamp")
+    if not bars.index.is_monotonic_increasing:
+        raise InvalidInputError("the bars are not in time order", "sort them by timestamp")
+    return bars
+
+
+def _with_time_index(frame: pd.DataFrame) -> pd.DataFrame:
+    lower = {str(c).strip().lower(): c for c in frame.columns}
+    for name in _DATE_COLUMNS:
+        if name in lower:
+            try:
+                stamps = pd.to_datetime(frame[lower[name]], utc=True)
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise InvalidInputError(
+                    f"cannot read the {lower[name]!r} column as timestamps", "use ISO dates"
+                ) from exc
+            return frame.drop(columns=[lower[name]]).set_index(pd.DatetimeIndex(stamps, name="ts"))
+    raise InvalidInputError(
+        "the bars need a DatetimeIndex", "index them by UTC timestamp or add a Date column"
+    )
+
+
+def with_indicators(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """``frame`` plus the stored indicator ``columns`` it lacks (others ignored); no copy of
+    the existing columns."""
+    missing = [c for c in columns if is_indicator_column(c) and c not in frame.columns]
+    if not missing:
+        return frame
+    from algotrader.indicators import compute_indicators
+    from algotrader.strategies._util import with_columns
+
+    computed = compute_indicators(frame, missing)
+    add = {c: computed[c].to_numpy() for c in computed.columns if c not in frame.columns}
+    return with_columns(frame, **add)
+
+
+def _needed_indicators(strategy: Any, vectorized: bool) -> tuple[str, ...]:
+    declared = tuple(c for c in getattr(strategy, "columns", ()) or () if isinstance(c, str))
+    if declared:
+        return declared
+    # Without declarations only the per-bar loop can see what is read (and computes it then);
+    # a vectorised or preparing strategy gets every stored column, as before declarations.
+    overrides_prepare = _defining_module(type(strategy), "prepare") not in (None, _BASE)
+    return INDICATOR_COLUMNS if vectorized or overrides_prepare else ()
 
 
 def _resolution(index: pd.DatetimeIndex, given: str | Resolution | None) -> Resolution:
@@ -100,10 +180,16 @@ def _resolution(index: pd.DatetimeIndex, given: str | Resolution | None) -> Reso
     if len(index) < 2:
         return RESOLUTIONS["1d"]
     # The first 10k spacings are plenty and keep this O(1) for million-bar frames.
-    head = index[: 10_001].as_unit("ns").asi8
+    head = np.asarray(index[: 10_001].as_unit("ns").asi8)
     step = float(np.median(np.diff(head))) / 1e9
     # Nearest bar size on a log scale: daily bars with weekends still have a median of one day.
     return min(RESOLUTIONS.values(), key=lambda r: abs(math.log(max(step, 1.0) / r.seconds)))
+
+
+# --------------------------------------------------------------------------- the strategy
+
+_BASE = "algotrader.strategies.base"
+_RULES = "algotrader.strategies._rules"
 
 
 def _defining_class(cls: type, attr: str) -> type | None:
@@ -111,6 +197,11 @@ def _defining_class(cls: type, attr: str) -> type | None:
         if attr in vars(klass):
             return klass
     return None
+
+
+def _defining_module(cls: type, attr: str) -> str | None:
+    klass = _defining_class(cls, attr)
+    return None if klass is None else klass.__module__
 
 
 def _choose_path(strategy: Any, path: ExecutionPath) -> bool:
@@ -131,421 +222,184 @@ def _choose_path(strategy: Any, path: ExecutionPath) -> bool:
         raise InvalidInputError(f"invalid path {path!r}", 'use "auto", "on_bar" or "vectorized"')
     if not has_signals:
         return False
-    # A subclass that overrides on_bar but inherits signals must run its own on_bar.
+    # A subclass that overrides on_bar but inherits signals must run its own on_bar. A compiled
+    # rule's signals belong to the class that defines the rule.
     mro = type(strategy).__mro__
     sig_cls = _defining_class(type(strategy), "signals")
+    if sig_cls is not None and sig_cls.__module__ == _RULES:
+        sig_cls = _defining_class(type(strategy), "rule_for")
     bar_cls = _defining_class(type(strategy), "on_bar")
-    if bar_cls is None or sig_cls is None or bar_cls.__module__ == "algotrader.strategies.base":
+    if bar_cls is None or sig_cls is None or bar_cls.__module__ == _BASE:
         return True
     return mro.index(sig_cls) <= mro.index(bar_cls)
 
 
-def _vectorized_signals(strategy: Any, frame: pd.DataFrame) -> np.ndarray:
-    raw = np.asarray(strategy.signals(frame))
-    if raw.shape != (len(frame),):
-        raise InvalidInputError(
-            f"{type(strategy).__name__}.signals returned shape {raw.shape}",
-            f"return one value per bar ({len(frame)})",
-        )
-    if raw.dtype != np.int8:
-        if not np.all(np.isin(raw, (-1, 0, 1))):
-            raise InvalidInputError(
-                f"{type(strategy).__name__}.signals returned values other than -1, 0, 1"
-            )
-        raw = raw.astype(np.int8)
-    return raw
+def _fused_rule(strategy: Any) -> Rule | None:
+    # Only the built-in classes themselves: a user subclass may change prepare or signals.
+    cls = type(strategy)
+    if not cls.__module__.startswith("algotrader.strategies.") or not hasattr(cls, "rule_for"):
+        return None
+    rule: Rule = strategy.rule_for()
+    return rule
 
 
-# --------------------------------------------------------------------------- on_bar path
-
-
-class _Row(dict[str, Any]):
-    """The current bar, as a dict whose keys are filled in on first use.
-
-    Reading ``row["MA20"]`` the first time resolves the name case-insensitively, converts that
-    column to a Python list once and registers the key, so the engine refreshes just that key
-    every bar and later lookups are plain (C-speed) dict hits.
-    """
-
-    __slots__ = ("_columns", "_frame", "_lower", "_tracked", "_view")
-
-    def __init__(self, frame: pd.DataFrame, view: _HistoryView) -> None:
-        super().__init__()
-        self._frame = frame
-        self._view = view
-        self._lower = {str(c).lower(): c for c in frame.columns}
-        self._columns: dict[Any, list[Any]] = {}
-        self._tracked: list[tuple[Any, list[Any]]] = []
-
-    def __missing__(self, key: Any) -> Any:
-        values = self._values_for(key)
-        self._tracked.append((key, values))
-        value = values[self._view._i]
-        dict.__setitem__(self, key, value)
-        return value
-
-    def _values_for(self, key: Any) -> list[Any]:
-        col = key if key in self._frame.columns else None
-        if col is None and isinstance(key, str):
-            col = self._lower.get(key.lower())
-        if col is None:
-            if isinstance(key, str) and key.lower() in _INDEX_KEYS:
-                return list(self._frame.index)
-            raise _UnknownColumnError(key, list(self._frame.columns))
-        if col not in self._columns:
-            self._columns[col] = self._frame[col].tolist()
-        return self._columns[col]
-
-    def _has(self, key: Any) -> bool:
-        if dict.__contains__(self, key) or key in self._frame.columns:
-            return True
-        return isinstance(key, str) and (
-            key.lower() in self._lower or key.lower() in _INDEX_KEYS
-        )
-
-    def __contains__(self, key: object) -> bool:
-        return self._has(key)
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        return self[key] if self._has(key) else default
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def keys(self) -> Any:
-        return list(self._frame.columns)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(list(self._frame.columns))
-
-    def __len__(self) -> int:
-        return len(self._frame.columns)
-
-    def values(self) -> Any:
-        return [self[c] for c in self._frame.columns]
-
-    def items(self) -> Any:
-        return [(c, self[c]) for c in self._frame.columns]
-
-    @property
-    def name(self) -> pd.Timestamp:
-        """The bar's timestamp (like ``pandas.Series.name`` in ``iterrows``)."""
-        return self._frame.index[self._view._i]
-
-    def __repr__(self) -> str:
-        return f"Row({dict(self.items())!r})"
-
-
-class _UnknownColumnError(InvalidInputError, KeyError):
-    def __init__(self, key: Any, columns: list[Any]) -> None:
-        import difflib
-
-        names = [str(c) for c in columns]
-        close = difflib.get_close_matches(str(key).lower(), names, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        super().__init__(f"the strategy reads unknown column {key!r}", f"{hint}columns: {names}")
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class _HistoryView:
-    """``df`` for ``on_bar``: the frame up to and including the current bar, built on first use.
-
-    Any attribute or item access materialises ``frame.iloc[:i + 1]`` (cached for the bar), so a
-    strategy can never see a later row; strategies that ignore ``df`` pay nothing.
-    """
-
-    __slots__ = ("_cache", "_cache_i", "_frame", "_i")
-
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self._frame = frame
-        self._i = 0
-        self._cache: pd.DataFrame | None = None
-        self._cache_i = -1
-
-    def _history(self) -> pd.DataFrame:
-        if self._cache_i != self._i or self._cache is None:
-            self._cache = self._frame.iloc[: self._i + 1]
-            self._cache_i = self._i
-        return self._cache
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._history(), name)
-
-    def __getitem__(self, key: Any) -> Any:
-        return self._history()[key]
-
-    def __len__(self) -> int:
-        return self._i + 1
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._history())
-
-    def __repr__(self) -> str:
-        return repr(self._history())
-
-
-class Portfolio:
-    """What a seed-style ``on_bar(date, row, portfolio)`` sees: the book at the current bar.
-
-    Attributes:
-        cash: cash after all fills so far.
-        position: shares held, signed (negative when short).
-        side: -1 short, 0 flat, +1 long.
-    """
-
-    __slots__ = ("_close", "_i", "cash", "position", "side")
-
-    def __init__(self, cash: float, close: np.ndarray) -> None:
-        self.cash = cash
-        self.position = 0.0
-        self.side = 0
-        self._close = close
-        self._i = 0
-
-    @property
-    def in_position(self) -> bool:
-        """True while long or short."""
-        return self.side != 0
-
-    @property
-    def equity(self) -> float:
-        """Cash plus the position marked to the current bar's close."""
-        return float(self.cash + self.position * self._close[self._i])
-
-    def __repr__(self) -> str:
-        return f"Portfolio(cash={self.cash:.2f}, position={self.position}, side={self.side})"
-
-
-def _call_form(strategy: Any) -> str:
-    """How to call ``on_bar``: "i" (i, row, df), "date" (date, row, portfolio), "row_portfolio",
-    or "row"."""
+def _call_hook(strategy: Any, hook: str, frame: pd.DataFrame) -> Any:
+    method = getattr(strategy, hook, None)
+    if not callable(method):
+        return None
     try:
-        params = list(inspect.signature(strategy.on_bar).parameters.values())
-    except (TypeError, ValueError):
-        return "i"
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    names = [p.name.lower() for p in params if p.kind in positional]
-    if len(names) >= 3:
-        if names[0] in _DATE_NAMES or "portfolio" in names[2]:
-            return "date"
-        return "i"
-    if len(names) == 2:
-        return "row_portfolio"
-    if len(names) == 1:
-        return "row"
-    raise InvalidInputError(
-        f"{type(strategy).__name__}.on_bar takes no bar argument", "use on_bar(self, i, row, df)"
-    )
+        return method(frame) if hook == "prepare" else method()
+    except InvalidInputError:
+        raise
+    except Exception as exc:
+        raise _errors.raised(strategy, exc, hook, frame, None) from exc
 
 
-def _on_bar_signals(strategy: Any, frame: pd.DataFrame, cfg: BacktestConfig) -> np.ndarray:
-    n = len(frame)
-    view = _HistoryView(frame)
-    row = _Row(frame, view)
-    tracked = row._tracked
-    put = row.__setitem__
-    on_bar = strategy.on_bar
-    out: list[Any] = [None] * n
-    form = _call_form(strategy)
-    if form == "i":
-        # The hot loop: keep it this small (see benchmarks/backtest.py).
-        for i in range(n):
-            for key, values in tracked:
-                put(key, values[i])
-            view._i = i
-            out[i] = on_bar(i, row, view)
-        return _decode(out, strategy)
-    if form == "row":
-        for i in range(n):
-            for key, values in tracked:
-                put(key, values[i])
-            view._i = i
-            out[i] = on_bar(row)
-        return _decode(out, strategy)
-    return _portfolio_loop(strategy, frame, cfg, row, view, form)
+def _prepared(strategy: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    if _defining_module(type(strategy), "prepare") in (None, _BASE):
+        return frame
+    out = _call_hook(strategy, "prepare", frame)
+    if not isinstance(out, pd.DataFrame):
+        raise _errors.bad_answer(
+            strategy, "prepare", out, None, None, "return the frame with your added columns"
+        )
+    return normalise_bars(out)
 
 
-def _portfolio_loop(
-    strategy: Any,
-    frame: pd.DataFrame,
-    cfg: BacktestConfig,
-    row: _Row,
-    view: _HistoryView,
-    form: str,
+def _vectorized_signals(strategy: Any, frame: pd.DataFrame) -> np.ndarray:
+    try:
+        raw = strategy.signals(frame)
+    except InvalidInputError:
+        raise
+    except Exception as exc:
+        raise _errors.raised(strategy, exc, "signals", frame, None) from exc
+    values = np.asarray(raw)
+    if values.shape != (len(frame),):
+        raise _errors.bad_answer(
+            strategy, "signals", raw, None, None, f"return one value per bar ({len(frame)})"
+        )
+    if values.dtype == np.int8:
+        bad = np.flatnonzero((values < -1) | (values > 1))
+        if not bad.size:
+            return np.ascontiguousarray(values)
+        return _decode_signals(strategy, values, frame, int(bad[0]))
+    if values.dtype.kind in "iuf":
+        out = values.astype(np.int8)
+        ok = out.astype(values.dtype) == values
+        bad = np.flatnonzero(~ok | (out < -1) | (out > 1))
+        if not bad.size:
+            return out
+        return _decode_signals(strategy, values, frame, int(bad[0]))
+    if values.dtype.kind == "O":
+        return _decode_signals(strategy, values, frame, None)
+    raise _errors.bad_answer(strategy, "signals", raw, None, None, _SIGNALS_FIX)
+
+
+def _decode_signals(
+    strategy: Any, values: np.ndarray, frame: pd.DataFrame, bad: int | None
 ) -> np.ndarray:
-    n = len(frame)
-    open_ = frame["open"].to_numpy(dtype=np.float64)
-    close = frame["close"].to_numpy(dtype=np.float64)
-    book = Portfolio(cfg.cash, close)
-    costs = (cfg.whole_shares, cfg.commission_per_share, cfg.commission_bps,
-             cfg.commission_min, cfg.slippage_bps)
-    at_close = cfg.fill == "close"
-    codes = np.zeros(n, np.int8)
-    tracked = row._tracked
-    put = row.__setitem__
-    on_bar = strategy.on_bar
-    qty = 0.0
-
-    def fill(code: int, price: float) -> None:
-        nonlocal qty
-        target = _kernel.target_of(code, cfg.allow_short, book.side)
-        if target != book.side:
-            cash, qty, side, *_ = _kernel.rebalance(
-                book.cash, qty, book.side, target, price, *costs
-            )
-            book.cash, book.side, book.position = cash, side, side * qty
-
-    for i, date in enumerate(frame.index):
-        if not at_close and i > 0 and codes[i - 1] != 0:
-            fill(int(codes[i - 1]), float(open_[i]))
-        for key, values in tracked:
-            put(key, values[i])
-        view._i = i
-        book._i = i
-        answer = on_bar(date, row, book) if form == "date" else on_bar(row, book)
-        code = _decode_one(answer, i, strategy)
-        codes[i] = code
-        if at_close and code != 0:
-            fill(code, float(close[i]))
-    return codes
+    if bad is not None:
+        raise _errors.bad_answer(
+            strategy, "signals", values[bad].item(), frame, bad, _SIGNALS_FIX
+        )
+    # Object arrays: the on_bar vocabulary ("BUY", "SELL", None, +1/-1/0), bar by bar.
+    out = np.empty(len(values), np.int8)
+    for i, answer in enumerate(values):
+        try:
+            out[i] = decode_answer(answer, i, strategy, frame)
+        except _errors.StrategyError as exc:
+            raise _errors.bad_answer(strategy, "signals", answer, frame, i, _SIGNALS_FIX) from exc
+    return out
 
 
-def _decode(answers: list[Any], strategy: Any) -> np.ndarray:
-    arr = np.array(answers, dtype=object)
-    buy = arr == "BUY"
-    sell = arr == "SELL"
-    codes = buy.astype(np.int8) - sell.astype(np.int8)
-    unusual = np.flatnonzero(~(buy | sell | (arr == np.array(None))))
-    for i in unusual:
-        codes[i] = _decode_one(arr[i], int(i), strategy)
-    return codes
+# --------------------------------------------------------------------------- the run
 
 
-def _decode_one(answer: Any, i: int, strategy: Any) -> int:
-    if answer is None:
-        return 0
-    if isinstance(answer, str):
-        text = answer.strip().upper()
-        if text == "BUY":
-            return 1
-        if text == "SELL":
-            return -1
-        if text in ("", "HOLD", "NONE"):
-            return 0
-    elif isinstance(answer, (int, np.integer)) and int(answer) in (-1, 0, 1):
-        return int(answer)
-    raise InvalidInputError(
-        f"{type(strategy).__name__}.on_bar returned {answer!r} on bar {i}",
-        'return "BUY", "SELL" or None',
+def _prices(
+    frame: pd.DataFrame, cfg: BacktestConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def col(name: str) -> np.ndarray:
+        return np.ascontiguousarray(frame[name].to_numpy(dtype=np.float64))
+
+    open_, close = col("open"), col("close")
+    intrabar = cfg.stop_loss, cfg.take_profit, cfg.trailing_stop, cfg.limit_entry
+    needs_range = cfg.uses_atr or any(v is not None for v in intrabar)
+    if "high" in frame.columns and "low" in frame.columns:
+        return open_, col("high"), col("low"), close
+    if needs_range:
+        raise InvalidInputError(
+            "stops, limit entries and ATR sizing need high and low columns", "add them"
+        )
+    # Never read: without exits or limits no intrabar level exists.
+    return open_, close, close, close
+
+
+def _costs(cfg: BacktestConfig, rf_per_bar: float) -> Costs:
+    sizing = ("all_in", "percent", "cash", "shares", "volatility").index(cfg.sizing)
+
+    def level(value: float | None) -> float:
+        return math.nan if value is None else float(value)
+
+    return Costs(
+        cfg.fill == "close", cfg.allow_short, cfg.whole_shares, float(cfg.cash),
+        float(cfg.commission_per_share), float(cfg.commission_bps), float(cfg.commission_min),
+        float(cfg.slippage_bps), sizing, level(cfg.size), level(cfg.stop_loss),
+        level(cfg.take_profit), level(cfg.trailing_stop), cfg.exit_unit == "atr",
+        level(cfg.limit_entry), int(cfg.limit_bars), rf_per_bar,
     )
 
 
-# --------------------------------------------------------------------------- results
+def _simulation(
+    frame: pd.DataFrame, cfg: BacktestConfig, res: Resolution, rule: Rule, signals: np.ndarray
+) -> Simulation:
+    prices = _prices(frame, cfg)
+    atr = _NO_FLOATS
+    if cfg.uses_atr:
+        from algotrader.indicators import atr as wilder_atr
+
+        atr = wilder_atr(prices[1], prices[2], prices[3], cfg.atr_period)
+    periods = periods_per_year(pd.DatetimeIndex(frame.index), res)
+    rf = float((1.0 + cfg.risk_free_rate) ** (1.0 / periods) - 1.0)
+    inputs = rule.arrays(frame) if rule.kind != SIGNALS else (_NO_FLOATS, _NO_FLOATS, _NO_FLOATS)
+    return Simulation(
+        _costs(cfg, rf), rule.kind, rule.numbers(), signals, inputs, prices, atr, periods
+    )
 
 
-def _build_result(
+def _finish(
     frame: pd.DataFrame,
     strategy: Any,
     cfg: BacktestConfig,
-    signals: np.ndarray,
     res: Resolution,
+    rule: Rule,
+    signals: np.ndarray,
+    sim: Simulation | None,
 ) -> Result:
+    sim = sim or _simulation(frame, cfg, res, rule, signals)
+    raw = sim.finish()
     index = pd.DatetimeIndex(frame.index)
-    open_ = frame["open"].to_numpy(dtype=np.float64)
-    close = frame["close"].to_numpy(dtype=np.float64)
-    equity, position, f_bar, f_side, f_price, f_qty, f_comm = _kernel.simulate(
-        open_, close, signals, cfg.fill == "close", cfg.allow_short, cfg.whole_shares,
-        float(cfg.cash), cfg.commission_per_share, cfg.commission_bps, cfg.commission_min,
-        cfg.slippage_bps,
+    close = sim.prices[3]
+    n = close.size
+    stats = raw.stats
+    bh_bar = buy_hold_start(n, cfg.fill)
+    bh_price = float(close[0] if cfg.fill == "close" else (sim.prices[0][1] if n > 1 else np.nan))
+    bh_final = stats.bh_shares * close[-1] if bh_bar < n else float(cfg.cash)
+    bar, side, price, qty, fee, why = raw.fills
+    record = FillRecord(
+        index, close, bar, side, price, qty, fee, why, float(cfg.cash), bh_bar, bh_price
     )
-    fills = pd.DataFrame(
-        {
-            "ts": index[f_bar],
-            "action": np.where(f_side > 0, "BUY", "SELL"),
-            "price": f_price,
-            "quantity": f_qty,
-            "commission": f_comm,
-        }
+    metrics = assemble_metrics(
+        index, stats, raw.variance_sum, bh_final, record.trade_pnl(),
+        cash=cfg.cash, periods=sim.periods, risk_free_rate=cfg.risk_free_rate,
     )
-    trades = _trades(index, close, f_bar, f_side, f_price, f_qty, f_comm)
-    buy_hold = _buy_hold(strategy, frame, open_, close, cfg)
-    metrics = compute_metrics(
-        index, equity, buy_hold, position, trades["pnl"].to_numpy(),
-        cash=cfg.cash, resolution=res, risk_free_rate=cfg.risk_free_rate,
-    )
-    # copy=False: the kernel's arrays are fresh and owned by the Result (pandas 3 copies).
     return Result(
         strategy=strategy_name(strategy),
         params=strategy_params(strategy),
         config=cfg,
         resolution=res.name,
-        trades=trades,
-        fills=fills,
-        equity=pd.Series(equity, index=index, name="equity", copy=False),
-        buy_hold=pd.Series(buy_hold, index=index, name="buy_hold", copy=False),
-        position=pd.Series(position, index=index, name="position", copy=False),
+        # copy=False: the kernel's arrays are fresh and owned by the Result.
+        equity=pd.Series(raw.equity, index=index, name="equity", copy=False),
+        position=pd.Series(raw.position, index=index, name="position", copy=False),
         metrics=metrics,
+        _record=record,
     )
-
-
-def _trades(
-    index: pd.DatetimeIndex,
-    close: np.ndarray,
-    f_bar: np.ndarray,
-    f_side: np.ndarray,
-    f_price: np.ndarray,
-    f_qty: np.ndarray,
-    f_comm: np.ndarray,
-) -> pd.DataFrame:
-    # The book always passes through flat, so fills alternate entry, exit, entry, exit, ...
-    entries = slice(0, None, 2)
-    exits = slice(1, None, 2)
-    n_open = f_bar.size - 2 * (f_bar.size // 2)
-    side = f_side[entries].astype(np.int64)
-    qty = f_qty[entries]
-    entry_px = f_price[entries]
-    exit_bar = np.append(f_bar[exits], [len(index) - 1] * n_open).astype(np.int64)
-    exit_px = np.append(f_price[exits], close[-1:] if n_open else [])
-    commission = f_comm[entries] + np.append(f_comm[exits], [0.0] * n_open)
-    pnl = side * qty * (exit_px - entry_px) - commission
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ret = pnl / (qty * entry_px) * 100.0
-    is_open = np.zeros(side.size, dtype=bool)
-    is_open[side.size - n_open :] = True
-    trades = pd.DataFrame(
-        {
-            "entry_time": index[f_bar[entries]],
-            "exit_time": index[exit_bar],
-            "side": np.where(side > 0, "long", "short"),
-            "quantity": qty,
-            "entry_price": entry_px,
-            "exit_price": exit_px,
-            "pnl": pnl,
-            "return_pct": ret,
-            "commission": commission,
-            "open": is_open,
-        }
-    )
-    return trades[list(TRADE_COLUMNS)]
-
-
-def _buy_hold(
-    strategy: Any, frame: pd.DataFrame, open_: np.ndarray, close: np.ndarray, cfg: BacktestConfig
-) -> np.ndarray:
-    n = close.size
-    warmup = strategy.warmup_bars(frame) if callable(getattr(strategy, "warmup_bars", None)) else 0
-    if not isinstance(warmup, (int, np.integer)):
-        warmup = first_valid_bar(frame, ())
-    bar = int(warmup) if cfg.fill == "close" else int(warmup) + 1
-    out = np.full(n, float(cfg.cash))
-    if bar < n:
-        price = close[bar] if cfg.fill == "close" else open_[bar]
-        out[bar:] = cfg.cash / price * close[bar:]
-    return out
