@@ -7,9 +7,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from algotrader.errors import InvalidInputError
+from algotrader.errors import InvalidInputError, UserError
 
 _PACKAGE = str(Path(__file__).resolve().parents[1])
 _MAX_MESSAGE = 160
@@ -47,16 +48,24 @@ def bar_label(frame: pd.DataFrame | None, bar: int | None) -> str:
 def raised(
     strategy: Any, exc: BaseException, hook: str, frame: pd.DataFrame | None, bar: int | None
 ) -> StrategyError:
-    """The one-line error for ``exc`` raised inside ``strategy.<hook>``."""
+    """The one-line error for ``exc`` raised inside ``strategy.<hook>``.
+
+    A :class:`~algotrader.errors.UserError` raised there (an unknown column, a write to ``df``)
+    keeps its own message and fix, with the place added.
+    """
+    if isinstance(exc, StrategyError):
+        return exc
     where = _user_frame(exc, strategy)
+    at = f" at {where}" if where else ""
+    head = f"strategy {type(strategy).__name__}.{hook}{at}{bar_label(frame, bar)}"
+    if isinstance(exc, UserError):
+        return StrategyError(f"{head}: {exc.problem}", exc.fix)
     text = " ".join(str(exc).split())
     if len(text) > _MAX_MESSAGE:
         text = text[: _MAX_MESSAGE - 3] + "..."
     detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    at = f" at {where}" if where else ""
     return StrategyError(
-        f"strategy {type(strategy).__name__}.{hook} raised {detail}{at}{bar_label(frame, bar)}",
-        "fix the strategy (run with --debug for the traceback)",
+        f"{head} raised {detail}", "fix the strategy (run with --debug for the traceback)"
     )
 
 
@@ -72,10 +81,11 @@ def bad_answer(
 
 
 def _describe(answer: Any) -> str:
-    if isinstance(answer, (bool,)) or type(answer).__name__ == "bool_":
-        return f"{answer!r} (True/False are not BUY/SELL)"
+    if isinstance(answer, (bool, np.bool_)):
+        return f"{bool(answer)!r} (True/False are not BUY/SELL)"
     if hasattr(answer, "shape") and hasattr(answer, "dtype"):
-        return f"a {type(answer).__name__} of shape {answer.shape} and dtype {answer.dtype}"
+        kind = " (True/False are not BUY/SELL)" if answer.dtype == np.bool_ else ""
+        return f"a {type(answer).__name__} of shape {answer.shape} and dtype {answer.dtype}{kind}"
     text = repr(answer)
     return text if len(text) <= 60 else text[:57] + "..."
 

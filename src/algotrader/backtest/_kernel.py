@@ -32,6 +32,8 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from algotrader.backtest import _orders
+from algotrader.backtest._cache_guard import guard as _guard
 from algotrader.backtest._orders import (
     NO_FILL,
     NO_ORDER,
@@ -45,6 +47,7 @@ from algotrader.backtest._orders import (
     new_book,
     with_order,
 )
+from algotrader.strategies import _rules
 from algotrader.strategies._rules import SMA_CROSS, initial_state, rule_step
 
 REASONS: tuple[str, ...] = ("signal", "limit", "stop_loss", "take_profit", "trailing_stop", "open")
@@ -328,3 +331,10 @@ def unpack_book(state: np.ndarray) -> Book:
     v = state.tolist()
     return Book(v[0], v[1], int(v[2]), int(v[3]), v[4], v[5], v[6], v[7], v[8], int(v[9]),
                 v[10], int(v[11]), v[12])
+
+
+# numba tracks only this file's changes; the order logic and the rules are compiled into it.
+_guard(
+    globals(),
+    [_orders.__file__, _rules.__file__],
+)

@@ -325,8 +325,6 @@ def on_bar_signals(
 
     try:
         _loop(strategy.on_bar, form, row, view, extra, source, codes, slow)
-    except InvalidInputError:
-        raise
     except Exception as exc:
         raise _errors.raised(strategy, exc, "on_bar", source.frame, view._i) from exc
     return signals, source.frame, sim

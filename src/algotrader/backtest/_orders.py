@@ -168,7 +168,8 @@ def exit_all(b, price, why, k):  # type: ignore[no-untyped-def]
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def enter(b, side, price, atr, why, k):  # type: ignore[no-untyped-def]
     """Open a ``side`` position at ``price`` (already slipped) and arm its exit levels."""
-    qty = entry_qty(b.cash, price, atr, k)
+    # Exits in ATRs need the signal bar's ATR: no entry during its warm-up.
+    qty = entry_qty(b.cash, price, atr, k) if atr > 0.0 or not k.exit_in_atr else 0.0
     if not qty > 0.0:
         return b, NO_FILL
     fee = commission(qty, price, k.per_share, k.bps, k.minimum)

@@ -249,8 +249,6 @@ def _call_hook(strategy: Any, hook: str, frame: pd.DataFrame) -> Any:
         return None
     try:
         return method(frame) if hook == "prepare" else method()
-    except InvalidInputError:
-        raise
     except Exception as exc:
         raise _errors.raised(strategy, exc, hook, frame, None) from exc
 
@@ -269,8 +267,6 @@ def _prepared(strategy: Any, frame: pd.DataFrame) -> pd.DataFrame:
 def _vectorized_signals(strategy: Any, frame: pd.DataFrame) -> np.ndarray:
     try:
         raw = strategy.signals(frame)
-    except InvalidInputError:
-        raise
     except Exception as exc:
         raise _errors.raised(strategy, exc, "signals", frame, None) from exc
     values = np.asarray(raw)
@@ -302,9 +298,13 @@ def _decode_signals(
         raise _errors.bad_answer(
             strategy, "signals", values[bad].item(), frame, bad, _SIGNALS_FIX
         )
-    # Object arrays: the on_bar vocabulary ("BUY", "SELL", None, +1/-1/0), bar by bar.
+    # Object arrays: the on_bar vocabulary ("BUY", "SELL", None, +1/-1/0), bar by bar; a
+    # missing value (pandas' NaN in a column of strings) is no signal.
     out = np.empty(len(values), np.int8)
     for i, answer in enumerate(values):
+        if isinstance(answer, float) and math.isnan(answer):
+            out[i] = 0
+            continue
         try:
             out[i] = decode_answer(answer, i, strategy, frame)
         except _errors.StrategyError as exc:
@@ -344,7 +344,7 @@ def _costs(cfg: BacktestConfig, rf_per_bar: float) -> Costs:
         cfg.fill == "close", cfg.allow_short, cfg.whole_shares, float(cfg.cash),
         float(cfg.commission_per_share), float(cfg.commission_bps), float(cfg.commission_min),
         float(cfg.slippage_bps), sizing, level(cfg.size), level(cfg.stop_loss),
-        level(cfg.take_profit), level(cfg.trailing_stop), cfg.exit_unit == "atr",
+        level(cfg.take_profit), level(cfg.trailing_stop), cfg.uses_atr and cfg.exit_unit == "atr",
         level(cfg.limit_entry), int(cfg.limit_bars), rf_per_bar,
     )
 

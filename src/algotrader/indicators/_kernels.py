@@ -178,7 +178,7 @@ def _bollinger_into(x, n, dev_up, dev_dn, mid, upper, lower):
         lower[i] = m - sd * dev_dn
 
 
-@njit(inline="always")
+@njit(inline="always", cache=True)
 def _true_range_at(high, low, close, i):
     prev_close = close[i - 1]
     greatest = high[i] - low[i]
