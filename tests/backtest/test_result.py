@@ -142,3 +142,32 @@ def test_buy_hold_and_alpha_are_the_same_for_every_strategy() -> None:
 def test_backtest_accepts_the_new_settings() -> None:
     result = Backtest(ohlcv(), "rsi", stop_loss=0.05, sizing="percent", size=0.5).run()
     assert result.config == BacktestConfig(stop_loss=0.05, sizing="percent", size=0.5)
+
+
+def test_signals_reading_an_indicator_computes_only_that_one() -> None:
+    seen: dict[str, Any] = {}
+
+    class ReadsRsi:
+        def signals(self, frame: pd.DataFrame) -> np.ndarray:
+            rsi = frame["rsi"].to_numpy()
+            seen["columns"] = set(frame.columns)
+            seen["rsi"] = rsi
+            return np.where(rsi < 30, 1, np.where(rsi > 70, -1, 0))
+
+    frame = ohlcv()
+    run_backtest(frame, ReadsRsi())
+    assert "rsi" in seen["columns"] and "macd" not in seen["columns"]
+    expected = compute_indicators(frame, ["rsi"])["rsi"].to_numpy()
+    np.testing.assert_array_equal(seen["rsi"], expected)
+
+
+def test_prepare_can_read_a_stored_indicator_the_frame_lacks() -> None:
+    class AboveMa20(Strategy):
+        def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+            return frame.assign(above=(frame.close > frame.ma20).astype(float))
+
+        def on_bar(self, i: int, row: Any, df: Any) -> str:
+            return "BUY" if row["above"] else "SELL"
+
+    result = run_backtest(ohlcv(), AboveMa20())
+    assert result.metrics["num_trades"] > 0

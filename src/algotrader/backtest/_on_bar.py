@@ -61,7 +61,7 @@ class BarSource:
         return self.arrays[column]
 
     def _add_indicator(self, column: str) -> None:
-        from algotrader.backtest.engine import with_indicators
+        from algotrader.backtest._bars import with_indicators
 
         self.frame = with_indicators(self.frame, (column,))
         self.lower = {str(c).lower(): c for c in self.frame.columns}

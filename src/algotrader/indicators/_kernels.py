@@ -315,17 +315,19 @@ def _supertrend_into(high, low, close, atr, mult, line, upper, lower, trend):
     line[start] = final_lo
     for i in range(start + 1, size):
         hl2 = (high[i] + low[i]) / 2.0
-        basic_up = hl2 + mult * atr[i]
-        basic_lo = hl2 - mult * atr[i]
+        a = atr[i]
+        basic_up = hl2 + mult * a
+        basic_lo = hl2 - mult * a
         prev_close = close[i - 1]
-        new_up = basic_up if (basic_up < final_up or prev_close > final_up) else final_up
-        new_lo = basic_lo if (basic_lo > final_lo or prev_close < final_lo) else final_lo
+        # Non-short-circuit `|` and conditional expressions compile to selects, not branches:
+        # which band moves is a coin flip, and mispredictions cost more than the arithmetic.
+        take_up = (basic_up < final_up) | (prev_close > final_up)
+        take_lo = (basic_lo > final_lo) | (prev_close < final_lo)
+        new_up = basic_up if take_up else final_up
+        new_lo = basic_lo if take_lo else final_lo
         c = close[i]
         # Flips compare with the previous bar's final bands; the up-test wins if both hold.
-        if c > final_up:
-            direction = 1.0
-        elif c < final_lo:
-            direction = -1.0
+        direction = 1.0 if c > final_up else (-1.0 if c < final_lo else direction)
         final_up = new_up
         final_lo = new_lo
         upper[i] = final_up
