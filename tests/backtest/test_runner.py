@@ -78,3 +78,20 @@ def test_missing_data_names_the_command_that_fetches_it(db_url: str) -> None:
 def test_unknown_run_id_is_one_clear_error(db_url: str) -> None:
     with pytest.raises(DataNotFoundError, match="no backtest run with id 42"):
         rerun(open_database(db_url), 42)
+
+
+def test_a_run_with_sizing_and_exits_reruns_identically(db_url: str) -> None:
+    _ingest(db_url)
+    db = open_database(db_url)
+    config = BacktestConfig(
+        sizing="percent", size=0.5, stop_loss=2.0, trailing_stop=3.0, exit_unit="atr",
+        limit_entry=0.005, limit_bars=3, commission_bps=1.0,
+    )
+    stored = run_stored_backtest(db, "SPY", DAILY, "bollinger", {}, config)
+    (run,) = list_runs(db)
+    assert BacktestConfig.from_dict(run.config) == config
+    report = rerun(db, stored.run_id)
+    assert report.identical_metrics and report.identical_trades
+    assert {t["exit_reason"] for t in run.trades} <= {
+        "signal", "stop_loss", "trailing_stop", "take_profit", "open"
+    }
