@@ -80,6 +80,30 @@ class Rule:
 
 
 @numba.njit(cache=True, inline="always")
+def _sma_cross_step(t, x, old_fast, old_slow, fast_n, slow_n, sum_f, sum_s, prev_f, prev_s):  # type: ignore[no-untyped-def]
+    # Running sums in the SMA kernel's order of operations, so the averages (and therefore the
+    # crossings) equal sma() bit for bit.
+    fast = np.nan
+    slow = np.nan
+    nf = int(fast_n)
+    ns = int(slow_n)
+    sum_f += x
+    if t >= nf - 1:
+        fast = sum_f / nf
+        sum_f -= old_fast
+    sum_s += x
+    if t >= ns - 1:
+        slow = sum_s / ns
+        sum_s -= old_slow
+    sig = 0
+    if fast > slow and prev_f <= prev_s:
+        sig = 1
+    elif fast < slow and prev_f >= prev_s:
+        sig = -1
+    return sig, sum_f, sum_s, fast, slow
+
+
+@numba.njit(cache=True, inline="always")
 def rule_step(  # type: ignore[no-untyped-def]
     kind, t, sig_t, x0, x1, x2, old_fast, old_slow, p0, p1, s0, s1, s2, s3
 ):
@@ -93,26 +117,7 @@ def rule_step(  # type: ignore[no-untyped-def]
     if kind == SIGNALS:
         sig = sig_t
     elif kind == SMA_CROSS:
-        # Running sums in the SMA kernel's order of operations, so the averages (and therefore
-        # the crossings) equal sma() bit for bit.
-        fast = np.nan
-        slow = np.nan
-        nf = int(p0)
-        ns = int(p1)
-        s0 += x0
-        if t >= nf - 1:
-            fast = s0 / nf
-            s0 -= old_fast
-        s1 += x0
-        if t >= ns - 1:
-            slow = s1 / ns
-            s1 -= old_slow
-        if fast > slow and s2 <= s3:
-            sig = 1
-        elif fast < slow and s2 >= s3:
-            sig = -1
-        s2 = fast
-        s3 = slow
+        sig, s0, s1, s2, s3 = _sma_cross_step(t, x0, old_fast, old_slow, p0, p1, s0, s1, s2, s3)
     elif kind == CROSS:
         if x0 > x1 and s0 <= s1:
             sig = 1
@@ -148,13 +153,11 @@ def rule_step(  # type: ignore[no-untyped-def]
             sig = 1
         s0 = x1
     elif kind == STREAK:
+        # s0: previous close, s1 / s2: lengths of the current runs of lower / higher closes.
         s1 = s1 + 1.0 if x0 < s0 else 0.0
         s2 = s2 + 1.0 if x0 > s0 else 0.0
         s0 = x0
-        if s1 >= p0:
-            sig = 1
-        elif s2 >= p1:
-            sig = -1
+        sig = 1 if s1 >= p0 else (-1 if s2 >= p1 else 0)
     elif kind == FIRST_BAR and t == 0:
         sig = 1
     return sig, s0, s1, s2, s3
