@@ -429,8 +429,7 @@ def macd(close: ArrayLike, fast: int = 12, slow: int = 26, signal: int = 9) -> M
     EMAs are seeded on bar ``slow-1`` (the fast one with the SMA of the ``fast`` bars ending
     there), and both outputs start at bar ``slow + signal - 2``."""
     a = _as_f8(close)
-    line = np.empty(a.shape[0])
-    sig = np.empty(a.shape[0])
+    line, sig = np.empty((2, a.shape[0]))
     _macd_into(
         a,
         _check_period("fast", fast),
@@ -446,8 +445,8 @@ def bollinger(close: ArrayLike, n: int = 20, k: float = 2.0) -> Bollinger:
     """Bollinger bands: mid = SMA(n), upper/lower = mid +/- k * population std (ddof=0) of the
     last ``n`` values, computed as TA-Lib does (std is 0 when the variance is below 1e-8)."""
     a = _as_f8(close)
-    size = a.shape[0]
-    mid, upper, lower = np.empty(size), np.empty(size), np.empty(size)
+    # One allocation for the three outputs (rows of one block): measurably cheaper than three.
+    mid, upper, lower = np.empty((3, a.shape[0]))
     _bollinger_into(a, _check_period("n", n), float(k), float(k), mid, upper, lower)
     return Bollinger(mid, upper, lower)
 
@@ -491,8 +490,7 @@ def supertrend(
     lower band in an up-trend, else the final upper band. NaN during the ATR warm-up."""
     h, lo, c = _as_f8(high), _as_f8(low), _as_f8(close)
     _same_length(h, lo, c)
-    size = h.shape[0]
-    line, upper, lower, trend = np.empty(size), np.empty(size), np.empty(size), np.empty(size)
+    line, upper, lower, trend = np.empty((4, h.shape[0]))
     _supertrend_hlc_into(h, lo, c, _check_period("n", n), float(mult), line, upper, lower, trend)
     return SuperTrend(line, upper, lower, trend)
 
