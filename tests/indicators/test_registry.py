@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 from sqlalchemy import Float, create_engine, inspect
 
-from algotrader.indicators import compute_indicators
-from algotrader.indicators.registry import (
+from algotrader.frames import (
     INDICATOR_COLUMNS,
     STORED_INDICATORS,
     IndicatorSpec,
     spec_for,
 )
+from algotrader.indicators import compute_indicators
+from algotrader.indicators.registry import kernel_of
 
 
 def make_bars(n: int, seed: int = 3) -> pd.DataFrame:
@@ -43,10 +44,10 @@ def test_every_declared_column_exists_in_the_migrated_schema(db_url: str) -> Non
 
 def test_frame_columns_and_models_follow_the_declarations() -> None:
     from algotrader.db.models import MarketPrice
-    from algotrader.frames import INDICATOR_COLUMNS as frame_columns
+    from algotrader.indicators import INDICATOR_COLUMNS as indicator_columns
 
     declared = tuple(c for spec in STORED_INDICATORS for c in spec.outputs)
-    assert frame_columns == declared == INDICATOR_COLUMNS
+    assert indicator_columns == declared == INDICATOR_COLUMNS
     table = MarketPrice.__table__.columns
     assert all(table[name].nullable for name in declared)
     assert len(set(declared)) == len(declared)
@@ -56,7 +57,7 @@ def test_every_declared_kernel_is_a_cached_compiled_function() -> None:
     from numba.core.caching import NullCache
 
     for spec in STORED_INDICATORS:
-        kernel = spec.resolve_kernel()
+        kernel = kernel_of(spec)
         assert not isinstance(kernel._cache, NullCache), spec.kernel
 
 
@@ -97,8 +98,8 @@ def test_a_declaration_must_read_bar_columns() -> None:
 
 def test_reading_the_declarations_does_not_import_numba() -> None:
     code = (
-        "import sys; import algotrader.db.models, algotrader.frames as f; "
-        "assert f.INDICATOR_COLUMNS; print('numba' in sys.modules)"
+        "import sys; import algotrader.db.models, algotrader.indicators.registry as r; "
+        "assert r.INDICATOR_COLUMNS; print('numba' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from algotrader.errors import InvalidInputError
-from algotrader.indicators.registry import is_indicator_column
+from algotrader.frames import is_indicator_column
 from algotrader.timeframes import RESOLUTIONS, Resolution, parse_resolution
 
 _OHLCV = ("open", "high", "low", "close", "volume")

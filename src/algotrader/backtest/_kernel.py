@@ -159,10 +159,8 @@ def _book_pass(  # type: ignore[no-untyped-def]
     t0, t1, b, rs, k, kind, p0, p1, signals, a, bb, c, open_, high, low, close, atr,
     equity, position, f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
 ):
-    """Signals, orders, fills and equity for bars ``t0 .. t1-1``.
-
-    Returns ``(next bar, book, rule state, fills so far)``; stops early (with the bar to resume
-    from) when the fill buffers might overflow.
+    """Signals, orders, fills and equity for bars ``t0 .. t1-1``: ``(next bar, book, rule
+    state, fills so far)``; stops early when the fill buffers might overflow.
 
     Two loops: the inner one runs the quiet bars (no order to execute, no resting limit, no
     armed exit, no signal) with nothing but the rule and the equity mark, and calls nothing, so

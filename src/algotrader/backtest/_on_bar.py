@@ -23,7 +23,7 @@ import pandas as pd
 from algotrader.backtest import _errors
 from algotrader.backtest._simulation import Simulation
 from algotrader.errors import InvalidInputError
-from algotrader.indicators.registry import is_indicator_column
+from algotrader.frames import is_indicator_column
 
 _DATE_NAMES = frozenset({"date", "dt", "ts", "time", "timestamp", "datetime", "bar_time"})
 _INDEX_KEYS = frozenset({"ts", "date", "datetime", "timestamp", "time"})

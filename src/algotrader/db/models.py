@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from algotrader.db.types import UtcTimestamp
-from algotrader.indicators.registry import INDICATOR_COLUMNS
+from algotrader.frames import INDICATOR_COLUMNS
 
 # Integer primary keys: BIGINT identity on PostgreSQL, SQLite's rowid alias on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -66,7 +66,7 @@ class MarketPrice(Base):
 
     ``source`` says where the bar came from (``ibkr``, ``csv``, ``synthetic``) so that synthetic
     data is labelled as such wherever it is shown. The indicator columns (nullable doubles) are
-    added below from the declarations in :mod:`algotrader.indicators.registry`.
+    added below from the declarations in :mod:`algotrader.frames`.
     """
 
     __tablename__ = "market_prices"

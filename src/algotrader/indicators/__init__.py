@@ -2,8 +2,8 @@
 
 :func:`compute_indicators` turns a bar frame into the :data:`INDICATOR_COLUMNS` frame (or the
 columns asked for); it is the single implementation used for the database and for in-memory
-backtests. Each stored indicator is declared once in :mod:`algotrader.indicators.registry`
-(see "Adding an indicator" there).
+backtests. Each stored indicator is declared once in :mod:`algotrader.frames` (see "Adding an
+indicator" there); :mod:`algotrader.indicators.registry` resolves the declarations to kernels.
 
 Columns: ``ma20``/``ma50`` SMA; ``ema_fast``/``ema_slow`` EMA 12/26 seeded with the SMA of the
 first window; ``macd``/``macd_signal`` MACD(12, 26, 9) with TA-Lib's seeding; ``bb_mid``,

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from .registry import INDICATOR_COLUMNS, IndicatorSpec, specs_for
+from .registry import INDICATOR_COLUMNS, IndicatorSpec, kernel_of, specs_for
 
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -27,7 +27,7 @@ def compute_indicators(
     write them are computed, and the result has exactly the indicators' columns in declaration
     order (asking for ``bb_upper`` gives the three Bollinger columns). ``frame`` is a bar frame;
     the declared inputs (``high``, ``low``, ``close``) are read. Definitions follow TA-Lib (see
-    :mod:`algotrader.indicators.registry`); warm-up values are NaN. This is the only
+    :mod:`algotrader.frames`); warm-up values are NaN. This is the only
     implementation: ingestion stores its output and backtests compute it in memory.
     """
     specs = specs_for(INDICATOR_COLUMNS if columns is None else columns)
@@ -50,5 +50,5 @@ def compute_indicators(
 
 
 def _run(spec: IndicatorSpec, inputs: dict[str, np.ndarray], outputs: np.ndarray) -> None:
-    kernel = spec.resolve_kernel()
+    kernel = kernel_of(spec)
     kernel(*(inputs[name] for name in spec.inputs), *spec.param_values, *outputs)

@@ -1,140 +1,32 @@
-"""The stored indicators, each declared once.
+"""The stored indicators: their declarations (in :mod:`algotrader.frames`) and their kernels.
 
-A declaration (:class:`IndicatorSpec`) says which columns an indicator writes, which columns it
-reads, its fixed parameters, how many leading bars it leaves NaN and which kernel computes it.
-Everything else follows from :data:`STORED_INDICATORS`:
-
-* :data:`INDICATOR_COLUMNS` (re-exported as ``algotrader.frames.INDICATOR_COLUMNS``): the stored
-  columns, in declaration order;
-* :func:`algotrader.indicators.compute_indicators`, which runs the declared kernels (all of them
-  for ingest, only the ones a backtest needs otherwise);
-* the ``market_prices`` indicator columns of :class:`algotrader.db.models.MarketPrice`, and so
-  what ingest writes and what the store loads.
-
-Adding an indicator
--------------------
-1. Declare it here (append to :data:`STORED_INDICATORS`), naming a kernel in
-   :mod:`algotrader.indicators._kernels` that fills the output arrays in place, called as
-   ``kernel(*input_arrays, *params, *output_arrays)`` (write the kernel if none fits).
-2. Add an Alembic migration that adds the column(s) to ``market_prices`` as nullable
-   double-precision floats (``tests/indicators/test_registry.py`` checks the migrated schema on
-   SQLite and PostgreSQL and fails until the migration exists).
-
-This module imports nothing heavy: kernels are resolved by name on first use, so the database
-models and the CLI can read the declarations without loading numba.
+The declarations live in the basic layer so the store, the models and every other layer can
+read them without importing the indicator code; see "Adding an indicator" in
+:mod:`algotrader.frames`. This module resolves a declaration to its compiled kernel.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-_KERNEL_MODULE = "algotrader.indicators._kernels"
-_BAR_COLUMNS = frozenset({"open", "high", "low", "close", "volume"})
-
-
-@dataclass(frozen=True, slots=True)
-class IndicatorSpec:
-    """One stored indicator.
-
-    Attributes:
-        name: the indicator's name (``"bollinger"``).
-        outputs: the columns it writes, in order (``("bb_mid", "bb_upper", "bb_lower")``).
-        inputs: the bar columns it reads (``("close",)``).
-        params: its fixed parameters, in the kernel's argument order (``(("n", 20), ...)``);
-            ints are periods, floats multipliers.
-        warmup: how many leading bars every output leaves NaN (a window not yet filled).
-        kernel: name of the function in :mod:`algotrader.indicators._kernels` that computes it.
-        description: one line for people: the definition and its TA-Lib equivalent.
-    """
-
-    name: str
-    outputs: tuple[str, ...]
-    inputs: tuple[str, ...]
-    params: tuple[tuple[str, int | float], ...]
-    warmup: int
-    kernel: str
-    description: str
-
-    def __post_init__(self) -> None:
-        unknown = [c for c in self.inputs if c not in _BAR_COLUMNS]
-        if unknown or not self.outputs:
-            raise ValueError(f"indicator {self.name!r}: inputs must be bar columns, got {unknown}")
-
-    @property
-    def param_values(self) -> tuple[int | float, ...]:
-        """The parameter values in kernel order."""
-        return tuple(value for _, value in self.params)
-
-    def resolve_kernel(self) -> Callable[..., Any]:
-        """The compiled kernel (imports numba and the kernels on first use)."""
-        kernel: Callable[..., Any] = getattr(importlib.import_module(_KERNEL_MODULE), self.kernel)
-        return kernel
-
-
-def _spec(
-    name: str,
-    outputs: tuple[str, ...],
-    inputs: tuple[str, ...],
-    params: tuple[tuple[str, int | float], ...],
-    warmup: int,
-    kernel: str,
-    description: str,
-) -> IndicatorSpec:
-    return IndicatorSpec(name, outputs, inputs, params, warmup, kernel, description)
-
-
-STORED_INDICATORS: tuple[IndicatorSpec, ...] = (
-    _spec("sma20", ("ma20",), ("close",), (("n", 20),), 19, "_sma_into",
-          "simple moving average of the close over 20 bars (TA-Lib SMA)"),
-    _spec("sma50", ("ma50",), ("close",), (("n", 50),), 49, "_sma_into",
-          "simple moving average of the close over 50 bars (TA-Lib SMA)"),
-    _spec("ema12", ("ema_fast",), ("close",), (("n", 12),), 11, "_ema_into",
-          "EMA(12) of the close seeded with the SMA of its first window (TA-Lib EMA)"),
-    _spec("ema26", ("ema_slow",), ("close",), (("n", 26),), 25, "_ema_into",
-          "EMA(26) of the close seeded with the SMA of its first window (TA-Lib EMA)"),
-    _spec("macd", ("macd", "macd_signal"), ("close",),
-          (("fast", 12), ("slow", 26), ("signal", 9)), 33, "_macd_into",
-          "MACD line EMA12 - EMA26 and its EMA9 signal, TA-Lib's seeding (TA-Lib MACD)"),
-    _spec("bollinger", ("bb_mid", "bb_upper", "bb_lower"), ("close",),
-          (("n", 20), ("dev_up", 2.0), ("dev_down", 2.0)), 19, "_bollinger_into",
-          "SMA(20) +- 2 population standard deviations (TA-Lib BBANDS)"),
-    _spec("rsi", ("rsi",), ("close",), (("n", 14),), 14, "_rsi_into",
-          "Wilder RSI(14) of the close (TA-Lib RSI)"),
-    _spec("atr", ("atr",), ("high", "low", "close"), (("n", 14),), 14, "_atr_into",
-          "Wilder average true range over 14 bars (TA-Lib ATR)"),
-    _spec("true_range", ("tr",), ("high", "low", "close"), (), 1, "_true_range_into",
-          "max(high - low, |high - previous close|, |low - previous close|) (TA-Lib TRANGE)"),
-    _spec("ath", ("ath",), ("high",), (), 0, "_running_max_into",
-          "all-time high: running maximum of the high"),
-    _spec("supertrend", ("supertrend", "supertrend_upper", "supertrend_lower", "supertrend_trend"),
-          ("high", "low", "close"), (("n", 10), ("mult", 3.0)), 10, "_supertrend_hlc_into",
-          "SuperTrend(10, 3) on Wilder ATR(10): line, final bands and trend +1/-1"),
+from algotrader.frames import (
+    INDICATOR_COLUMNS,
+    STORED_INDICATORS,
+    IndicatorSpec,
+    is_indicator_column,
+    spec_for,
+    specs_for,
 )
-"""Every stored indicator, in column order."""
 
-INDICATOR_COLUMNS: tuple[str, ...] = tuple(c for spec in STORED_INDICATORS for c in spec.outputs)
-"""The stored indicator columns of a bar frame and of ``market_prices``, in order."""
-
-_BY_COLUMN: dict[str, IndicatorSpec] = {c: s for s in STORED_INDICATORS for c in s.outputs}
+_KERNEL_MODULE = "algotrader.indicators._kernels"
 
 
-def spec_for(column: str) -> IndicatorSpec:
-    """The declaration that writes ``column`` (KeyError for a column no indicator writes)."""
-    return _BY_COLUMN[column]
-
-
-def is_indicator_column(column: object) -> bool:
-    """True for a stored indicator column name (exact, lower-case)."""
-    return isinstance(column, str) and column in _BY_COLUMN
-
-
-def specs_for(columns: Iterable[str]) -> tuple[IndicatorSpec, ...]:
-    """The declarations needed for ``columns`` (unknown names ignored), in declaration order."""
-    wanted = {_BY_COLUMN[c].name for c in columns if c in _BY_COLUMN}
-    return tuple(s for s in STORED_INDICATORS if s.name in wanted)
+def kernel_of(spec: IndicatorSpec) -> Callable[..., Any]:
+    """The compiled kernel of ``spec`` (imports numba and the kernels on first use)."""
+    kernel: Callable[..., Any] = getattr(importlib.import_module(_KERNEL_MODULE), spec.kernel)
+    return kernel
 
 
 __all__ = [
@@ -142,6 +34,7 @@ __all__ = [
     "STORED_INDICATORS",
     "IndicatorSpec",
     "is_indicator_column",
+    "kernel_of",
     "spec_for",
     "specs_for",
 ]
