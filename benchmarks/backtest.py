@@ -281,6 +281,7 @@ def _vectorbt(frame: pd.DataFrame, repeat: int) -> list[tuple[str, str, str]]:
 
 
 def _backtesting_py(frame: pd.DataFrame) -> tuple[str, str, str]:
+    os.environ["TQDM_DISABLE"] = "1"  # read when tqdm is imported; its bar would break the table
     try:
         from backtesting import Backtest, Strategy
     except ImportError:
@@ -302,7 +303,6 @@ def _backtesting_py(frame: pd.DataFrame) -> tuple[str, str, str]:
                 self.position.close()
 
     data = frame.rename(columns=str.capitalize)
-    os.environ["TQDM_DISABLE"] = "1"  # its progress bar would interleave with the table
     t0 = time.perf_counter()
     stats = Backtest(data, MACross, cash=100_000.0, finalize_trades=True).run()
     t = time.perf_counter() - t0
