@@ -70,9 +70,11 @@ class Stats(NamedTuple):
     recovery: int
     exposed: int
     bh_shares: float
-    shift: float
-    dev_sum: float
-    dev_sq: float
+
+
+def new_stats(cash: float) -> Stats:
+    """Statistics before the first bar."""
+    return Stats(cash, 0.0, 0.0, -np.inf, 0, 0.0, 0, np.nan, 0, -1, 0, 0.0)
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -85,11 +87,8 @@ def _bar_return(eq, prev):  # type: ignore[no-untyped-def]
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _update_stats(s, t, eq, pos, rf, bh_bar, bh_price, cash0):  # type: ignore[no-untyped-def]
-    """One bar of the curve statistics: bar returns (sum, downside, and the deviations from the
-    first return, whose sums give the sample variance in one pass without cancellation),
-    drawdown with its peak and recovery, exposure, and the buy & hold position."""
+    # The arithmetic of metrics._return_stats and metrics._drawdown, one bar at a time.
     sum_r, down_sq = s.sum_r, s.down_sq
-    shift, dev_sum, dev_sq = s.shift, s.dev_sum, s.dev_sq
     if t > 0:
         r = _bar_return(eq, s.prev_equity)
         sum_r += r
@@ -98,11 +97,6 @@ def _update_stats(s, t, eq, pos, rf, bh_bar, bh_price, cash0):  # type: ignore[n
         e = r - rf
         below = e if e < 0.0 else 0.0
         down_sq += below * below
-        if t == 1:
-            shift = r
-        d = r - shift
-        dev_sum += d
-        dev_sq += d * d
     peak, peak_bar = s.peak, s.peak_bar
     if eq > peak:
         peak, peak_bar = eq, t
@@ -121,7 +115,7 @@ def _update_stats(s, t, eq, pos, rf, bh_bar, bh_price, cash0):  # type: ignore[n
         bh_shares = cash0 / bh_price
     exposed = s.exposed + (1 if pos != 0 else 0)
     return Stats(eq, sum_r, down_sq, peak, peak_bar, worst, worst_peak, worst_value, trough,
-                 recovery, exposed, bh_shares, shift, dev_sum, dev_sq)
+                 recovery, exposed, bh_shares)
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -248,26 +242,25 @@ def _orders_in_bar(b, k, o, high, low, prev_close, prev_atr):  # type: ignore[no
 def curve_stats(equity, position, rf, bh_bar, bh_price, cash0):  # type: ignore[no-untyped-def]
     """Return and drawdown statistics, exposure and buy & hold of a whole equity curve.
 
-    A tight pass over the fresh curve rather than part of the order loop: there the extra live
-    values make the loop slower than both passes together. ``position`` may be empty (no
-    exposure count).
+    A second tight pass over the fresh curve rather than part of the order loop: there the
+    extra live values make the loop slower than both passes together.
     """
     n = equity.shape[0]
-    has_pos = position.shape[0] > 0
-    s = Stats(equity[0] if n else 0.0, 0.0, 0.0, -np.inf, 0, 0.0, 0, np.nan, 0, -1, 0, 0.0,
-              0.0, 0.0, 0.0)
+    s = Stats(equity[0] if n else 0.0, 0.0, 0.0, -np.inf, 0, 0.0, 0, np.nan, 0, -1, 0, 0.0)
     for t in range(n):
-        s = _update_stats(s, t, equity[t], position[t] if has_pos else 0, rf, bh_bar, bh_price,
-                          cash0)
+        s = _update_stats(s, t, equity[t], position[t], rf, bh_bar, bh_price, cash0)
     return s
 
 
-def variance_sum(stats: Stats, returns: int) -> float:
-    """Sum of squared deviations of the bar returns from their mean (for the sample variance),
-    from the shifted sums :func:`curve_stats` keeps."""
-    if returns < 2:
-        return float("nan")
-    return float(stats.dev_sq - stats.dev_sum * stats.dev_sum / returns)
+@numba.njit(cache=True, error_model="numpy")
+def variance_sum(equity, mean):  # type: ignore[no-untyped-def]
+    """Sum of squared deviations of the bar returns from ``mean`` (the second pass of the
+    two-pass sample variance, the accurate textbook form)."""
+    sq = 0.0
+    for t in range(1, equity.shape[0]):
+        r = _bar_return(equity[t], equity[t - 1])
+        sq += (r - mean) * (r - mean)
+    return sq
 
 
 # Packed state: the book and the rule state in one float64 vector, so Python can resume a

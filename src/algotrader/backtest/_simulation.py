@@ -104,6 +104,7 @@ class Simulation:
         stats = _kernel.curve_stats(
             self.equity, self.position, k.rf_per_bar, bh_bar, bh_price, k.cash0
         )
-        spread = _kernel.variance_sum(stats, n - 1)
+        mean = stats.sum_r / (n - 1) if n > 1 else np.nan
+        spread = float(_kernel.variance_sum(self.equity, mean)) if n > 2 else np.nan
         fills = tuple(buf[: self.nf].copy() for buf in self.bufs)
         return Raw(self.equity, self.position, fills, stats, spread)

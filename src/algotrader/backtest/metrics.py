@@ -130,22 +130,27 @@ def bar_returns(equity: np.ndarray) -> np.ndarray:
     return np.asarray(equity[1:] / equity[:-1] - 1.0, dtype=np.float64)
 
 
+@numba.njit(cache=True, error_model="numpy")
 def _return_stats(equity: np.ndarray, rf: float) -> tuple[int, float, float, float]:
-    # (count, mean, sample std, downside deviation of returns in excess of the per-bar rate
-    # ``rf``), by the same pass as the backtest engine's, so the numbers agree to the last bit.
-    from algotrader.backtest._kernel import curve_stats, variance_sum
-
-    eq = np.ascontiguousarray(equity, np.float64)
-    n = eq.size - 1
+    # Two fused passes over the bar returns: (count, mean, sample std, downside deviation of
+    # returns in excess of the per-bar risk-free rate ``rf``).
+    n = equity.shape[0] - 1
     if n < 1:
-        return 0, math.nan, math.nan, math.nan
-    s = curve_stats(eq, _NO_POSITION, rf, -1, 1.0, 0.0)
-    spread = variance_sum(s, n)
-    std = math.sqrt(spread / (n - 1)) if n > 1 else math.nan
-    return n, s.sum_r / n, std, math.sqrt(s.down_sq / n)
-
-
-_NO_POSITION = np.zeros(0, np.int8)
+        return 0, np.nan, np.nan, np.nan
+    total = 0.0
+    for t in range(1, n + 1):
+        total += equity[t] / equity[t - 1] - 1.0
+    mean = total / n
+    sq = 0.0
+    down = 0.0
+    for t in range(1, n + 1):
+        r = equity[t] / equity[t - 1] - 1.0
+        sq += (r - mean) * (r - mean)
+        e = r - rf
+        if e < 0.0:
+            down += e * e
+    std = np.sqrt(sq / (n - 1)) if n > 1 else np.nan
+    return n, mean, std, np.sqrt(down / n)
 
 
 def _per_period_rate(annual_rate: float, periods: float) -> float:
@@ -276,7 +281,9 @@ def compute_metrics(
     periods = periods_per_year(index, resolution)
     rf = _per_period_rate(risk_free_rate, periods)
     s = curve_stats(eq, pos, rf, -1, 1.0, 0.0)
-    spread = variance_sum(s, eq.size - 1)
+    n = eq.size
+    mean = s.sum_r / (n - 1) if n > 1 else math.nan
+    spread = float(variance_sum(eq, mean)) if n > 2 else math.nan
     bh_final = float(buy_hold[-1]) if len(buy_hold) else math.nan
     return assemble_metrics(
         index, s, spread, bh_final, trade_pnl,
