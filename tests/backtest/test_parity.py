@@ -98,3 +98,24 @@ def test_a_portfolio_reading_strategy_matches_its_vectorised_twin(
     if cfg.fill == "open":
         sides = np.array([side for side, _ in seed.seen])
         np.testing.assert_array_equal(sides, result.position.to_numpy())
+
+
+def test_the_single_order_primitives_reproduce_the_engine(indicator_frame: pd.DataFrame) -> None:
+    from algotrader.backtest._kernel import rebalance, target_of
+
+    cfg = BacktestConfig(allow_short=True, commission_bps=2, commission_min=1.0, slippage_bps=3)
+    result = run_backtest(indicator_frame, get_strategy("macd"), cfg)
+    signals = get_strategy("macd").signals(indicator_frame)
+    open_ = indicator_frame["open"].to_numpy()
+    close = indicator_frame["close"].to_numpy()
+    cash, qty, pos = cfg.cash, 0.0, 0
+    prices = []
+    for t in range(1, len(open_)):
+        target = target_of(int(signals[t - 1]), True, pos)
+        if target != pos:
+            cash, qty, pos, xq, xp, _, eq, ep, _ = rebalance(
+                cash, qty, pos, target, open_[t], False, 0.0, 2.0, 1.0, 3.0
+            )
+            prices += [p for q, p in ((xq, xp), (eq, ep)) if q > 0]
+    assert prices == result.fills["price"].tolist()
+    assert cash + pos * qty * close[-1] == result.equity.iloc[-1]

@@ -41,7 +41,9 @@ from algotrader.backtest._orders import (
     NO_ORDER,
     Book,
     Costs,
+    affordable,
     at_open,
+    commission,
     decide,
     intrabar_exits,
     limit_fill,
@@ -261,6 +263,57 @@ def variance_sum(equity, mean):  # type: ignore[no-untyped-def]
         r = _bar_return(equity[t], equity[t - 1])
         sq += (r - mean) * (r - mean)
     return sq
+
+
+# --------------------------------------------------------------------------- single orders
+# The all-in market-order arithmetic as two plain functions, for code that runs its own loop
+# over the same book (the optimisation fast path): the same operations as the engine's default
+# path (no sizing mode, no exits), so both agree to the last bit.
+
+
+@numba.njit(cache=True, error_model="numpy")
+def target_of(signal, allow_short, pos):  # type: ignore[no-untyped-def]
+    """The position a signal asks for: BUY -> +1, SELL -> 0 (or -1 with shorts), none -> pos."""
+    if signal > 0:
+        return 1
+    if signal < 0:
+        return -1 if allow_short else 0
+    return pos
+
+
+@numba.njit(cache=True, error_model="numpy")
+def rebalance(  # type: ignore[no-untyped-def]
+    cash, qty, pos, target, price, whole_shares, per_share, bps, minimum, slippage_bps
+):
+    """Move an all-in book from ``pos`` to ``target`` at ``price`` (close first, then open).
+
+    Returns ``(cash, qty, pos, exit_qty, exit_price, exit_fee, entry_qty, entry_price,
+    entry_fee)``; a zero quantity means that leg did not trade.
+    """
+    exit_qty = 0.0
+    exit_px = 0.0
+    exit_fee = 0.0
+    if pos != 0 and target != pos:
+        exit_px = price * (1.0 + (-pos) * slippage_bps * 1e-4)
+        exit_fee = commission(qty, exit_px, per_share, bps, minimum)
+        cash = cash + (pos * qty * exit_px - exit_fee)
+        exit_qty = qty
+        qty = 0.0
+        pos = 0
+    entry_qty = 0.0
+    entry_px = 0.0
+    entry_fee = 0.0
+    if target != 0 and target != pos:
+        entry_px = price * (1.0 + target * slippage_bps * 1e-4)
+        entry_qty = affordable(cash, entry_px, whole_shares, per_share, bps, minimum)
+        if entry_qty > 0.0:
+            entry_fee = commission(entry_qty, entry_px, per_share, bps, minimum)
+            cash = cash - (target * entry_qty * entry_px + entry_fee)
+            qty = entry_qty
+            pos = target
+        else:
+            entry_qty = 0.0
+    return cash, qty, pos, exit_qty, exit_px, exit_fee, entry_qty, entry_px, entry_fee
 
 
 # Packed state: the book and the rule state in one float64 vector, so Python can resume a
