@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
+os.environ.setdefault("TQDM_DISABLE", "1")  # peers' progress bars would break the tables
 
 
 class SeedMACross:
@@ -281,7 +282,6 @@ def _vectorbt(frame: pd.DataFrame, repeat: int) -> list[tuple[str, str, str]]:
 
 
 def _backtesting_py(frame: pd.DataFrame) -> tuple[str, str, str]:
-    os.environ["TQDM_DISABLE"] = "1"  # read when tqdm is imported; its bar would break the table
     try:
         from backtesting import Backtest, Strategy
     except ImportError:
