@@ -1,20 +1,31 @@
-"""Backtest engine speed and memory (prints figures; never pass/fail).
+"""Backtest speed and memory, ours beside the peers', measured in one run (figures, no verdict).
 
-    .venv/bin/python benchmarks/backtest.py [--bars 1000000] [--repeat 5]
+    .venv/bin/python benchmarks/backtest.py [--bars 1000000] [--repeat 7] [--quick]
 
-* on_bar path: a seed-style MA cross (``if row["ma20"] > row["ma50"]: return "BUY"`` ...) in bars/s;
-* vectorised path: the built-in ``ma_cross`` (own SMAs + numba kernel) in ms per backtest;
-* peak traced memory (tracemalloc) of one backtest on each path, plus the process's max RSS.
+Workload (issue 15): synthetic one-minute bars (OHLCV only), MA 20/50 rule, next-open fills.
+
+* one vectorised backtest of a built-in strategy through the public API
+  (``Backtest(frame, "ma_cross").run()``) and at engine level (``run_backtest``);
+* a user ``signals()`` strategy whose own work is done beforehand (the engine's share);
+* the seed-style ``on_bar`` MA rule (``row["ma20"] > row["ma50"]``) through the public API;
+* 10,000-bar backtests end to end (public API);
+* extra peak memory of one backtest, each in a fresh process (peak RSS after the frame is built
+  minus RSS before the run), at 100k, 1M and 10M bars;
+* peers in the same run when installed (``pip install -e ".[bench]"``): vectorbt
+  (``Portfolio.from_signals``, rust engine when available), backtesting.py (event loop), a
+  plain-numpy vectorised backtest and a hand-fused numba loop (the speed of light here).
+
+Times are the best of ``--repeat`` runs (wall clock); the machine is shared, so compare the
+columns of one run rather than runs on different days.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import os
 import subprocess
 import sys
 import time
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,9 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from algotrader.backtest.engine import run_backtest
-from algotrader.backtest.result import Result
-from algotrader.strategies import get_strategy
+HERE = Path(__file__).resolve().parent
+os.environ.setdefault("TQDM_DISABLE", "1")  # peers' progress bars would break the tables
 
 
 class SeedMACross:
@@ -38,15 +48,36 @@ class SeedMACross:
         return None
 
 
+class SeedPortfolioMACross:
+    """The same rule in seed 000's form, on_bar(date, row, portfolio)."""
+
+    def on_bar(self, date: Any, row: Any, portfolio: Any) -> str | None:
+        if row["ma20"] > row["ma50"]:
+            return "BUY"
+        if row["ma20"] < row["ma50"]:
+            return "SELL"
+        return None
+
+
+class Precomputed:
+    """A user ``signals()`` strategy whose work was done before the backtest."""
+
+    def __init__(self, signals: np.ndarray) -> None:
+        self._signals = signals
+
+    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+        return self._signals
+
+
 def synthetic_frame(n: int, seed: int = 7) -> pd.DataFrame:
-    """``n`` one-minute bars (random walk) with ma20 / ma50 columns."""
+    """``n`` one-minute OHLCV bars (a random walk)."""
     rng = np.random.default_rng(seed)
     close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.001, n)))
     open_ = np.empty(n)
     open_[0] = close[0]
     open_[1:] = close[:-1]
     index = pd.date_range("2020-01-01", periods=n, freq="1min", tz="UTC", name="ts")
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "open": open_,
             "high": np.maximum(open_, close),
@@ -56,85 +87,327 @@ def synthetic_frame(n: int, seed: int = 7) -> pd.DataFrame:
         },
         index=index,
     )
-    frame["ma20"] = frame["close"].rolling(20).mean()
-    frame["ma50"] = frame["close"].rolling(50).mean()
-    return frame
 
 
-def _best(fn: Callable[[], Result], repeat: int) -> tuple[float, Result]:
-    best, result = float("inf"), None
+def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    """Best wall-clock seconds of ``repeat`` runs (after one warm-up) and the last result."""
+    out = fn()
+    times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    assert result is not None
-    return best, result
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), out
 
 
-def _peak_mib(fn: Callable[[], Result]) -> float:
-    tracemalloc.start()
-    fn()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak / 2**20
+# --------------------------------------------------------------------------- ours
+
+
+def ours(frame: pd.DataFrame, repeat: int) -> list[tuple[str, str, str]]:
+    from algotrader import Backtest
+    from algotrader.backtest.engine import run_backtest
+    from algotrader.strategies import get_strategy
+
+    n = len(frame)
+    rows = []
+    t, r = best(lambda: Backtest(frame, "ma_cross").run(), repeat)
+    rows.append(("vectorised built-in, public API", f"{t * 1e3:.1f} ms", _trades(r)))
+    strategy = get_strategy("ma_cross")
+    t, r = best(lambda: run_backtest(frame, strategy, resolution="1m"), repeat)
+    rows.append(("vectorised built-in, engine level", f"{t * 1e3:.1f} ms", _trades(r)))
+    maker = get_strategy("ma_cross")
+    user = Precomputed(maker.signals(maker.prepare(frame)))
+    t, r = best(lambda: run_backtest(frame, user, resolution="1m"), repeat)
+    rows.append(("user signals() (engine share)", f"{t * 1e3:.1f} ms", _trades(r)))
+    runs = max(1, repeat // 3)
+    t, r = best(lambda: Backtest(frame, SeedMACross, path="on_bar").run(), runs)
+    rows.append(("on_bar seed MA rule, public API", f"{n / t / 1e6:.2f} M bars/s", _trades(r)))
+    t, r = best(lambda: Backtest(frame, SeedPortfolioMACross, path="on_bar").run(), runs)
+    rows.append(("on_bar seed form (date, row, portfolio)", f"{n / t / 1e6:.2f} M bars/s",
+                 _trades(r)))
+    small = frame.iloc[:10_000].copy()
+    t, r = best(lambda: Backtest(small, "ma_cross").run(), repeat * 20)
+    rows.append(("10,000 bars, public API, end to end", f"{t * 1e3:.2f} ms", _trades(r)))
+    try:
+        t, r = best(
+            lambda: Backtest(small, "ma_cross", stop_loss=0.01, take_profit=0.02).run(),
+            repeat * 20,
+        )
+        rows.append(("10,000 bars with stop-loss and take-profit", f"{t * 1e3:.2f} ms",
+                     _trades(r)))
+    except Exception as exc:  # an engine without exits (the "before" figures)
+        rows.append(("10,000 bars with stop-loss and take-profit", "n/a", type(exc).__name__))
+    return rows
+
+
+def _trades(result: Any) -> str:
+    return f"{int(result.metrics['num_trades'])} trades, final {result.equity.iloc[-1]:,.2f}"
+
+
+# --------------------------------------------------------------------------- peers
+
+
+def peers(frame: pd.DataFrame, repeat: int, with_event_loop: bool) -> list[tuple[str, str, str]]:
+    rows = [_numba_baseline(frame, repeat), _numpy_baseline(frame, repeat)]
+    rows += _vectorbt(frame, repeat)
+    if with_event_loop:
+        rows.append(_backtesting_py(frame))
+    return [row for row in rows if row is not None]
+
+
+def _numpy_baseline(frame: pd.DataFrame, repeat: int) -> tuple[str, str, str]:
+    """The same crossing rule with whole-array numpy operations (fractional shares)."""
+
+    def run() -> float:
+        close = frame["close"].to_numpy()
+        open_ = frame["open"].to_numpy()
+        c = np.cumsum(np.r_[0.0, close])
+        fast = np.full(close.size, np.nan)
+        slow = np.full(close.size, np.nan)
+        fast[19:] = (c[20:] - c[:-20]) / 20
+        slow[49:] = (c[50:] - c[:-50]) / 50
+        above = fast > slow
+        below = fast < slow
+        cross = np.zeros(close.size, np.int8)
+        up = above[1:] & ~above[:-1]
+        down = below[1:] & ~below[:-1]
+        cross[1:] = up.astype(np.int8) - down.astype(np.int8)
+        last = np.where(cross != 0, np.arange(close.size), 0)
+        np.maximum.accumulate(last, out=last)
+        state = cross[last] > 0
+        held = np.r_[False, state[:-1]]  # decided at t-1's close, held from t's open
+        before = np.r_[False, held[:-1]]
+        factor = np.ones(close.size)
+        prev_close = np.r_[close[0], close[:-1]]
+        factor[held & before] = close[held & before] / prev_close[held & before]
+        entered = held & ~before
+        factor[entered] = close[entered] / open_[entered]
+        left = ~held & before
+        factor[left] = open_[left] / prev_close[left]
+        return float(100_000.0 * np.prod(factor))
+
+    t, final = best(run, repeat)
+    return ("numpy vectorised (same rule, no metrics)", f"{t * 1e3:.1f} ms", f"final {final:,.2f}")
+
+
+def _numba_baseline(frame: pd.DataFrame, repeat: int) -> tuple[str, str, str] | None:
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+
+    @numba.njit(cache=False)
+    def fused(open_: Any, close: Any, cash0: float) -> Any:
+        n = close.shape[0]
+        equity = np.empty(n)
+        sf = 0.0
+        ss = 0.0
+        pf = np.nan
+        ps = np.nan
+        cash = cash0
+        qty = 0.0
+        pending = 0
+        trades = 0
+        for t in range(n):
+            if pending == 1 and qty == 0.0:
+                qty = cash / open_[t]
+                cash = 0.0
+                trades += 1
+            elif pending == -1 and qty > 0.0:
+                cash = qty * open_[t]
+                qty = 0.0
+            pending = 0
+            x = close[t]
+            sf += x
+            ss += x
+            f = np.nan
+            s = np.nan
+            if t >= 19:
+                f = sf / 20
+                sf -= close[t - 19]
+            if t >= 49:
+                s = ss / 50
+                ss -= close[t - 49]
+            if f > s and pf <= ps:
+                pending = 1
+            elif f < s and pf >= ps:
+                pending = -1
+            pf = f
+            ps = s
+            equity[t] = cash + qty * x
+        return equity, trades
+
+    o = frame["open"].to_numpy()
+    c = frame["close"].to_numpy()
+    t, (equity, trades) = best(lambda: fused(o, c, 100_000.0), repeat)
+    return ("hand-fused numba loop (no metrics)", f"{t * 1e3:.1f} ms",
+            f"{trades} trades, final {equity[-1]:,.2f}")
+
+
+def _vectorbt(frame: pd.DataFrame, repeat: int) -> list[tuple[str, str, str]]:
+    """vectorbt on numpy arrays (pandas inputs with a minute index take seconds per call here)."""
+    try:
+        import vectorbt as vbt
+    except ImportError:
+        return [("vectorbt", "not installed", "pip install -e '.[bench]'")]
+    close, open_ = frame["close"].to_numpy(), frame["open"].to_numpy()
+    rows = []
+    for engine in ("rust", None):
+
+        def run(engine: str | None = engine, metrics: bool = True) -> Any:
+            fast = vbt.MA.run(close, 20).ma.to_numpy()
+            slow = vbt.MA.run(close, 50).ma.to_numpy()
+            up = np.r_[False, (fast[1:] > slow[1:]) & (fast[:-1] <= slow[:-1])]
+            down = np.r_[False, (fast[1:] < slow[1:]) & (fast[:-1] >= slow[:-1])]
+            kwargs = {"engine": engine} if engine else {}
+            pf = vbt.Portfolio.from_signals(
+                close, np.r_[False, up[:-1]], np.r_[False, down[:-1]], price=open_,
+                init_cash=100_000.0, freq="1min", **kwargs,
+            )
+            if metrics:
+                pf.total_return(), pf.max_drawdown(), pf.sharpe_ratio()
+            return pf
+
+        name = engine or "numba"
+        try:
+            t_pf, pf = best(lambda run=run: run(metrics=False), max(1, repeat // 2))
+            t, pf = best(run, max(1, repeat // 2))
+        except Exception as exc:  # e.g. no rust engine in this build
+            rows.append((f"vectorbt engine={name}", "failed", type(exc).__name__))
+            continue
+        result = f"{pf.trades.count()} trades, final {pf.final_value():,.2f}"
+        rows.append((f"vectorbt ({name}): MAs + from_signals", f"{t_pf * 1e3:.1f} ms", result))
+        rows.append((f"vectorbt ({name}): + return, drawdown, Sharpe", f"{t * 1e3:.1f} ms", ""))
+    return rows
+
+
+def _backtesting_py(frame: pd.DataFrame) -> tuple[str, str, str]:
+    try:
+        from backtesting import Backtest, Strategy
+    except ImportError:
+        return ("backtesting.py", "not installed", "pip install -e '.[bench]'")
+
+    def sma(values: Any, n: int) -> Any:
+        return pd.Series(values).rolling(n).mean().to_numpy()
+
+    class MACross(Strategy):  # type: ignore[misc]
+        def init(self) -> None:
+            self.fast = self.I(sma, self.data.Close, 20)
+            self.slow = self.I(sma, self.data.Close, 50)
+
+        def next(self) -> None:
+            if self.fast[-1] > self.slow[-1]:
+                if not self.position:
+                    self.buy()
+            elif self.fast[-1] < self.slow[-1] and self.position:
+                self.position.close()
+
+    data = frame.rename(columns=str.capitalize)
+    t0 = time.perf_counter()
+    stats = Backtest(data, MACross, cash=100_000.0, finalize_trades=True).run()
+    t = time.perf_counter() - t0
+    return ("backtesting.py event loop (state rule)", f"{len(frame) / t / 1e6:.2f} M bars/s",
+            f"{stats['# Trades']} trades, final {stats['Equity Final [$]']:,.2f}")
+
+
+# --------------------------------------------------------------------------- memory
+
+_MEMORY_CODE = """
+import sys; sys.path.insert(0, {here!r})
+import backtest as b
+frame = b.synthetic_frame({bars})
+{setup}
+warm = frame.iloc[:2000].copy()
+{warm}
+import gc; gc.collect()
+def rss(field):
+    for line in open('/proc/self/status'):
+        if line.startswith(field):
+            return int(line.split()[1])
+before = rss('VmRSS:')
+open('/proc/self/clear_refs', 'w').write('5')
+result = {run}
+print(rss('VmHWM:') - before)
+"""
+
+_MEMORY_CASES = {
+    "ours vectorised (ma_cross)": (
+        "from algotrader import Backtest",
+        "Backtest(warm, 'ma_cross').run()",
+        "Backtest(frame, 'ma_cross').run()",
+    ),
+    "ours on_bar (seed MA rule)": (
+        "from algotrader import Backtest",
+        "Backtest(warm, b.SeedMACross, path='on_bar').run()",
+        "Backtest(frame, b.SeedMACross, path='on_bar').run()",
+    ),
+    "numpy vectorised": ("", "b._numpy_baseline(warm, 1)", "b._numpy_baseline(frame, 1)"),
+    "vectorbt (rust)": ("", "b._vectorbt(warm, 1)", "b._vectorbt(frame, 1)"),
+    "backtesting.py": ("", "b._backtesting_py(warm)", "b._backtesting_py(frame)"),
+}
+
+
+def extra_peak_mib(case: str, bars: int) -> float | None:
+    setup, warm, run = _MEMORY_CASES[case]
+    code = _MEMORY_CODE.format(here=str(HERE), bars=bars, setup=setup, warm=warm, run=run)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if out.returncode != 0:
+        return None
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def numba_cache_report() -> str:
+    """Compiling vs loading: the first backtest in two fresh processes."""
+    code = (
+        "import time; t = time.perf_counter(); "
+        f"import sys; sys.path.insert(0, {str(HERE)!r}); import backtest as b; "
+        "from algotrader import Backtest; "
+        "Backtest(b.synthetic_frame(1000), 'ma_cross').run(); "
+        "print(time.perf_counter() - t)"
+    )
+    times = []
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        times.append(float(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else 0.0)
+    return f"first backtest in a fresh process: {times[0]:.2f} s, then {times[1]:.2f} s"
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _table(title: str, rows: list[tuple[str, str, str]]) -> None:
+    print(f"\n{title}")
+    print(f"| {'workload':<46} | {'figure':>16} | result")
+    print(f"|{'-' * 48}|{'-' * 18}|{'-' * 40}")
+    for name, figure, note in rows:
+        print(f"| {name:<46} | {figure:>16} | {note}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="skip memory and event-loop peers")
     args = parser.parse_args()
-    # Before this process grows: a child's max RSS starts from its parent's size at fork.
-    fresh = {path: _fresh_process_rss(args.bars, path) for path in ("on_bar", "vectorized")}
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {args.bars:,} bars")
     frame = synthetic_frame(args.bars)
-    frame_mib = frame.memory_usage(deep=True).sum() / 2**20
-    print(f"frame: {len(frame):,} bars, {frame.shape[1]} columns, {frame_mib:.0f} MiB")
-
-    seed = SeedMACross()
-    fast = get_strategy("ma_cross")
-
-    def on_bar_run() -> Result:
-        return run_backtest(frame, seed, path="on_bar", resolution="1m")
-
-    def fast_run() -> Result:
-        return run_backtest(frame, fast, path="vectorized", resolution="1m")
-
-    fast_run()  # numba compile / cache load
-    t_bar, r_bar = _best(on_bar_run, max(1, args.repeat // 2))
-    t_fast, r_fast = _best(fast_run, args.repeat)
-    print(
-        f"on_bar (seed-style ma cross): {args.bars / t_bar / 1e6:.2f} M bars/s "
-        f"({t_bar * 1e3:.0f} ms, {len(r_bar.trades)} trades)"
-    )
-    print(
-        f"vectorized (ma_cross):        {t_fast * 1e3:.1f} ms per backtest "
-        f"({args.bars / t_fast / 1e6:.0f} M bars/s, {len(r_fast.trades)} trades)"
-    )
-    print(f"peak traced memory on_bar:     {_peak_mib(on_bar_run):.0f} MiB (excl. the frame)")
-    print(f"peak traced memory vectorized: {_peak_mib(fast_run):.0f} MiB (excl. the frame)")
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"this process max RSS:          {rss:.0f} MiB (both paths, tracemalloc on)")
-    for path, mib in fresh.items():
-        print(
-            f"peak RSS, one {path} backtest: {mib:.0f} MiB "
-            "(fresh process: Python, numba, the frame, trades and equity curve)"
-        )
-
-
-def _fresh_process_rss(bars: int, path: str) -> float:
-    """Max RSS of a new interpreter that builds the frame and runs one backtest (MiB)."""
-    here = str(Path(__file__).parent)
-    strategy = "b.SeedMACross()" if path == "on_bar" else "get_strategy('ma_cross')"
-    code = (
-        f"import resource, sys; sys.path.insert(0, {here!r}); import backtest as b; "
-        "from algotrader.backtest.engine import run_backtest; "
-        "from algotrader.strategies import get_strategy; "
-        f"f = b.synthetic_frame({bars}); s = {strategy}; "
-        f"r = run_backtest(f, s, path={path!r}, resolution='1m'); assert len(r.equity) == len(f); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return int(out.stdout.strip().splitlines()[-1]) / 1024
+    _table("algotrader", ours(frame, args.repeat))
+    _table("peers (same run)", peers(frame, args.repeat, with_event_loop=not args.quick))
+    if args.quick:
+        return
+    print("\nextra peak memory of one backtest (fresh process, MiB)")
+    sizes = (100_000, 1_000_000, 10_000_000)
+    print(f"| {'case':<30} | " + " | ".join(f"{n:>10,}" for n in sizes))
+    for case in _MEMORY_CASES:
+        cells = []
+        for n in sizes:
+            if case == "backtesting.py" and n > 1_000_000:
+                cells.append(f"{'-':>10}")
+                continue
+            mib = extra_peak_mib(case, n)
+            cells.append(f"{mib:>10.0f}" if mib is not None else f"{'n/a':>10}")
+        print(f"| {case:<30} | " + " | ".join(cells))
+    print("\n" + numba_cache_report())
 
 
 if __name__ == "__main__":

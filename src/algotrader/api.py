@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from algotrader.backtest.api import Backtest as _FrameBacktest
-from algotrader.backtest.api import _with_indicators
 from algotrader.backtest.result import Result
 
 if TYPE_CHECKING:
@@ -137,7 +136,7 @@ class Backtest(_FrameBacktest):
                 self.config,
                 resolution=self.resolution,
                 path=self.path,
-                with_indicators=_with_indicators,
+                with_indicators=_all_indicators,
                 maximize=maximize,
                 minimize=minimize,
                 constraint=constraint,
@@ -151,3 +150,11 @@ class Backtest(_FrameBacktest):
         finally:
             if owned is not None:
                 owned.close()
+
+
+def _all_indicators(frame: Any) -> Any:
+    """The stored-indicator columns a generic strategy may read, computed when missing."""
+    from algotrader.backtest._bars import with_indicators
+    from algotrader.frames import INDICATOR_COLUMNS
+
+    return with_indicators(frame, INDICATOR_COLUMNS)

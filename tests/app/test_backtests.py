@@ -127,3 +127,19 @@ def test_code_version_covers_a_user_strategy_file(tmp_path: Path) -> None:
     after = code_version(get_strategy(f"{path}:Mine"))
     assert before != after
     assert before.split("+s")[0] == after.split("+s")[0] == code_version(get_strategy("rsi"))
+
+
+def test_a_run_with_sizing_and_exits_reruns_identically(settings: Settings) -> None:
+    _ingest(settings)
+    config = BacktestConfig(
+        sizing="percent", size=0.5, stop_loss=2.0, trailing_stop=3.0, exit_unit="atr",
+        limit_entry=0.005, limit_bars=3, commission_bps=1.0,
+    )  # fmt: skip
+    stored = run_backtest(settings, BacktestRequest("SPY", DAILY, "bollinger", config=config))
+    (run,) = list_runs(settings)
+    assert BacktestConfig.from_dict(run.config) == config
+    report = rerun(settings, stored.run_id)
+    assert report.identical_metrics and report.identical_trades
+    assert {t["exit_reason"] for t in run.trades} <= {
+        "signal", "stop_loss", "trailing_stop", "take_profit", "open"
+    }

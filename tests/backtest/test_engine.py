@@ -253,12 +253,34 @@ def test_bad_on_bar_answer_is_a_clear_error(make_frame: Any) -> None:
         run_backtest(make_frame([1, 2]), Wrong())
 
 
-def test_buy_hold_starts_on_first_tradable_bar(make_frame: Any) -> None:
-    frame = make_frame([10, 20, 40, 80], ma20=[np.nan, np.nan, 1, 1], ma50=[np.nan, np.nan, 0, 0])
-    result = run_backtest(frame, get_strategy("db_ma_cross"), BacktestConfig(cash=100))
-    # Warm-up ends on bar 2, so buy & hold enters at bar 3's open (40).
-    assert list(result.buy_hold) == [100.0, 100.0, 100.0, 200.0]
-    assert result.metrics["buy_hold_return"] == pytest.approx(1.0)
+def test_buy_hold_starts_on_the_first_bar_that_can_trade_whatever_the_warmup(
+    make_frame: Any,
+) -> None:
+    frame = make_frame(
+        [10, 20, 40, 80], ma20=[np.nan, np.nan, 1, 1], ma50=[np.nan, np.nan, 0, 0],
+        rsi=[np.nan, 50, 50, 50],
+    )
+    runs = [
+        run_backtest(frame, get_strategy(name), BacktestConfig(cash=100))
+        for name in ("db_ma_cross", "rsi", "streak")
+    ]
+    # A signal on bar 0 fills at bar 1's open (10): the same curve for every strategy.
+    for result in runs:
+        assert list(result.buy_hold) == [100.0, 200.0, 400.0, 800.0]
+        assert result.metrics["buy_hold_return"] == pytest.approx(7.0)
+
+
+def test_buy_hold_with_fill_close_buys_the_first_close(make_frame: Any) -> None:
+    frame = make_frame([10, 20, 40, 80])
+    result = run_backtest(frame, get_strategy("rsi"), BacktestConfig(cash=100, fill="close"))
+    assert list(result.buy_hold) == [100.0, 200.0, 400.0, 800.0]
+    assert result.metrics["buy_hold_return"] == pytest.approx(7.0)
+
+
+def test_hello_world_equals_buy_and_hold(indicator_frame: pd.DataFrame) -> None:
+    result = run_backtest(indicator_frame, get_strategy("hello_world"))
+    assert result.metrics["alpha"] == 0.0
+    np.testing.assert_array_equal(result.equity.to_numpy(), result.buy_hold.to_numpy())
 
 
 def test_to_dict_is_json_serialisable_with_iso_utc_times(indicator_frame: pd.DataFrame) -> None:

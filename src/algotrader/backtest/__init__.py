@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from algotrader.backtest._errors import StrategyError
+from algotrader.backtest._on_bar import Portfolio
 from algotrader.backtest.api import Backtest
-from algotrader.backtest.engine import Portfolio, run_backtest
+from algotrader.backtest.config import BacktestConfig
+from algotrader.backtest.engine import run_backtest
 from algotrader.backtest.metrics import compute_metrics, periods_per_year
-from algotrader.backtest.result import BacktestConfig, Result
+from algotrader.backtest.result import Result
 
 __all__ = [
     "Backtest",
     "BacktestConfig",
     "Portfolio",
     "Result",
+    "StrategyError",
     "compute_metrics",
     "periods_per_year",
     "run_backtest",

@@ -1,115 +1,278 @@
-"""Numba kernels: orders, positions, fills and equity from a per-bar signal array.
+"""Numba kernels: signals -> orders -> fills -> equity, then the curve's statistics.
 
-Both execution paths end here, so the accounting arithmetic exists exactly once. The order helpers
-(:func:`rebalance`, :func:`target_of`) are also called from Python by the ``on_bar`` engine to
-keep a live :class:`~algotrader.backtest.engine.Portfolio` for strategies that look at it; being
-the same compiled functions, they give the same numbers to the last bit.
+Every execution path ends here, so the accounting exists exactly once. :func:`run` simulates a
+range of bars in one compiled pass: per bar it evaluates the signal (a built-in's compiled rule,
+or the signal array ``on_bar`` / ``signals()`` produced), executes orders, checks exits and marks
+equity, with no full-length temporaries beyond the equity and position curves. The state is
+packed into a vector passed in and out, which is how the ``on_bar`` engine keeps a live portfolio
+for seed-style strategies that read it; being the same compiled code, it gives the same numbers
+to the last bit. :func:`curve_stats` then takes the return, drawdown, exposure and buy & hold
+statistics in one tight pass over the fresh curve (measured: folding them into the order loop
+makes that loop slower than both passes together).
+
+Order of events in a bar (documented in the README):
+
+1. at the open: resting exits whose level the open gapped through fill at the open (stops first);
+   then the order decided at the previous close (fill ``"open"``) executes: it moves the position
+   the strategy saw when it decided to the target of its signal (a stop that already flattened
+   the position is not re-entered by a "stay long" BUY);
+2. during the bar: a resting limit entry fills if the range reaches it (at the open when it
+   opened beyond the limit); then stop-loss / trailing stop (checked first: conservative) and
+   take-profit against the low / high; a take-profit is not checked on the bar a limit entry
+   filled (the high may have come before the fill); after the checks the trailing level follows
+   the bar's high (low when short);
+3. at the close: with fill ``"close"`` the bar's signal executes; equity is marked.
+
+The order logic itself is in :mod:`algotrader.backtest._orders`.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba
 import numpy as np
 
+from algotrader.backtest import _orders
+from algotrader.backtest._cache_guard import guard as _guard
+from algotrader.backtest._orders import (
+    NO_FILL,
+    NO_ORDER,
+    Book,
+    Costs,
+    affordable,
+    at_open,
+    commission,
+    decide,
+    intrabar_exits,
+    limit_fill,
+    move_to,
+    new_book,
+    with_order,
+)
+from algotrader.strategies import _rules
+from algotrader.strategies._rules import SMA_CROSS, initial_state, rule_step
 
-@numba.njit(cache=True, error_model="numpy")
-def _commission(qty: float, price: float, per_share: float, bps: float, minimum: float) -> float:
-    if qty <= 0.0:
+_MAX_FILLS_PER_BAR = 6  # a bar makes at most 3 fills; the buffers keep room for 6
+
+
+class Stats(NamedTuple):
+    """Running statistics of the equity curve (returns, drawdown, exposure) and buy & hold."""
+
+    prev_equity: float
+    sum_r: float
+    down_sq: float
+    peak: float
+    peak_bar: int
+    worst: float
+    worst_peak: int
+    worst_peak_value: float
+    trough: int
+    recovery: int
+    exposed: int
+    bh_shares: float
+
+
+def new_stats(cash: float) -> Stats:
+    """Statistics before the first bar."""
+    return Stats(cash, 0.0, 0.0, -np.inf, 0, 0.0, 0, np.nan, 0, -1, 0, 0.0)
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _bar_return(eq, prev):  # type: ignore[no-untyped-def]
+    # eq / prev - 1 without the (slow) division on unchanged bars, where it is exactly 0.
+    if eq == prev and prev != 0.0 and math.isfinite(prev):
         return 0.0
-    fee = qty * per_share + qty * price * bps * 1e-4
-    return max(fee, minimum)
+    return eq / prev - 1.0
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _update_stats(s, t, eq, pos, rf, bh_bar, bh_price, cash0):  # type: ignore[no-untyped-def]
+    # The arithmetic of metrics._return_stats and metrics._drawdown, one bar at a time.
+    sum_r, down_sq = s.sum_r, s.down_sq
+    if t > 0:
+        r = _bar_return(eq, s.prev_equity)
+        sum_r += r
+        # A select, not a branch: the sign of a return is a coin flip, and a mispredicted
+        # branch per bar costs more than the multiply-add (adding +0.0 changes nothing).
+        e = r - rf
+        below = e if e < 0.0 else 0.0
+        down_sq += below * below
+    peak, peak_bar = s.peak, s.peak_bar
+    if eq > peak:
+        peak, peak_bar = eq, t
+    worst, worst_peak, worst_value = s.worst, s.worst_peak, s.worst_peak_value
+    trough, recovery = s.trough, s.recovery
+    # eq / peak - 1 is only needed near a new worst: far above it (a relative margin much wider
+    # than rounding) it cannot be one, so the division is skipped.
+    if not eq > peak * (1.0 + worst) * (1.0 + 1e-9) or not eq > 0.0:
+        dd = eq / peak - 1.0
+        if dd < worst:
+            worst, worst_peak, worst_value, trough, recovery = dd, peak_bar, peak, t, -1
+    if recovery < 0 and worst < 0.0 and eq >= worst_value and t != trough:
+        recovery = t
+    bh_shares = s.bh_shares
+    if t == bh_bar:
+        bh_shares = cash0 / bh_price
+    exposed = s.exposed + (1 if pos != 0 else 0)
+    return Stats(eq, sum_r, down_sq, peak, peak_bar, worst, worst_peak, worst_value, trough,
+                 recovery, exposed, bh_shares)
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f):  # type: ignore[no-untyped-def]
+    if not f[2] > 0.0:
+        return nf
+    f_bar[nf] = t
+    f_side[nf] = f[0]
+    f_price[nf] = f[1]
+    f_qty[nf] = f[2]
+    f_comm[nf] = f[3]
+    f_why[nf] = f[4]
+    return nf + 1
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _rule_at(  # type: ignore[no-untyped-def]
+    t, kind, p0, p1, lag_fast, lag_slow, signals, a, bb, c, r0, r1, r2, r3
+):
+    # The rule reads scalars: this bar's inputs and, for SMA crossings, the values leaving each
+    # window (a[t - fast + 1], a[t - slow + 1]).
+    has_a = a.shape[0] > 0
+    x0 = a[t] if has_a else 0.0
+    old_fast = a[t - lag_fast] if has_a and t >= lag_fast else 0.0
+    old_slow = a[t - lag_slow] if has_a and t >= lag_slow else 0.0
+    return rule_step(
+        kind, t, signals[t] if signals.shape[0] > 0 else 0, x0,
+        bb[t] if bb.shape[0] > 0 else 0.0, c[t] if c.shape[0] > 0 else 0.0,
+        old_fast, old_slow, p0, p1, r0, r1, r2, r3,
+    )
 
 
 @numba.njit(cache=True, error_model="numpy")
-def open_order(
-    cash: float,
-    side: int,
-    price: float,
-    whole_shares: bool,
-    per_share: float,
-    bps: float,
-    minimum: float,
-    slippage_bps: float,
-) -> tuple[float, float, float]:
-    """Size an all-in entry: ``(quantity, execution price, commission)``; quantity 0 = no order.
+def _book_pass(  # type: ignore[no-untyped-def]
+    t0, t1, b, rs, k, kind, p0, p1, signals, a, bb, c, open_, high, low, close, atr,
+    equity, position, f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
+):
+    """Signals, orders, fills and equity for bars ``t0 .. t1-1``: ``(next bar, book, rule
+    state, fills so far)``; stops early when the fill buffers might overflow.
 
-    The quantity is the largest one whose notional plus commission fits in ``cash``; slippage
-    moves the price against the trade (up for a buy, down for a short sale).
+    Two loops: the inner one runs the quiet bars (no order to execute, no resting limit, no
+    armed exit, no signal) with nothing but the rule and the equity mark, and calls nothing, so
+    its values stay in registers; the outer one handles a bar with something to do, calling the
+    order logic. One loop with the calls inside runs about twice as slow.
     """
-    exec_price = price * (1.0 + side * slippage_bps * 1e-4)
-    if cash <= 0.0 or exec_price <= 0.0 or not math.isfinite(exec_price):
-        return 0.0, exec_price, 0.0
-    qty = cash / (exec_price + per_share + exec_price * bps * 1e-4)
-    if qty * per_share + qty * exec_price * bps * 1e-4 < minimum:
-        qty = (cash - minimum) / exec_price
-    if whole_shares:
-        qty = math.floor(qty)
-    if qty <= 0.0:
-        return 0.0, exec_price, 0.0
-    return qty, exec_price, _commission(qty, exec_price, per_share, bps, minimum)
+    cap = f_bar.shape[0] - _MAX_FILLS_PER_BAR
+    has_atr = atr.shape[0] > 0
+    has_exits = not (
+        math.isnan(k.stop_loss) and math.isnan(k.take_profit) and math.isnan(k.trailing_stop)
+    )
+    lag_fast = int(p0) - 1 if kind == SMA_CROSS else 0
+    lag_slow = int(p1) - 1 if kind == SMA_CROSS else 0
+    r0, r1, r2, r3 = rs
+    t = t0
+    sig = 0
+    have_sig = False
+    if nf > cap:
+        return t, b, (r0, r1, r2, r3), nf
+    while t < t1:
+        if not have_sig:
+            if b.order != NO_ORDER or b.pend_side != 0 or (has_exits and b.pos != 0):
+                prev_close = close[t - 1] if t > 0 else np.nan
+                prev_atr = atr[t - 1] if has_atr and t > 0 else np.nan
+                b, f1, f2, f3, f4 = _orders_in_bar(b, k, open_[t], high[t], low[t],
+                                                   prev_close, prev_atr)
+                for f in (f1, f2, f3, f4):
+                    nf = _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f)
+            sig, r0, r1, r2, r3 = _rule_at(
+                t, kind, p0, p1, lag_fast, lag_slow, signals, a, bb, c, r0, r1, r2, r3
+            )
+        if sig != 0:
+            b = decide(b, sig, k.allow_short)
+            if k.fill_at_close and b.order != NO_ORDER:
+                b, f5, f6 = _fill_at_close(b, k, close[t], atr[t] if has_atr else np.nan)
+                nf = _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f5)
+                nf = _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f6)
+        equity[t] = b.cash + b.pos * b.qty * close[t]
+        position[t] = b.pos
+        t += 1
+        have_sig = False
+        if nf > cap:
+            return t, b, (r0, r1, r2, r3), nf
+        if b.order != NO_ORDER or b.pend_side != 0 or (has_exits and b.pos != 0):
+            continue
+        cash, qty, pos = b.cash, b.qty, b.pos
+        while t < t1:
+            sig, r0, r1, r2, r3 = _rule_at(
+                t, kind, p0, p1, lag_fast, lag_slow, signals, a, bb, c, r0, r1, r2, r3
+            )
+            if sig != 0:
+                have_sig = True
+                break
+            equity[t] = cash + pos * qty * close[t]
+            position[t] = pos
+            t += 1
+    return t1, b, (r0, r1, r2, r3), nf
+
+
+# The two functions below are real calls, not inlined: they run on few bars, and keeping their
+# code out of the bar loop keeps the loop's values in registers. They take and return scalars
+# only (an array argument would cost reference counting on every call).
 
 
 @numba.njit(cache=True, error_model="numpy")
-def close_order(
-    qty: float,
-    side: int,
-    price: float,
-    per_share: float,
-    bps: float,
-    minimum: float,
-    slippage_bps: float,
-) -> tuple[float, float]:
-    """Price the exit of a ``side`` position of ``qty`` shares: ``(exec price, commission)``."""
-    exec_price = price * (1.0 - side * slippage_bps * 1e-4)
-    return exec_price, _commission(qty, exec_price, per_share, bps, minimum)
+def _fill_at_close(b, k, close_t, atr_t):  # type: ignore[no-untyped-def]
+    target = b.order
+    return move_to(with_order(b, NO_ORDER), target, close_t, atr_t, k)
 
 
 @numba.njit(cache=True, error_model="numpy")
-def rebalance(
-    cash: float,
-    qty: float,
-    pos: int,
-    target: int,
-    price: float,
-    whole_shares: bool,
-    per_share: float,
-    bps: float,
-    minimum: float,
-    slippage_bps: float,
-) -> tuple[float, float, int, float, float, float, float, float, float]:
-    """Move the book from ``pos`` to ``target`` at ``price`` (close first, then open).
+def _orders_in_bar(b, k, o, high, low, prev_close, prev_atr):  # type: ignore[no-untyped-def]
+    """The open and intrabar events of one bar (see the module docs): up to four fills."""
+    b, f1, f2 = at_open(b, o, prev_close, prev_atr, k)
+    f3 = NO_FILL
+    if b.pend_side != 0:
+        b, f3 = limit_fill(b, o, high, low, k)
+    f4 = NO_FILL
+    if b.pos != 0:
+        b, f4 = intrabar_exits(b, high, low, not f3[2] > 0.0, k)
+    return b, f1, f2, f3, f4
 
-    Returns ``(cash, qty, pos, exit_qty, exit_price, exit_fee, entry_qty, entry_price,
-    entry_fee)``; a zero quantity means that leg did not trade (nothing to close, or not even
-    one whole share affordable).
+
+@numba.njit(cache=True, error_model="numpy")
+def curve_stats(equity, position, rf, bh_bar, bh_price, cash0):  # type: ignore[no-untyped-def]
+    """Return and drawdown statistics, exposure and buy & hold of a whole equity curve.
+
+    A second tight pass over the fresh curve rather than part of the order loop: there the
+    extra live values make the loop slower than both passes together.
     """
-    exit_qty = 0.0
-    exit_px = 0.0
-    exit_fee = 0.0
-    if pos != 0 and target != pos:
-        exit_px, exit_fee = close_order(qty, pos, price, per_share, bps, minimum, slippage_bps)
-        cash += pos * qty * exit_px - exit_fee
-        exit_qty = qty
-        qty = 0.0
-        pos = 0
-    entry_qty = 0.0
-    entry_px = 0.0
-    entry_fee = 0.0
-    if target != 0 and target != pos:
-        entry_qty, entry_px, entry_fee = open_order(
-            cash, target, price, whole_shares, per_share, bps, minimum, slippage_bps
-        )
-        if entry_qty > 0.0:
-            cash -= target * entry_qty * entry_px + entry_fee
-            qty = entry_qty
-            pos = target
-    return cash, qty, pos, exit_qty, exit_px, exit_fee, entry_qty, entry_px, entry_fee
+    n = equity.shape[0]
+    s = Stats(equity[0] if n else 0.0, 0.0, 0.0, -np.inf, 0, 0.0, 0, np.nan, 0, -1, 0, 0.0)
+    for t in range(n):
+        s = _update_stats(s, t, equity[t], position[t], rf, bh_bar, bh_price, cash0)
+    return s
 
 
 @numba.njit(cache=True, error_model="numpy")
-def target_of(signal: int, allow_short: bool, pos: int) -> int:
+def variance_sum(equity, mean):  # type: ignore[no-untyped-def]
+    """Sum of squared deviations of the bar returns from ``mean`` (the second pass of the
+    two-pass sample variance, the accurate textbook form)."""
+    sq = 0.0
+    for t in range(1, equity.shape[0]):
+        r = _bar_return(equity[t], equity[t - 1])
+        sq += (r - mean) * (r - mean)
+    return sq
+
+
+# --------------------------------------------------------------------------- single orders
+# The all-in market-order arithmetic as two plain functions, for code that runs its own loop
+# over the same book (the optimisation fast path): the same operations as the engine's default
+# path (no sizing mode, no exits), so both agree to the last bit.
+
+
+@numba.njit(cache=True, error_model="numpy")
+def target_of(signal, allow_short, pos):  # type: ignore[no-untyped-def]
     """The position a signal asks for: BUY -> +1, SELL -> 0 (or -1 with shorts), none -> pos."""
     if signal > 0:
         return 1
@@ -119,106 +282,111 @@ def target_of(signal: int, allow_short: bool, pos: int) -> int:
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _book(
-    open_: np.ndarray,
-    close: np.ndarray,
-    signals: np.ndarray,
-    fill_at_close: bool,
-    allow_short: bool,
-    whole_shares: bool,
-    cash0: float,
-    per_share: float,
-    bps: float,
-    minimum: float,
-    slippage_bps: float,
-    equity: np.ndarray,
-    position: np.ndarray,
-    f_bar: np.ndarray,
-    f_side: np.ndarray,
-    f_price: np.ndarray,
-    f_qty: np.ndarray,
-    f_comm: np.ndarray,
-    record: bool,
-) -> int:
-    nf = 0
-    cash = cash0
-    qty = 0.0
-    pos = 0
-    for t in range(close.shape[0]):
-        if fill_at_close:
-            sig = signals[t]
-            price = close[t]
+def rebalance(  # type: ignore[no-untyped-def]
+    cash, qty, pos, target, price, whole_shares, per_share, bps, minimum, slippage_bps
+):
+    """Move an all-in book from ``pos`` to ``target`` at ``price`` (close first, then open).
+
+    Returns ``(cash, qty, pos, exit_qty, exit_price, exit_fee, entry_qty, entry_price,
+    entry_fee)``; a zero quantity means that leg did not trade.
+    """
+    exit_qty = 0.0
+    exit_px = 0.0
+    exit_fee = 0.0
+    if pos != 0 and target != pos:
+        exit_px = price * (1.0 + (-pos) * slippage_bps * 1e-4)
+        exit_fee = commission(qty, exit_px, per_share, bps, minimum)
+        cash = cash + (pos * qty * exit_px - exit_fee)
+        exit_qty = qty
+        qty = 0.0
+        pos = 0
+    entry_qty = 0.0
+    entry_px = 0.0
+    entry_fee = 0.0
+    if target != 0 and target != pos:
+        entry_px = price * (1.0 + target * slippage_bps * 1e-4)
+        entry_qty = affordable(cash, entry_px, whole_shares, per_share, bps, minimum)
+        if entry_qty > 0.0:
+            entry_fee = commission(entry_qty, entry_px, per_share, bps, minimum)
+            cash = cash - (target * entry_qty * entry_px + entry_fee)
+            qty = entry_qty
+            pos = target
         else:
-            sig = signals[t - 1] if t > 0 else 0
-            price = open_[t]
-        if sig != 0:
-            target = target_of(sig, allow_short, pos)
-            if target != pos:
-                old = pos
-                cash, qty, pos, xq, xp, xf, eq, ep, ef = rebalance(
-                    cash, qty, pos, target, price, whole_shares, per_share, bps, minimum,
-                    slippage_bps,
-                )
-                if xq > 0.0:
-                    if record:
-                        f_bar[nf] = t
-                        f_side[nf] = -old
-                        f_price[nf] = xp
-                        f_qty[nf] = xq
-                        f_comm[nf] = xf
-                    nf += 1
-                if eq > 0.0:
-                    if record:
-                        f_bar[nf] = t
-                        f_side[nf] = pos
-                        f_price[nf] = ep
-                        f_qty[nf] = eq
-                        f_comm[nf] = ef
-                    nf += 1
-        equity[t] = cash + pos * qty * close[t]
-        position[t] = pos
-    return nf
+            entry_qty = 0.0
+    return cash, qty, pos, exit_qty, exit_px, exit_fee, entry_qty, entry_px, entry_fee
+
+
+# Packed state: the book and the rule state in one float64 vector, so Python can resume a
+# simulation with a cheap call (typing a handful of arrays, not named tuples).
+BOOK_SIZE = 13
+STATE_SIZE = BOOK_SIZE + 4
+
+
+@numba.njit(cache=True, inline="always")
+def _unpack(v):  # type: ignore[no-untyped-def]
+    b = Book(v[0], v[1], int(v[2]), int(v[3]), v[4], v[5], v[6], v[7], v[8], int(v[9]), v[10],
+             int(v[11]), v[12])
+    o = BOOK_SIZE
+    return b, (v[o], v[o + 1], v[o + 2], v[o + 3])
+
+
+@numba.njit(cache=True, inline="always")
+def _pack(b, rs, v):  # type: ignore[no-untyped-def]
+    v[0], v[1], v[2], v[3], v[4], v[5], v[6] = (
+        b.cash, b.qty, b.pos, b.order, b.stop_px, b.take_px, b.trail_px)
+    v[7], v[8], v[9], v[10], v[11], v[12] = (
+        b.trail_dist, b.extreme, b.pend_side, b.pend_px, b.pend_left, b.pend_atr)
+    o = BOOK_SIZE
+    v[o], v[o + 1], v[o + 2], v[o + 3] = rs
+
+
+@numba.njit(cache=True, inline="always")
+def _costs(c):  # type: ignore[no-untyped-def]
+    return Costs(c[0] != 0.0, c[1] != 0.0, c[2] != 0.0, c[3], c[4], c[5], c[6], c[7], int(c[8]),
+                 c[9], c[10], c[11], c[12], c[13] != 0.0, c[14], int(c[15]), c[16])
 
 
 @numba.njit(cache=True, error_model="numpy")
-def simulate(
-    open_: np.ndarray,
-    close: np.ndarray,
-    signals: np.ndarray,
-    fill_at_close: bool,
-    allow_short: bool,
-    whole_shares: bool,
-    cash0: float,
-    per_share: float,
-    bps: float,
-    minimum: float,
-    slippage_bps: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Run the book over all bars.
+def run(  # type: ignore[no-untyped-def]
+    t0, t1, state, costs, kind, p0, p1, signals, a, b, c, open_, high, low, close, atr,
+    equity, position, f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
+):
+    """Simulate bars ``t0 .. t1-1`` from the packed ``state`` (updated in place).
 
-    A signal on bar ``t`` (+1 BUY, -1 SELL, 0 none) sets the target position (see
-    :func:`target_of`) and executes at ``open_[t+1]`` or, with ``fill_at_close``, at ``close[t]``;
-    a signal on the last bar with next-open fills never executes.
-
-    Returns ``(equity, position, fill_bar, fill_side, fill_price, fill_qty, fill_commission)``:
-    equity and position (-1/0/+1) at each bar's close, then one row per fill, where ``fill_side`` is
-    +1 for a buy and -1 for a sell.
+    Returns ``(next bar, number of fills)``; the next bar is below ``t1`` when the fill buffers
+    need to grow first.
     """
-    n = close.shape[0]
-    equity = np.empty(n, np.float64)
-    position = np.zeros(n, np.int8)
-    # Two passes (count, then record) keep the hot loop free of growable arrays, which numba
-    # would otherwise reference-count on every bar (50x slower); each pass costs ~1 ms per 1M bars.
-    nf = 0
-    for record in (False, True):
-        f_bar = np.empty(nf, np.int64)
-        f_side = np.empty(nf, np.int8)
-        f_price = np.empty(nf, np.float64)
-        f_qty = np.empty(nf, np.float64)
-        f_comm = np.empty(nf, np.float64)
-        nf = _book(
-            open_, close, signals, fill_at_close, allow_short, whole_shares, cash0, per_share,
-            bps, minimum, slippage_bps, equity, position, f_bar, f_side, f_price, f_qty, f_comm,
-            record,
-        )
-    return equity, position, f_bar, f_side, f_price, f_qty, f_comm
+    book, rs = _unpack(state)
+    t, book, rs, nf = _book_pass(
+        t0, t1, book, rs, _costs(costs), kind, p0, p1, signals, a, b, c, open_, high, low,
+        close, atr, equity, position, f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
+    )
+    _pack(book, rs, state)
+    return t, nf
+
+
+def pack_costs(k: Costs) -> np.ndarray:
+    """``k`` as the float64 vector :func:`run` reads."""
+    return np.array([float(x) for x in k], dtype=np.float64)
+
+
+def new_state(cash: float, kind: int) -> np.ndarray:
+    """The packed state before the first bar."""
+    out = np.empty(STATE_SIZE, np.float64)
+    out[:BOOK_SIZE] = new_book(cash)
+    out[BOOK_SIZE:] = initial_state(kind)
+    return out
+
+
+def unpack_book(state: np.ndarray) -> Book:
+    """The book part of a packed state, for Python (the live portfolio)."""
+    v = state.tolist()
+    return Book(v[0], v[1], int(v[2]), int(v[3]), v[4], v[5], v[6], v[7], v[8], int(v[9]),
+                v[10], int(v[11]), v[12])
+
+
+# numba tracks only this file's changes; the order logic and the rules are compiled into it.
+_guard(
+    globals(),
+    [_orders.__file__, _rules.__file__],
+)

@@ -13,8 +13,6 @@ import pandas as pd
 
 from algotrader.backtest.engine import ExecutionPath, run_backtest
 from algotrader.backtest.result import BacktestConfig, Result
-from algotrader.errors import InvalidInputError
-from algotrader.frames import INDICATOR_COLUMNS
 from algotrader.strategies.registry import get_strategy
 from algotrader.timeframes import Resolution
 
@@ -23,8 +21,9 @@ class Backtest:
     """One strategy over one bar frame.
 
     Args:
-        frame: bars indexed by UTC timestamps with ``open, high, low, close, volume``; missing
-            indicator columns are computed with :func:`algotrader.indicators.compute_indicators`.
+        frame: bars indexed by UTC timestamps with ``open, high, low, close, volume`` columns (any
+            case, e.g. downloaded ``Open/High/Low/Close/Volume``); the stored indicator columns
+            the strategy declares or reads are computed when missing.
         strategy: a registered name (``"ma_cross"``), ``"path/file.py:Class"``, a strategy class or
             an instance.
         resolution: bar size (``"1d"``, ``"1h"`` ...) for annualising; inferred when omitted.
@@ -32,7 +31,9 @@ class Backtest:
             ``"vectorized"``.
         **config: :class:`BacktestConfig` fields: ``cash``, ``commission_per_share``,
             ``commission_bps``, ``commission_min``, ``slippage_bps``, ``fill`` ("open"/"close"),
-            ``allow_short``, ``whole_shares``, ``risk_free_rate``.
+            ``allow_short``, ``whole_shares``, ``risk_free_rate``, ``sizing`` and ``size``,
+            ``stop_loss``, ``take_profit``, ``trailing_stop``, ``exit_unit``, ``atr_period``,
+            ``limit_entry``, ``limit_bars``; a misspelt name is refused with a suggestion.
     """
 
     def __init__(
@@ -44,17 +45,6 @@ class Backtest:
         path: ExecutionPath = "auto",
         **config: Any,
     ) -> None:
-        valid = set(BacktestConfig.__dataclass_fields__)
-        unknown = sorted(set(config) - valid)
-        if unknown:
-            import difflib
-
-            close = difflib.get_close_matches(unknown[0], sorted(valid), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise InvalidInputError(
-                f"unknown backtest setting {unknown[0]!r}",
-                f"{hint}valid settings: {', '.join(sorted(valid))}",
-            )
         self.config = BacktestConfig(**config)
         self.frame = frame
         self.strategy = strategy
@@ -65,19 +55,10 @@ class Backtest:
         """Run the backtest; ``params`` override the strategy's parameters (strings coerced)."""
         strategy = get_strategy(self.strategy, **params)
         return run_backtest(
-            _with_indicators(self.frame),
+            self.frame,
             strategy,
             self.config,
             path=self.path,
             resolution=self.resolution,
         )
 
-
-def _with_indicators(frame: pd.DataFrame) -> pd.DataFrame:
-    if all(col in frame.columns for col in INDICATOR_COLUMNS):
-        return frame
-    from algotrader.indicators import compute_indicators  # type: ignore[attr-defined]
-
-    computed = compute_indicators(frame)
-    missing = [c for c in INDICATOR_COLUMNS if c not in frame.columns]
-    return frame.assign(**{c: computed[c] for c in missing})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numba
 import numpy as np
@@ -270,19 +271,50 @@ def compute_metrics(
 
     Keys: total_return, buy_hold_return, alpha, cagr, volatility, sharpe, sortino, max_drawdown,
     max_drawdown_duration_bars, max_drawdown_duration_days, calmar, num_trades, win_rate,
-    profit_factor, exposure, periods_per_year, years.
+    profit_factor, exposure, periods_per_year, years. The backtest engine computes the same
+    statistics inside its simulation pass; this function derives them from the curves.
     """
+    from algotrader.backtest._kernel import curve_stats, variance_sum
+
+    eq = np.ascontiguousarray(equity, np.float64)
+    pos = np.ascontiguousarray(position, np.int8)
     periods = periods_per_year(index, resolution)
+    rf = _per_period_rate(risk_free_rate, periods)
+    s = curve_stats(eq, pos, rf, -1, 1.0, 0.0)
+    n = eq.size
+    mean = s.sum_r / (n - 1) if n > 1 else math.nan
+    spread = float(variance_sum(eq, mean)) if n > 2 else math.nan
+    bh_final = float(buy_hold[-1]) if len(buy_hold) else math.nan
+    return assemble_metrics(
+        index, s, spread, bh_final, trade_pnl,
+        cash=cash, periods=periods, risk_free_rate=risk_free_rate,
+    )
+
+
+def assemble_metrics(
+    index: pd.DatetimeIndex,
+    stats: Any,
+    variance_sum: float,
+    buy_hold_final: float,
+    trade_pnl: np.ndarray,
+    *,
+    cash: float,
+    periods: float,
+    risk_free_rate: float,
+) -> dict[str, float]:
+    """The metrics dict from the running statistics of a simulation (see ``_kernel.Stats``)."""
+    n = len(index)
     years = years_between(index)
-    total = total_return(equity, cash)
-    bh = total_return(buy_hold, cash)
+    total = float(stats.prev_equity / cash - 1.0) if n and cash else math.nan
+    bh = float(buy_hold_final / cash - 1.0) if n and cash else math.nan
     growth = cagr(total, years)
     rf = _per_period_rate(risk_free_rate, periods)
-    _, mean, std, down = _return_stats(np.asarray(equity, np.float64), rf)
-    dd, peak, _trough, end = max_drawdown(equity)
-    dd_days = (
-        float((index[end] - index[peak]) / pd.Timedelta(days=1)) if len(index) else math.nan
-    )
+    returns = n - 1
+    mean = stats.sum_r / returns if returns >= 1 else math.nan
+    std = math.sqrt(variance_sum / (returns - 1)) if returns > 1 else math.nan
+    down = math.sqrt(stats.down_sq / returns) if returns >= 1 else math.nan
+    dd, peak, end = _drawdown_of(stats, n)
+    dd_days = float((index[end] - index[peak]) / pd.Timedelta(days=1)) if n else math.nan
     return {
         "total_return": total,
         "buy_hold_return": bh,
@@ -298,10 +330,19 @@ def compute_metrics(
         "num_trades": int(trade_pnl.size),
         "win_rate": win_rate(trade_pnl),
         "profit_factor": profit_factor(trade_pnl),
-        "exposure": exposure(position),
+        "exposure": float(stats.exposed / n) if n else math.nan,
         "periods_per_year": periods,
         "years": years,
     }
+
+
+def _drawdown_of(stats: Any, n: int) -> tuple[float, int, int]:
+    if n == 0:
+        return math.nan, 0, 0
+    if not stats.worst < 0.0:
+        return 0.0, 0, 0
+    end = stats.recovery if stats.recovery >= 0 else n - 1
+    return float(stats.worst), int(stats.worst_peak), int(end)
 
 
 def format_metrics(metrics: Mapping[str, float]) -> str:

@@ -1,17 +1,15 @@
-"""What a backtest returns: :class:`BacktestConfig` (the settings) and :class:`Result`."""
+"""What a backtest returns: :class:`Result` (and, re-exported, :class:`BacktestConfig`)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from algotrader.errors import InvalidInputError
-
-FillMode = Literal["open", "close"]
+from algotrader.backtest.config import BacktestConfig, FillMode
 
 TRADE_COLUMNS: tuple[str, ...] = (
     "entry_time",
@@ -24,54 +22,38 @@ TRADE_COLUMNS: tuple[str, ...] = (
     "return_pct",
     "commission",
     "open",
+    "exit_reason",
 )
-FILL_COLUMNS: tuple[str, ...] = ("ts", "action", "price", "quantity", "commission")
+FILL_COLUMNS: tuple[str, ...] = ("ts", "action", "price", "quantity", "commission", "reason")
+REASONS: tuple[str, ...] = ("signal", "limit", "stop_loss", "take_profit", "trailing_stop", "open")
+"""Fill reasons by code (the kernel's numbering); ``"open"`` marks a trade still open."""
+
+INFINITY_JSON = "inf"
+"""How :meth:`Result.to_dict` writes +infinity (``"-inf"`` for -infinity); NaN becomes null."""
 
 
 @dataclass(frozen=True, slots=True)
-class BacktestConfig:
-    """Execution settings of one backtest (all costs default to 0).
+class FillRecord:
+    """The raw fills of a run and what the lazily built tables need (internal)."""
 
-    Attributes:
-        cash: starting cash.
-        commission_per_share: commission per share traded.
-        commission_bps: commission in basis points of the traded notional.
-        commission_min: minimum commission per order (applied only to orders that trade).
-        slippage_bps: adverse price move in basis points (buys fill higher, sells lower).
-        fill: ``"open"`` executes a signal from bar t at bar t+1's open; ``"close"`` at bar t's
-            close. A signal on the last bar never fills with ``"open"``.
-        allow_short: BUY -> long, SELL -> short (reversing through flat); default long-only, where
-            SELL -> flat.
-        whole_shares: size orders in whole shares (floor); default fractional shares, all in.
-        risk_free_rate: annual risk-free rate for Sharpe and Sortino (0.02 = 2 %).
-    """
+    index: pd.DatetimeIndex
+    close: np.ndarray
+    bar: np.ndarray
+    side: np.ndarray
+    price: np.ndarray
+    quantity: np.ndarray
+    commission: np.ndarray
+    reason: np.ndarray
+    cash: float
+    buy_hold_bar: int
+    buy_hold_price: float
 
-    cash: float = 100_000.0
-    commission_per_share: float = 0.0
-    commission_bps: float = 0.0
-    commission_min: float = 0.0
-    slippage_bps: float = 0.0
-    fill: FillMode = "open"
-    allow_short: bool = False
-    whole_shares: bool = False
-    risk_free_rate: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.fill not in ("open", "close"):
-            raise InvalidInputError(f"invalid fill {self.fill!r}", 'use "open" or "close"')
-        if not (math.isfinite(self.cash) and self.cash > 0):
-            raise InvalidInputError(f"invalid cash {self.cash!r}", "use a positive amount")
-        for name in ("commission_per_share", "commission_bps", "commission_min", "slippage_bps"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise InvalidInputError(f"invalid {name} {value!r}", "use a number >= 0")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The settings as a plain dict (JSON-serialisable)."""
-        return asdict(self)
+    def trade_pnl(self) -> np.ndarray:
+        """Net P&L per round trip (an open position marked to the last close, no exit costs)."""
+        return _trade_arrays(self)["pnl"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Result:
     """The outcome of one backtest.
 
@@ -80,29 +62,55 @@ class Result:
         params: the strategy parameters used.
         config: the execution settings used.
         resolution: the bar size used for annualisation (e.g. ``"1d"``).
-        trades: one row per round trip, columns :data:`TRADE_COLUMNS`; ``side`` is ``"long"`` or
-            ``"short"``; ``pnl`` is net of both commissions; ``return_pct`` is pnl / entry notional
-            in percent; a position still open at the end is marked to the last close (no exit
-            costs) with ``open`` True.
-        fills: one row per executed order (``ts``, ``action`` BUY/SELL, ``price`` after slippage,
-            ``quantity``, ``commission``), e.g. for plot markers.
         equity: portfolio value at each bar's close, on the frame's index.
-        buy_hold: value of buying with all the cash on the first bar the strategy could trade
-            (same fill rule, no costs) and holding to the end; cash before that.
         position: -1/0/+1 held at each bar's close.
         metrics: see :func:`algotrader.backtest.metrics.compute_metrics`.
+        trades: one row per round trip, columns :data:`TRADE_COLUMNS`; ``side`` is ``"long"`` or
+            ``"short"``; ``pnl`` is net of both commissions; ``return_pct`` is pnl / entry notional
+            in percent; ``exit_reason`` is ``signal``, ``stop_loss``, ``take_profit`` or
+            ``trailing_stop``; a position still open at the end is marked to the last close (no
+            exit costs) with ``open`` True and ``exit_reason`` ``"open"``. Built on first use.
+        fills: one row per executed order (``ts``, ``action`` BUY/SELL, ``price`` after slippage,
+            ``quantity``, ``commission``, ``reason``: ``signal``, ``limit`` or an exit reason),
+            e.g. for plot markers. Built on first use.
+        buy_hold: value of buying with all the cash on the first bar any strategy could trade (the
+            second bar's open; the first bar's close with fill ``"close"``), no costs, and holding
+            to the end; the same curve for every strategy on the same bars. Built on first use.
     """
 
     strategy: str
     params: dict[str, Any]
     config: BacktestConfig
     resolution: str
-    trades: pd.DataFrame
-    fills: pd.DataFrame
     equity: pd.Series
-    buy_hold: pd.Series
     position: pd.Series
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float]
+    _record: FillRecord = field(repr=False)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        """Round trips (see the class docs)."""
+        if "trades" not in self._cache:
+            self._cache["trades"] = _trades_frame(self._record)
+        frame: pd.DataFrame = self._cache["trades"]
+        return frame
+
+    @property
+    def fills(self) -> pd.DataFrame:
+        """Executed orders (see the class docs)."""
+        if "fills" not in self._cache:
+            self._cache["fills"] = _fills_frame(self._record)
+        frame: pd.DataFrame = self._cache["fills"]
+        return frame
+
+    @property
+    def buy_hold(self) -> pd.Series:
+        """The buy-and-hold curve (see the class docs)."""
+        if "buy_hold" not in self._cache:
+            self._cache["buy_hold"] = _buy_hold_series(self._record)
+        series: pd.Series = self._cache["buy_hold"]
+        return series
 
     @property
     def total_return(self) -> float:
@@ -138,7 +146,8 @@ class Result:
         return backtest_report(self, bars, **options).write(path)
 
     def to_dict(self, *, include_series: bool = False) -> dict[str, Any]:
-        """A JSON-serialisable dict: times as ISO-8601 UTC strings, nan/inf as ``None``.
+        """A JSON-serialisable dict: times as ISO-8601 UTC strings, NaN as ``None``, infinities
+        as the strings ``"inf"`` / ``"-inf"`` (:data:`INFINITY_JSON`).
 
         The equity, buy-and-hold and position curves are included only with
         ``include_series=True`` (they have one value per bar).
@@ -166,6 +175,85 @@ class Result:
         return out
 
 
+def buy_hold_start(n: int, fill: FillMode) -> int:
+    """The bar buy & hold enters on: the first a signal can fill (bar 1's open, bar 0's close)."""
+    return 0 if fill == "close" else min(1, n)
+
+
+def _trade_arrays(rec: FillRecord) -> dict[str, np.ndarray]:
+    # The book always passes through flat, so fills alternate entry, exit, entry, exit, ...
+    n_fills = rec.bar.size
+    n_open = n_fills % 2
+    entries = slice(0, None, 2)
+    exits = slice(1, None, 2)
+    side = rec.side[entries].astype(np.int64)
+    qty = rec.quantity[entries]
+    entry_px = rec.price[entries]
+    last = len(rec.index) - 1
+    exit_bar = np.append(rec.bar[exits], [last] * n_open).astype(np.int64)
+    exit_px = np.append(rec.price[exits], rec.close[-1:] if n_open else [])
+    commission = rec.commission[entries] + np.append(rec.commission[exits], [0.0] * n_open)
+    pnl = side * qty * (exit_px - entry_px) - commission
+    why = np.append(rec.reason[exits], [REASONS.index("open")] * n_open).astype(np.int64)
+    return {
+        "side": side,
+        "qty": qty,
+        "entry_bar": rec.bar[entries].astype(np.int64),
+        "entry_px": entry_px,
+        "exit_bar": exit_bar,
+        "exit_px": exit_px,
+        "commission": commission,
+        "pnl": pnl,
+        "why": why,
+        "n_open": np.array(n_open),
+    }
+
+
+def _trades_frame(rec: FillRecord) -> pd.DataFrame:
+    a = _trade_arrays(rec)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ret = a["pnl"] / (a["qty"] * a["entry_px"]) * 100.0
+    is_open = np.zeros(a["side"].size, dtype=bool)
+    is_open[a["side"].size - int(a["n_open"]) :] = True
+    return pd.DataFrame(
+        {
+            "entry_time": rec.index[a["entry_bar"]],
+            "exit_time": rec.index[a["exit_bar"]],
+            "side": np.where(a["side"] > 0, "long", "short"),
+            "quantity": a["qty"],
+            "entry_price": a["entry_px"],
+            "exit_price": a["exit_px"],
+            "pnl": a["pnl"],
+            "return_pct": ret,
+            "commission": a["commission"],
+            "open": is_open,
+            "exit_reason": np.asarray(REASONS, dtype=object)[a["why"]],
+        }
+    )[list(TRADE_COLUMNS)]
+
+
+def _fills_frame(rec: FillRecord) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "ts": rec.index[rec.bar],
+            "action": np.where(rec.side > 0, "BUY", "SELL"),
+            "price": rec.price,
+            "quantity": rec.quantity,
+            "commission": rec.commission,
+            "reason": np.asarray(REASONS, dtype=object)[rec.reason.astype(np.int64)],
+        }
+    )
+
+
+def _buy_hold_series(rec: FillRecord) -> pd.Series:
+    n = rec.close.size
+    out = np.full(n, float(rec.cash))
+    bar = rec.buy_hold_bar
+    if bar < n:
+        out[bar:] = rec.cash / rec.buy_hold_price * rec.close[bar:]
+    return pd.Series(out, index=rec.index, name="buy_hold", copy=False)
+
+
 def _iso(ts: Any) -> str:
     stamp = pd.Timestamp(ts)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
@@ -180,7 +268,11 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return INFINITY_JSON if value > 0 else f"-{INFINITY_JSON}"
+        return float(value)
     return value
 
 
@@ -190,3 +282,14 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
         {c: _json_value(v) for c, v in zip(cols, row, strict=True)}
         for row in frame.itertuples(index=False, name=None)
     ]
+
+
+__all__ = [
+    "FILL_COLUMNS",
+    "INFINITY_JSON",
+    "TRADE_COLUMNS",
+    "BacktestConfig",
+    "FillRecord",
+    "Result",
+    "buy_hold_start",
+]

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from algotrader.db.types import UtcTimestamp
+from algotrader.frames import INDICATOR_COLUMNS
 
 # Integer primary keys: BIGINT identity on PostgreSQL, SQLite's rowid alias on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -66,7 +67,8 @@ class MarketPrice(Base):
     """One OHLCV bar of one symbol at one resolution, with its indicator values.
 
     ``source`` says where the bar came from (``ibkr``, ``csv``, ``synthetic``) so that synthetic
-    data is labelled as such wherever it is shown.
+    data is labelled as such wherever it is shown. The indicator columns (nullable doubles) are
+    added below from the declarations in :mod:`algotrader.frames`.
     """
 
     __tablename__ = "market_prices"
@@ -82,23 +84,11 @@ class MarketPrice(Base):
     low: Mapped[float] = mapped_column(Double)
     close: Mapped[float] = mapped_column(Double)
     volume: Mapped[float] = mapped_column(Double)
-    ma20: Mapped[float | None] = mapped_column(Double)
-    ma50: Mapped[float | None] = mapped_column(Double)
-    ema_fast: Mapped[float | None] = mapped_column(Double)
-    ema_slow: Mapped[float | None] = mapped_column(Double)
-    macd: Mapped[float | None] = mapped_column(Double)
-    macd_signal: Mapped[float | None] = mapped_column(Double)
-    bb_mid: Mapped[float | None] = mapped_column(Double)
-    bb_upper: Mapped[float | None] = mapped_column(Double)
-    bb_lower: Mapped[float | None] = mapped_column(Double)
-    rsi: Mapped[float | None] = mapped_column(Double)
-    atr: Mapped[float | None] = mapped_column(Double)
-    tr: Mapped[float | None] = mapped_column(Double)
-    ath: Mapped[float | None] = mapped_column(Double)
-    supertrend: Mapped[float | None] = mapped_column(Double)
-    supertrend_upper: Mapped[float | None] = mapped_column(Double)
-    supertrend_lower: Mapped[float | None] = mapped_column(Double)
-    supertrend_trend: Mapped[float | None] = mapped_column(Double)
+
+
+# One nullable double per declared indicator output; a new declaration needs its migration too.
+for _column in INDICATOR_COLUMNS:
+    setattr(MarketPrice, _column, mapped_column(_column, Double, nullable=True))
 
 
 class SeriesState(Base):

@@ -160,11 +160,10 @@ def _signals_point(ctx: _Frame, strategy: Any) -> tuple[dict[str, float], np.nda
         strategy.start()
     prepared = strategy.prepare(ctx.frame)
     sig = np.ascontiguousarray(np.asarray(strategy.signals(prepared)).astype(np.int8))
-    warmup = int(strategy.warmup_bars(prepared))
     stats = np.empty(K.N_STATS)
     returns = np.empty(max(0, ctx.ends.size - 1), np.float32)
     pnl, _bars = K.evaluate_signals(  # type: ignore[call-arg]
-        ctx.open_, ctx.close, sig, warmup, *ctx.settings, ctx.rf, ctx.ends, stats, returns
+        ctx.open_, ctx.close, sig, *ctx.settings, ctx.rf, ctx.ends, stats, returns
     )
     days = drawdown_days(ctx.index, stats[K.S_PEAK : K.S_PEAK + 1], stats[K.S_END : K.S_END + 1])
     return metrics_from_stats(ctx, stats.tolist(), pnl, days[0]), returns

@@ -170,11 +170,12 @@ def _period_returns(equity: np.ndarray, ends: np.ndarray, returns: np.ndarray) -
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _buy_hold_final(
-    open_: np.ndarray, close: np.ndarray, warmup: int, fill_at_close: bool, cash0: float
+    open_: np.ndarray, close: np.ndarray, fill_at_close: bool, cash0: float
 ) -> float:
-    # The engine's buy & hold: all in on the first bar the strategy could trade.
+    # The engine's buy & hold: all in at the first fill the window allows (the first bar's
+    # close, or the second bar's open), the same for every strategy.
     n = close.shape[0]
-    bar = warmup if fill_at_close else warmup + 1
+    bar = 0 if fill_at_close else 1
     if bar >= n:
         return cash0
     price = close[bar] if fill_at_close else open_[bar]
@@ -186,7 +187,6 @@ def evaluate_signals(
     open_: np.ndarray,
     close: np.ndarray,
     sig: np.ndarray,
-    warmup: int,
     fill_at_close: bool,
     allow_short: bool,
     whole_shares: bool,
@@ -210,16 +210,10 @@ def evaluate_signals(
     _period_returns(equity, ends, returns)
     stats[S_TRADES] = used
     stats[S_EXPOSED] = exposed
-    stats[S_BH_FINAL] = _buy_hold_final(open_, close, warmup, fill_at_close, cash0)
+    stats[S_BH_FINAL] = _buy_hold_final(open_, close, fill_at_close, cash0)
     return pnl[:used].copy(), bars[:used].copy()
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _first_valid_pair(a: np.ndarray, b: np.ndarray) -> int:
-    for t in range(a.shape[0]):
-        if not (np.isnan(a[t]) or np.isnan(b[t])):
-            return t
-    return a.shape[0]
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -268,7 +262,6 @@ def ma_cross_grid(
         _period_returns(equity, ends, returns[p])
         stats[p, S_TRADES] = used - start
         stats[p, S_EXPOSED] = exposed
-        warmup = _first_valid_pair(fast, slow)
-        stats[p, S_BH_FINAL] = _buy_hold_final(open_, close, warmup, fill_at_close, cash0)
+        stats[p, S_BH_FINAL] = _buy_hold_final(open_, close, fill_at_close, cash0)
         offsets[p + 1] = used
     return pnl[:used].copy(), bars[:used].copy(), offsets

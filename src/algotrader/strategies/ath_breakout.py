@@ -13,17 +13,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from algotrader.strategies._util import column, previous, to_signals
-from algotrader.strategies.base import BUY, SELL, Signal, Strategy
+from algotrader.strategies._rules import BREAKOUT, Rule, RuleStrategy
+from algotrader.strategies.base import BUY, SELL, Signal
 from algotrader.strategies.registry import register
 
 
 @register("ath_breakout")
-class ATHBreakout(Strategy):
+class ATHBreakout(RuleStrategy):
     """Buy new all-time-high closes, exit below the SuperTrend line."""
 
     rule = "BUY when close > previous bar's ath, SELL when close < supertrend"
-    columns = ("ath",)
+    columns = ("ath", "supertrend")
 
     def start(self) -> None:
         self._prev_ath = np.nan
@@ -37,8 +37,6 @@ class ATHBreakout(Strategy):
             return BUY
         return None
 
-    def signals(self, frame: pd.DataFrame) -> np.ndarray:
-        close = column(frame, "close")
-        sell = close < column(frame, "supertrend")
-        buy = (close > previous(column(frame, "ath"))) & ~sell
-        return to_signals(buy, sell)
+    def rule_for(self) -> Rule:
+        return Rule(BREAKOUT, ("close", "ath", "supertrend"))
+

@@ -8,16 +8,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from algotrader.strategies._util import column, to_signals
-from algotrader.strategies.base import BUY, SELL, Signal, Strategy
+from algotrader.strategies._rules import BAND, Rule, RuleStrategy
+from algotrader.strategies.base import BUY, SELL, Signal
 from algotrader.strategies.registry import register
 
 
 @register("bollinger")
-class BollingerStrategy(Strategy):
+class BollingerStrategy(RuleStrategy):
     """Buy below the lower band, sell above the upper band."""
 
     rule = "BUY when close < bb_lower, SELL when close > bb_upper"
@@ -31,6 +30,6 @@ class BollingerStrategy(Strategy):
             return SELL
         return None
 
-    def signals(self, frame: pd.DataFrame) -> np.ndarray:
-        close = column(frame, "close")
-        return to_signals(close < column(frame, "bb_lower"), close > column(frame, "bb_upper"))
+    def rule_for(self) -> Rule:
+        return Rule(BAND, ("close", "bb_lower", "bb_upper"))
+

@@ -9,16 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from algotrader.strategies._util import column, to_signals
-from algotrader.strategies.base import BUY, SELL, Signal, Strategy
+from algotrader.strategies._rules import ABOVE_BELOW, Rule, RuleStrategy
+from algotrader.strategies.base import BUY, SELL, Signal
 from algotrader.strategies.registry import register
 
 
 @register("db_ma_cross")
-class DBMACross(Strategy):
+class DBMACross(RuleStrategy):
     """MA20 above / below MA50, read from the database columns."""
 
     rule = "BUY when ma20 > ma50, SELL when ma20 < ma50"
@@ -31,6 +30,6 @@ class DBMACross(Strategy):
             return SELL
         return None
 
-    def signals(self, frame: pd.DataFrame) -> np.ndarray:
-        fast, slow = column(frame, "ma20"), column(frame, "ma50")
-        return to_signals(fast > slow, fast < slow)
+    def rule_for(self) -> Rule:
+        return Rule(ABOVE_BELOW, ("ma20", "ma50"))
+

@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from algotrader.strategies.base import BUY, Signal, Strategy
+from algotrader.strategies._rules import FIRST_BAR, Rule, RuleStrategy
+from algotrader.strategies.base import BUY, Signal
 from algotrader.strategies.registry import register
 
 
 @register("hello_world")
-class HelloWorld(Strategy):
+class HelloWorld(RuleStrategy):
     """Buy on the first bar, hold forever."""
 
     rule = "BUY on the first bar, never SELL (buy and hold)"
@@ -26,7 +26,6 @@ class HelloWorld(Strategy):
     def on_bar(self, i: int, row: Mapping[str, Any], df: pd.DataFrame) -> Signal:
         return BUY if i == 0 else None
 
-    def signals(self, frame: pd.DataFrame) -> np.ndarray:
-        out = np.zeros(len(frame), np.int8)
-        out[:1] = 1
-        return out
+    def rule_for(self) -> Rule:
+        return Rule(FIRST_BAR)
+

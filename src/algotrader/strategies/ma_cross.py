@@ -16,13 +16,14 @@ import pandas as pd
 
 from algotrader.errors import InvalidInputError
 from algotrader.indicators import sma
-from algotrader.strategies._util import column, crossings, with_columns
-from algotrader.strategies.base import BUY, SELL, Signal, Strategy
+from algotrader.strategies._rules import SMA_CROSS, Rule, RuleStrategy
+from algotrader.strategies._util import column, with_columns
+from algotrader.strategies.base import BUY, SELL, Signal
 from algotrader.strategies.registry import register
 
 
 @register("ma_cross")
-class MACross(Strategy):
+class MACross(RuleStrategy):
     """SMA(fast) / SMA(slow) crossover on the close."""
 
     rule = "BUY when SMA(fast) crosses above SMA(slow), SELL when it crosses below"
@@ -57,5 +58,6 @@ class MACross(Strategy):
             return SELL
         return None
 
-    def signals(self, frame: pd.DataFrame) -> np.ndarray:
-        return crossings(column(frame, "sma_fast"), column(frame, "sma_slow"))
+    def rule_for(self) -> Rule:
+        return Rule(SMA_CROSS, ("close",), (self.fast, self.slow))
+

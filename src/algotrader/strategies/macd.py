@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from algotrader.strategies._util import column, crossings
-from algotrader.strategies.base import BUY, SELL, Signal, Strategy
+from algotrader.strategies._rules import CROSS, Rule, RuleStrategy
+from algotrader.strategies.base import BUY, SELL, Signal
 from algotrader.strategies.registry import register
 
 
 @register("macd")
-class MACDStrategy(Strategy):
+class MACDStrategy(RuleStrategy):
     """MACD line crossing its signal line."""
 
     rule = "BUY when macd crosses above macd_signal, SELL when it crosses below"
@@ -38,5 +38,6 @@ class MACDStrategy(Strategy):
             return SELL
         return None
 
-    def signals(self, frame: pd.DataFrame) -> np.ndarray:
-        return crossings(column(frame, "macd"), column(frame, "macd_signal"))
+    def rule_for(self) -> Rule:
+        return Rule(CROSS, ("macd", "macd_signal"))
+

@@ -8,17 +8,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import numpy as np
 import pandas as pd
 
 from algotrader.errors import InvalidInputError
-from algotrader.strategies._util import column, to_signals
-from algotrader.strategies.base import BUY, SELL, Signal, Strategy
+from algotrader.strategies._rules import LEVELS, Rule, RuleStrategy
+from algotrader.strategies.base import BUY, SELL, Signal
 from algotrader.strategies.registry import register
 
 
 @register("rsi")
-class RSIStrategy(Strategy):
+class RSIStrategy(RuleStrategy):
     """Oversold / overbought levels on the stored ``rsi`` column."""
 
     rule = "BUY when rsi < lower (30), SELL when rsi > upper (70)"
@@ -43,6 +42,6 @@ class RSIStrategy(Strategy):
             return SELL
         return None
 
-    def signals(self, frame: pd.DataFrame) -> np.ndarray:
-        rsi = column(frame, "rsi")
-        return to_signals(rsi < self.lower, rsi > self.upper)
+    def rule_for(self) -> Rule:
+        return Rule(LEVELS, ("rsi",), (self.lower, self.upper))
+

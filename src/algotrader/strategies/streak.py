@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 
 from algotrader.errors import InvalidInputError
-from algotrader.strategies._util import column, previous, run_lengths, to_signals
-from algotrader.strategies.base import BUY, SELL, Signal, Strategy
+from algotrader.strategies._rules import STREAK, Rule, RuleStrategy
+from algotrader.strategies.base import BUY, SELL, Signal
 from algotrader.strategies.registry import register
 
 
 @register("streak")
-class StreakStrategy(Strategy):
+class StreakStrategy(RuleStrategy):
     """Mean reversion on streaks of consecutive down / up closes."""
 
     rule = "BUY after `down` (3) consecutive lower closes, SELL after `up` (5) higher closes"
@@ -51,12 +51,8 @@ class StreakStrategy(Strategy):
             return SELL
         return None
 
-    def signals(self, frame: pd.DataFrame) -> np.ndarray:
-        close = column(frame, "close")
-        prev = previous(close)
-        downs = run_lengths(close < prev)
-        ups = run_lengths(close > prev)
-        return to_signals(downs >= self.down, ups >= self.up)
+    def rule_for(self) -> Rule:
+        return Rule(STREAK, ("close",), (self.down, self.up))
 
     def warmup_bars(self, frame: pd.DataFrame) -> int:
         return min(self.down, len(frame))

@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from algotrader.strategies._util import column, previous, to_signals
-from algotrader.strategies.base import BUY, SELL, Signal, Strategy
+from algotrader.strategies._rules import FLIP, Rule, RuleStrategy
+from algotrader.strategies.base import BUY, SELL, Signal
 from algotrader.strategies.registry import register
 
 
 @register("supertrend")
-class SuperTrendStrategy(Strategy):
+class SuperTrendStrategy(RuleStrategy):
     """Follow SuperTrend direction changes."""
 
     rule = "BUY when supertrend_trend flips up (-1 -> +1), SELL when it flips down (+1 -> -1)"
@@ -35,7 +35,6 @@ class SuperTrendStrategy(Strategy):
             return SELL
         return None
 
-    def signals(self, frame: pd.DataFrame) -> np.ndarray:
-        trend = column(frame, "supertrend_trend")
-        prev = previous(trend)
-        return to_signals((trend > 0) & (prev < 0), (trend < 0) & (prev > 0))
+    def rule_for(self) -> Rule:
+        return Rule(FLIP, ("supertrend_trend",))
+

@@ -1,0 +1,405 @@
+"""The ``on_bar`` engine: one Python call per bar, answers decoded in the loop.
+
+Per bar the loop refreshes only the row keys the strategy has read (as plain dict items, so its
+``row["ma20"]`` is a C-level dict hit), calls ``on_bar`` and stores the decoded answer in a
+``bytearray`` (no per-bar objects). Columns are converted to Python floats block by block, so
+memory stays bounded however long the series. A key read for the first time is served by
+``__missing__`` until the next block starts refreshing it; a stored indicator column the frame
+lacks is computed on that first read. ``df`` is the history up to the current bar, built only
+if touched and read-only; seed-style strategies that take a ``portfolio`` see the book the
+compiled kernel computes, brought up to date only when they look at it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from algotrader.backtest import _errors
+from algotrader.backtest._simulation import Simulation
+from algotrader.errors import InvalidInputError
+from algotrader.frames import is_indicator_column
+
+_DATE_NAMES = frozenset({"date", "dt", "ts", "time", "timestamp", "datetime", "bar_time"})
+_INDEX_KEYS = frozenset({"ts", "date", "datetime", "timestamp", "time"})
+_CODES: dict[Any, int] = {"BUY": 1, "SELL": 255, None: 0}
+_UNUSUAL = 9
+_FIRST_BLOCK = 1
+_MAX_BLOCK = 1 << 16
+_ANSWER_FIX = 'return "BUY", "SELL" or None'
+
+
+class BarSource:
+    """The frame the loop reads, with stored indicator columns added on first use."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.lower = {str(c).lower(): c for c in frame.columns}
+        self.arrays: dict[Any, np.ndarray] = {}
+
+    def resolve(self, key: Any) -> Any:
+        """The frame column ``key`` names (exact, then case-insensitive, then computed)."""
+        if key in self.frame.columns:
+            return key
+        if isinstance(key, str):
+            found = self.lower.get(key.lower())
+            if found is not None:
+                return found
+            if is_indicator_column(key.lower()):
+                self._add_indicator(key.lower())
+                return key.lower()
+        raise _UnknownColumnError(key, list(self.frame.columns))
+
+    def values(self, column: Any) -> np.ndarray:
+        if column not in self.arrays:
+            self.arrays[column] = self.frame[column].to_numpy()
+        return self.arrays[column]
+
+    def _add_indicator(self, column: str) -> None:
+        from algotrader.backtest._bars import with_indicators
+
+        self.frame = with_indicators(self.frame, (column,))
+        self.lower = {str(c).lower(): c for c in self.frame.columns}
+
+
+class Row(dict[str, Any]):
+    """The current bar: a dict whose keys are the columns the strategy has read so far."""
+
+    __slots__ = ("_new", "_source", "_view")
+
+    def __init__(self, source: BarSource, view: HistoryView) -> None:
+        super().__init__()
+        self._source = source
+        self._view = view
+        self._new: list[tuple[Any, Any]] = []
+
+    def __missing__(self, key: Any) -> Any:
+        if isinstance(key, str) and key.lower() in _INDEX_KEYS and not self._has_column(key):
+            return self._source.frame.index[self._view._i]
+        column = self._source.resolve(key)
+        # Not stored in the dict: until the loop refreshes it per bar, every read comes here and
+        # sees the current bar.
+        if all(k != key for k, _ in self._new):
+            self._new.append((key, column))
+        return self._source.values(column)[self._view._i].item()
+
+    def _has_column(self, key: Any) -> bool:
+        try:
+            self._source.resolve(key)
+        except _UnknownColumnError:
+            return False
+        return True
+
+    def __contains__(self, key: object) -> bool:
+        if dict.__contains__(self, key):
+            return True
+        return (isinstance(key, str) and key.lower() in _INDEX_KEYS) or self._has_column(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        # Not dict.get: that would bypass __missing__ (case-insensitive, computed columns).
+        return self[key] if key in self else default  # noqa: SIM401
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def keys(self) -> Any:
+        return list(self._source.frame.columns)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self._source.frame.columns))
+
+    def __len__(self) -> int:
+        return len(self._source.frame.columns)
+
+    def values(self) -> Any:
+        return [self[c] for c in self._source.frame.columns]
+
+    def items(self) -> Any:
+        return [(c, self[c]) for c in self._source.frame.columns]
+
+    @property
+    def name(self) -> pd.Timestamp:
+        """The bar's timestamp (like ``pandas.Series.name`` in ``iterrows``)."""
+        return self._source.frame.index[self._view._i]
+
+    def __repr__(self) -> str:
+        return f"Row({dict(self.items())!r})"
+
+
+class _UnknownColumnError(InvalidInputError, KeyError):
+    def __init__(self, key: Any, columns: list[Any]) -> None:
+        names = [str(c) for c in columns]
+        close = difflib.get_close_matches(str(key).lower(), names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        super().__init__(f"the strategy reads unknown column {key!r}", f"{hint}columns: {names}")
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class _ReadOnlyError(InvalidInputError, TypeError):
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"the strategy assigned to {what}, which is read-only",
+            "add derived columns in prepare(frame) or keep state on self",
+        )
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class HistoryView:
+    """``df`` for ``on_bar``: the frame up to and including the current bar, built on first use.
+
+    Any attribute or item access materialises ``frame.iloc[:i + 1]`` (cached for the bar), so a
+    strategy can never see a later row; strategies that ignore ``df`` pay nothing. Assigning a
+    column is refused (it would silently change nothing).
+    """
+
+    __slots__ = ("_cache", "_cache_i", "_i", "_source")
+
+    def __init__(self, source: BarSource) -> None:
+        self._source = source
+        self._i = 0
+        self._cache: pd.DataFrame | None = None
+        self._cache_i = -1
+
+    def _history(self) -> pd.DataFrame:
+        if self._cache_i != self._i or self._cache is None:
+            self._cache = self._source.frame.iloc[: self._i + 1]
+            self._cache_i = self._i
+        return self._cache
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._history(), name)
+
+    def __getitem__(self, key: Any) -> Any:
+        history = self._history()
+        if isinstance(key, str) and key not in history.columns:
+            column = self._source.resolve(key)
+            self._cache = None
+            return self._history()[column]
+        return history[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        raise _ReadOnlyError("df")
+
+    def __len__(self) -> int:
+        return self._i + 1
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._history())
+
+    def __repr__(self) -> str:
+        return repr(self._history())
+
+
+class Portfolio:
+    """What a seed-style ``on_bar(date, row, portfolio)`` sees: the book at the current bar.
+
+    Attributes (read-only, computed by the backtest kernel when read):
+        cash: cash after all fills so far.
+        position: shares held, signed (negative when short).
+        side: -1 short, 0 flat, +1 long.
+    """
+
+    __slots__ = ("_bar", "_book", "_close", "_sim", "_view")
+
+    def __init__(self, sim: Simulation, view: HistoryView, close: np.ndarray) -> None:
+        self._sim = sim
+        self._view = view
+        self._close = close
+        self._bar = -1
+        self._book: Any = None
+
+    def _current(self) -> Any:
+        i = self._view._i
+        if self._bar != i:
+            self._sim.run_to(i)
+            self._book = self._sim.peek(i)
+            self._bar = i
+        return self._book
+
+    @property
+    def cash(self) -> float:
+        return float(self._current().cash)
+
+    @property
+    def side(self) -> int:
+        return int(self._current().pos)
+
+    @property
+    def position(self) -> float:
+        book = self._current()
+        return float(book.pos * book.qty)
+
+    @property
+    def in_position(self) -> bool:
+        """True while long or short."""
+        return self.side != 0
+
+    @property
+    def equity(self) -> float:
+        """Cash plus the position marked to the current bar's close."""
+        book = self._current()
+        return float(book.cash + book.pos * book.qty * self._close[self._view._i])
+
+    def __repr__(self) -> str:
+        return f"Portfolio(cash={self.cash:.2f}, position={self.position}, side={self.side})"
+
+
+def call_form(strategy: Any) -> str:
+    """How to call ``on_bar``: "i" (i, row, df), "date" (date, row, portfolio), "row_portfolio"
+    or "row"."""
+    try:
+        params = list(inspect.signature(strategy.on_bar).parameters.values())
+    except (TypeError, ValueError):
+        return "i"
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = [p.name.lower() for p in params if p.kind in positional]
+    if len(names) >= 3:
+        if names[0] in _DATE_NAMES or "portfolio" in names[2]:
+            return "date"
+        return "i"
+    if len(names) == 2:
+        return "row_portfolio"
+    if len(names) == 1:
+        return "row"
+    raise InvalidInputError(
+        f"{type(strategy).__name__}.on_bar takes no bar argument", "use on_bar(self, i, row, df)"
+    )
+
+
+def decode_answer(answer: Any, bar: int, strategy: Any, frame: pd.DataFrame) -> int:
+    """One answer as a signal code (+1, -1, 0); anything else is a one-line StrategyError."""
+    if answer is None:
+        return 0
+    if isinstance(answer, str):
+        text = answer.strip().upper()
+        if text in ("BUY", "SELL"):
+            return 1 if text == "BUY" else -1
+        if text in ("", "HOLD", "NONE"):
+            return 0
+    elif (
+        isinstance(answer, (int, np.integer))
+        and not isinstance(answer, (bool, np.bool_))
+        and int(answer) in (-1, 0, 1)
+    ):
+        return int(answer)
+    raise _errors.bad_answer(strategy, "on_bar", answer, frame, bar, _ANSWER_FIX)
+
+
+def on_bar_signals(
+    strategy: Any, frame: pd.DataFrame, simulation: Callable[[np.ndarray], Simulation]
+) -> tuple[np.ndarray, pd.DataFrame, Simulation | None]:
+    """Run ``strategy.on_bar`` over ``frame``: ``(int8 signals, frame read, live simulation)``.
+
+    ``simulation(signals)`` builds the kernel run that a portfolio-reading strategy watches
+    (it reads the signal array as it fills); the frame returned includes any indicator column
+    computed on demand.
+    """
+    n = len(frame)
+    source = BarSource(frame)
+    view = HistoryView(source)
+    row = Row(source, view)
+    codes = bytearray(n)
+    signals = np.frombuffer(codes, dtype=np.int8)
+    form = call_form(strategy)
+    sim = None
+    extra: Any = view
+    if form in ("date", "row_portfolio"):
+        sim = simulation(signals)
+        extra = Portfolio(sim, view, frame["close"].to_numpy(dtype=np.float64))
+    def slow(answer: Any, bar: int) -> int:
+        return decode_answer(answer, bar, strategy, source.frame) & 0xFF
+
+    try:
+        _loop(strategy.on_bar, form, row, view, extra, source, codes, slow)
+    except Exception as exc:
+        raise _errors.raised(strategy, exc, "on_bar", source.frame, view._i) from exc
+    return signals, source.frame, sim
+
+
+def _loop(
+    call: Any,
+    form: str,
+    row: Row,
+    view: HistoryView,
+    extra: Any,
+    source: BarSource,
+    codes: bytearray,
+    slow: Callable[[Any, int], int],
+) -> None:
+    n = len(source.frame)
+    tracked: list[tuple[Any, Any]] = []
+    lo, block = 0, _FIRST_BLOCK
+    while lo < n:
+        hi = min(n, lo + block)
+        for key, column in row._new:
+            if all(k != key for k, _ in tracked):
+                tracked.append((key, column))
+        row._new.clear()
+        keys = tuple(k for k, _ in tracked)
+        lists = [source.values(c)[lo:hi].tolist() for _, c in tracked]
+        dates = list(source.frame.index[lo:hi]) if form == "date" else None
+        loop = _compiled_loop(form, len(keys))
+        loop(call, row, view, extra, codes, slow, _CODES.get, lo, hi, keys, lists, dates)
+        lo, block = hi, min(block * 8, _MAX_BLOCK)
+
+
+_CALLS = {
+    "i": "on_bar(i, row, extra)",
+    "date": "on_bar(day, row, extra)",
+    "row_portfolio": "on_bar(row, extra)",
+    "row": "on_bar(row)",
+}
+_LOOPS: dict[tuple[str, int], Callable[..., None]] = {}
+
+
+def _compiled_loop(form: str, width: int) -> Callable[..., None]:
+    """The per-bar loop for a call form and a number of refreshed row keys.
+
+    Generated (once per shape) so the loop body has no inner loop over the keys: each refresh
+    is one dict store, each answer one dict lookup. This is the hot path of every ``on_bar``
+    backtest (see benchmarks/backtest.py).
+    """
+    shape = (form, width)
+    if shape not in _LOOPS:
+        names = [f"v{j}" for j in range(width)]
+        iters = ["range(lo, hi)", *(f"lists[{j}]" for j in range(width))]
+        targets = ["i", *names]
+        if form == "date":
+            iters.append("dates")
+            targets.append("day")
+        sets = "".join(f"        row[keys[{j}]] = v{j}\n" for j in range(width))
+        header = f"for {', '.join(targets)} in zip({', '.join(iters)}, strict=True):"
+        if len(iters) == 1:
+            header = "for i in range(lo, hi):"
+        source = (
+            "def loop(on_bar, row, view, extra, codes, slow, get, lo, hi, keys, lists, dates):\n"
+            f"    {header}\n"
+            f"{sets}"
+            "        view._i = i\n"
+            f"        answer = {_CALLS[form]}\n"
+            "        try:\n"
+            f"            code = get(answer, {_UNUSUAL})\n"
+            "        except TypeError:\n"
+            f"            code = {_UNUSUAL}\n"
+            f"        if code == {_UNUSUAL}:\n"
+            "            code = slow(answer, i)\n"
+            "        codes[i] = code\n"
+        )
+        namespace: dict[str, Any] = {}
+        exec(compile(source, f"<on_bar loop {form}/{width}>", "exec"), namespace)
+        _LOOPS[shape] = namespace["loop"]
+    return _LOOPS[shape]

@@ -1,0 +1,65 @@
+"""Compiled code is cached on disk, and the cache never serves code older than its sources."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from numba.core.caching import NullCache
+from numba.core.dispatcher import Dispatcher
+
+MODULES = (
+    "algotrader.backtest._kernel",
+    "algotrader.backtest._orders",
+    "algotrader.backtest.metrics",
+    "algotrader.strategies._rules",
+    "algotrader.strategies._util",
+    "algotrader.indicators._kernels",
+)
+
+
+def test_every_compiled_function_is_cached_on_disk() -> None:
+    import importlib
+
+    for name in MODULES:
+        module = importlib.import_module(name)
+        for attr, value in vars(module).items():
+            if isinstance(value, Dispatcher):
+                assert not isinstance(value._cache, NullCache), f"{name}.{attr}"
+
+
+def _run(folder: Path) -> str:
+    code = "import user; print(user.f(2.0))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=folder, capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
+def test_editing_an_inlined_dependency_recompiles_its_callers(tmp_path: Path) -> None:
+    (tmp_path / "dep.py").write_text(
+        "import numba\n\n@numba.njit(inline='always')\ndef g(x):\n    return x + 1.0\n"
+    )
+    (tmp_path / "user.py").write_text(
+        textwrap.dedent(
+            """
+            import numba
+            import dep
+            from algotrader.backtest._cache_guard import guard
+
+            @numba.njit(cache=True)
+            def f(x):
+                return dep.g(x)
+
+            guard(globals(), [dep.__file__])
+            """
+        )
+    )
+    assert _run(tmp_path) == "3.0"
+    assert _run(tmp_path) == "3.0"  # from the cache
+    (tmp_path / "dep.py").write_text(
+        "import numba\n\n@numba.njit(inline='always')\ndef g(x):\n    return x + 10.0\n"
+    )
+    assert _run(tmp_path) == "12.0"
