@@ -115,8 +115,9 @@ def browser(stored: Stored) -> Iterator[Browser]:
 
 
 def _metric(run: StoredRun, key: str) -> float | None:
+    """A metric as stored: infinity stays (sorts as the largest), NaN is undefined."""
     value = run.result.metrics[key]
-    return value if math.isfinite(value) else None
+    return None if math.isnan(value) else value
 
 
 # ------------------------------------------------------------------------------ runs
@@ -126,7 +127,7 @@ def test_runs_sort_by_a_metric_with_undefined_values_last(stored: Stored,
                                                          browser: Browser) -> None:
     page = browser.runs(RunQuery(kind="backtest", sort="-profit_factor"))
     defined = sorted((r for r in stored.backtests if _metric(r, "profit_factor") is not None),
-                     key=lambda r: -_metric(r, "profit_factor"))  # type: ignore[operator]
+                     key=lambda r: (-_metric(r, "profit_factor"), -r.run_id))  # type: ignore[operator]
     assert [r.id for r in page.runs][: len(defined)] == [r.run_id for r in defined]
     assert all(r.metrics["profit_factor"] is None for r in page.runs[len(defined):])
 

@@ -153,7 +153,9 @@ def test_runs_are_bit_for_bit_deterministic(indicator_frame: pd.DataFrame) -> No
     assert a.metrics == b.metrics
 
 
-@pytest.mark.parametrize("name", [info.name for info in list_strategies()])
+@pytest.mark.parametrize(
+    "name", [info.name for info in list_strategies() if info.source == "builtin"]
+)
 @pytest.mark.parametrize("allow_short", [False, True])
 def test_fast_path_equals_on_bar_path(
     indicator_frame: pd.DataFrame, name: str, allow_short: bool
