@@ -215,3 +215,19 @@ def test_runs_list_shows_parameters_and_runs_show_says_how_many_trades_are_liste
     assert trades > 20 and f"Trades: {trades} (the last 20 shown;" in out
     code, out, _ = _run(capsys, "runs", "show", "1", "--all-trades")
     assert f"Trades: {trades}\n" in out
+
+
+def test_sizing_and_exit_flags_reach_the_engine_and_the_stored_run(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(
+        capsys, "backtest", *_fetch_args(), "--sizing", "percent", "--size", "0.5",
+        "--stop-loss", "0.03", "--take-profit", "0.1", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["config"]["sizing"] == "percent" and document["config"]["stop_loss"] == 0.03
+    reasons = {t["exit_reason"] for t in document["trades"]}
+    assert reasons <= {"signal", "stop_loss", "take_profit", "open"} and reasons & {"stop_loss"}
+    code, _, err = _run(capsys, "backtest", "-s", "SPY", "--sizing", "pct")
+    assert code == 2 and "did you mean 'percent'" in err

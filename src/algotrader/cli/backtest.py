@@ -31,6 +31,9 @@ _EXAMPLES = """Examples:
   algotrader backtest -s AAPL,MSFT,SPY --strategy rsi     (one run per symbol, ranked)
 
   algotrader backtest -s AAPL --strategy strategies/my_strategy.py:MyStrategy
+
+  algotrader backtest -s SPY --sizing percent --size 0.5 --stop-loss 2 --trailing-stop 3
+  --exit-unit atr
 """
 _TRADES_SHOWN = 20
 
@@ -68,7 +71,7 @@ def metrics_table(result: Result) -> Table:
     m = result.metrics
     bh = buy_hold_metrics(result)
     table = Table(
-        title=f"{result.strategy} vs buy & hold (from the first tradable bar of the window)",
+        title=f"{result.strategy} vs buy & hold (all in at the first fill of the window)",
         title_justify="left",
     )
     table.add_column("metric")
@@ -145,6 +148,46 @@ _SLIPPAGE_BPS = typer.Option(
 _RISK_FREE_RATE = typer.Option(
     0.0, "--risk-free-rate", help="Annual risk-free rate for Sharpe/Sortino, e.g. 0.02."
 )
+_SIZING = typer.Option(
+    "all_in",
+    "--sizing",
+    help="Entry size: all_in, percent (of equity), cash, shares or volatility (ATR target).",
+)
+_SIZE = typer.Option(None, "--size", help="The number --sizing reads, e.g. 0.5 for percent.")
+_STOP_LOSS = typer.Option(None, "--stop-loss", help="Exit this far against the entry.")
+_TAKE_PROFIT = typer.Option(None, "--take-profit", help="Exit this far in favour of the entry.")
+_TRAILING_STOP = typer.Option(
+    None, "--trailing-stop", help="Exit this far from the best level since the entry."
+)
+_EXIT_UNIT = typer.Option(
+    "percent", "--exit-unit", help="Units of the exits: percent (0.05 = 5%) or atr (multiples)."
+)
+_ATR_PERIOD = typer.Option(14, "--atr-period", help="ATR period for atr exits and sizing.")
+_LIMIT_ENTRY = typer.Option(
+    None, "--limit-entry", help="Enter with a limit this fraction better than the signal close."
+)
+_LIMIT_BARS = typer.Option(1, "--limit-bars", help="Bars an unfilled limit entry rests.")
+# The flags that are BacktestConfig fields of the same name.
+_CONFIG_FLAGS = (
+    "cash",
+    "commission_per_share",
+    "commission_bps",
+    "commission_min",
+    "slippage_bps",
+    "fill",
+    "allow_short",
+    "whole_shares",
+    "risk_free_rate",
+    "sizing",
+    "size",
+    "stop_loss",
+    "take_profit",
+    "trailing_stop",
+    "exit_unit",
+    "atr_period",
+    "limit_entry",
+    "limit_bars",
+)
 
 
 def backtest(
@@ -171,6 +214,15 @@ def backtest(
     commission_min: float = _COMMISSION_MIN,
     slippage_bps: float = _SLIPPAGE_BPS,
     risk_free_rate: float = _RISK_FREE_RATE,
+    sizing: str = _SIZING,
+    size: float | None = _SIZE,
+    stop_loss: float | None = _STOP_LOSS,
+    take_profit: float | None = _TAKE_PROFIT,
+    trailing_stop: float | None = _TRAILING_STOP,
+    exit_unit: str = _EXIT_UNIT,
+    atr_period: int = _ATR_PERIOD,
+    limit_entry: float | None = _LIMIT_ENTRY,
+    limit_bars: int = _LIMIT_BARS,
 ) -> None:
     """Backtest a strategy on stored bars; prints the summary line and a metrics table.
 
@@ -181,17 +233,7 @@ def backtest(
 
     full = _full_plot(plot, plot_mode)
     fetch = parse_duration(fetch_duration) if fetch_duration else None
-    config = BacktestConfig(
-        cash=cash,
-        commission_per_share=commission_per_share,
-        commission_bps=commission_bps,
-        commission_min=commission_min,
-        slippage_bps=slippage_bps,
-        fill=fill,  # type: ignore[arg-type]
-        allow_short=allow_short,
-        whole_shares=whole_shares,
-        risk_free_rate=risk_free_rate,
-    )
+    config = BacktestConfig(**{k: ctx.params[k] for k in _CONFIG_FLAGS})
     template = BacktestRequest(
         symbol="",
         resolution=parse_resolution(resolution),
@@ -295,7 +337,12 @@ def _report(
 
 
 def _run_batch(
-    settings: Settings, requests: list[Any], *, as_json: bool, plot: bool, full: bool,
+    settings: Settings,
+    requests: list[Any],
+    *,
+    as_json: bool,
+    plot: bool,
+    full: bool,
     report: bool = False,
 ) -> None:
     from rich.progress import Progress
