@@ -78,3 +78,20 @@ def test_ctrl_c_prints_one_line_and_exits_130(workdir: Path) -> None:
     assert proc.returncode == 130, (out, err)
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines == ["error: interrupted"], err
+
+
+_HEAVY = ("pandas", "numba", "sqlalchemy", "matplotlib", "ib_async", "scipy")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["strategies", "list"]])
+def test_quick_commands_import_no_heavy_library(argv: list[str], workdir: Path) -> None:
+    # Start-up time is dominated by imports: these commands must not pay for the engine's.
+    code = (
+        "import sys; from algotrader.cli.app import main; main(sys.argv[1:]); "
+        f"print([m for m in {_HEAVY!r} if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=workdir,
+        check=True, timeout=120,
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"

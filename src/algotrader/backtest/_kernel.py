@@ -51,8 +51,9 @@ from algotrader.backtest._orders import (
     new_book,
     with_order,
 )
-from algotrader.strategies import _rules
-from algotrader.strategies._rules import SMA_CROSS, initial_state, rule_step
+from algotrader.strategies import _kernels as _rule_kernels
+from algotrader.strategies._kernels import initial_state, rule_step
+from algotrader.strategies._rules import SMA_CROSS
 
 _MAX_FILLS_PER_BAR = 6  # a bar makes at most 3 fills; the buffers keep room for 6
 
@@ -388,5 +389,5 @@ def unpack_book(state: np.ndarray) -> Book:
 # numba tracks only this file's changes; the order logic and the rules are compiled into it.
 _guard(
     globals(),
-    [_orders.__file__, _rules.__file__],
+    [_orders.__file__, _rule_kernels.__file__],
 )

@@ -139,7 +139,6 @@ def _export_metrics(args: list[str], code: int) -> None:
     """Write or push the command's metrics when ALGOTRADER_METRICS_TEXTFILE or
     ALGOTRADER_METRICS_PUSHGATEWAY is set (services are scraped instead)."""
     from algotrader.config import load_settings
-    from algotrader.observability.export import export
 
     try:
         settings = load_settings()
@@ -150,6 +149,8 @@ def _export_metrics(args: list[str], code: int) -> None:
         return
     name = _command_name(args)
     if not name.startswith("serve"):
+        from algotrader.observability.export import export
+
         export(name, succeeded=code == 0, textfile=textfile, pushgateway=gateway)
 
 

@@ -14,15 +14,17 @@ score at bar t uses bars <= t only; both execution paths read the same ``meta_sc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from algotrader.errors import InvalidInputError
 from algotrader.strategies._util import column, to_signals, with_columns
 from algotrader.strategies.base import BUY, SELL, Signal, Strategy, first_valid_bar
 from algotrader.strategies.registry import get_strategy, register
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCORE = "meta_score"
 _COLUMN_PREFIXES = ("signal:", "event:")

@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from algotrader.backtest._kernel import rebalance, target_of
-from algotrader.strategies._util import crossings
+from algotrader.strategies._kernels import crossings
 
 # Columns of the per-point statistics matrix.
 S_FINAL, S_MEAN, S_STD, S_DOWN, S_DD, S_PEAK, S_END, S_TRADES, S_EXPOSED, S_BH_FINAL = range(10)

@@ -8,14 +8,16 @@ so the strategy never enters below its own stop.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from algotrader.strategies._rules import BREAKOUT, Rule, RuleStrategy
 from algotrader.strategies.base import BUY, SELL, Signal
 from algotrader.strategies.registry import register
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @register("ath_breakout")
@@ -39,4 +41,3 @@ class ATHBreakout(RuleStrategy):
 
     def rule_for(self) -> Rule:
         return Rule(BREAKOUT, ("close", "ath", "supertrend"))
-

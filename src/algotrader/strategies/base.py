@@ -31,12 +31,14 @@ from __future__ import annotations
 import difflib
 import inspect
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-import pandas as pd
 
 from algotrader.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BUY: Literal["BUY"] = "BUY"
 SELL: Literal["SELL"] = "SELL"

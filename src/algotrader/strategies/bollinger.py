@@ -6,13 +6,14 @@ Rule: BUY when close < bb_lower, SELL when close > bb_upper.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from algotrader.strategies._rules import BAND, Rule, RuleStrategy
 from algotrader.strategies.base import BUY, SELL, Signal
 from algotrader.strategies.registry import register
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @register("bollinger")
@@ -32,4 +33,3 @@ class BollingerStrategy(RuleStrategy):
 
     def rule_for(self) -> Rule:
         return Rule(BAND, ("close", "bb_lower", "bb_upper"))
-

@@ -7,13 +7,14 @@ ignores a BUY while already long). Nothing happens while either average is still
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from algotrader.strategies._rules import ABOVE_BELOW, Rule, RuleStrategy
 from algotrader.strategies.base import BUY, SELL, Signal
 from algotrader.strategies.registry import register
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @register("db_ma_cross")
@@ -32,4 +33,3 @@ class DBMACross(RuleStrategy):
 
     def rule_for(self) -> Rule:
         return Rule(ABOVE_BELOW, ("ma20", "ma50"))
-

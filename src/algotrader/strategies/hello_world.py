@@ -8,13 +8,14 @@ template: ``on_bar`` gets the bar index ``i``, the current ``row`` and the histo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from algotrader.strategies._rules import FIRST_BAR, Rule, RuleStrategy
 from algotrader.strategies.base import BUY, Signal
 from algotrader.strategies.registry import register
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @register("hello_world")
@@ -28,4 +29,3 @@ class HelloWorld(RuleStrategy):
 
     def rule_for(self) -> Rule:
         return Rule(FIRST_BAR)
-

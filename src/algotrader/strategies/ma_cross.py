@@ -9,17 +9,18 @@ for a real cross after the warm-up. The SMAs are computed from ``close`` in :met
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from algotrader.errors import InvalidInputError
-from algotrader.indicators import sma
 from algotrader.strategies._rules import SMA_CROSS, Rule, RuleStrategy
 from algotrader.strategies._util import column, with_columns
 from algotrader.strategies.base import BUY, SELL, Signal
 from algotrader.strategies.registry import register
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @register("ma_cross")
@@ -41,6 +42,8 @@ class MACross(RuleStrategy):
             )
 
     def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        from algotrader.indicators import sma  # lazily: its compiled kernels load in ~0.4 s
+
         close = column(frame, "close")
         return with_columns(frame, sma_fast=sma(close, self.fast), sma_slow=sma(close, self.slow))
 
@@ -60,4 +63,3 @@ class MACross(RuleStrategy):
 
     def rule_for(self) -> Rule:
         return Rule(SMA_CROSS, ("close",), (self.fast, self.slow))
-

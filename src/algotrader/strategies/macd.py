@@ -7,14 +7,16 @@ previous bar); SELL where it crosses below.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from algotrader.strategies._rules import CROSS, Rule, RuleStrategy
 from algotrader.strategies.base import BUY, SELL, Signal
 from algotrader.strategies.registry import register
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @register("macd")
@@ -40,4 +42,3 @@ class MACDStrategy(RuleStrategy):
 
     def rule_for(self) -> Rule:
         return Rule(CROSS, ("macd", "macd_signal"))
-

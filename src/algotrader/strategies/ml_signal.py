@@ -14,15 +14,17 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from algotrader.errors import InvalidInputError
 from algotrader.strategies._util import column, to_signals, with_columns
 from algotrader.strategies.base import BUY, SELL, Signal, Strategy, first_valid_bar
 from algotrader.strategies.registry import register
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 

@@ -79,9 +79,11 @@ def register(name: str) -> Callable[[T], T]:
 
 def is_strategy_class(obj: object) -> bool:
     """True for a class with an ``on_bar`` or ``signals`` method."""
-    return inspect.isclass(obj) and (
-        callable(getattr(obj, "on_bar", None)) or callable(getattr(obj, "signals", None))
-    ) and obj is not Strategy
+    return (
+        inspect.isclass(obj)
+        and (callable(getattr(obj, "on_bar", None)) or callable(getattr(obj, "signals", None)))
+        and obj is not Strategy
+    )
 
 
 def strategy_class(spec: str | type) -> type:

@@ -6,14 +6,15 @@ Rule: BUY when rsi < lower (oversold, default 30), SELL when rsi > upper (overbo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from algotrader.errors import InvalidInputError
 from algotrader.strategies._rules import LEVELS, Rule, RuleStrategy
 from algotrader.strategies.base import BUY, SELL, Signal
 from algotrader.strategies.registry import register
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @register("rsi")
@@ -44,4 +45,3 @@ class RSIStrategy(RuleStrategy):
 
     def rule_for(self) -> Rule:
         return Rule(LEVELS, ("rsi",), (self.lower, self.upper))
-

@@ -6,14 +6,16 @@ Rule: BUY on the bar where supertrend_trend flips from -1 to +1, SELL where it f
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from algotrader.strategies._rules import FLIP, Rule, RuleStrategy
 from algotrader.strategies.base import BUY, SELL, Signal
 from algotrader.strategies.registry import register
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @register("supertrend")
@@ -37,4 +39,3 @@ class SuperTrendStrategy(RuleStrategy):
 
     def rule_for(self) -> Rule:
         return Rule(FLIP, ("supertrend_trend",))
-
