@@ -115,30 +115,28 @@ def run_child(
 
 
 def exact_window(rows: int) -> tuple[datetime, datetime]:
-    """[start, END) holding exactly ``rows`` one-minute bars (390 per synthetic session).
+    """[start, END) holding exactly ``rows`` one-minute bars of the NYSE sessions before END.
 
-    Worked out from daily bars and one session of minutes, so this process never holds the
-    million bars: a child's max RSS counts its parent's high-water mark at spawn time.
+    Worked out from the exchange calendar (holidays, early closes) and one session of minutes, so
+    this process never holds the million bars: a child's max RSS counts its parent's high-water
+    mark at spawn time.
     """
-    from algotrader.data.providers.synthetic import SESSION_MINUTES, SyntheticProvider
+    import numpy as np
 
-    provider = SyntheticProvider()
-    full, partial = divmod(rows, SESSION_MINUTES)
-    days = int((full + 1) * 7 / 5) + 10
-    sessions = provider.fetch_bars(SYMBOL, "1d", END - timedelta(days=days), END).index
-    if len(sessions) < full + 1:
+    from algotrader.calendars import exchange_sessions
+    from algotrader.data.providers.synthetic import SyntheticProvider
+
+    calendar = exchange_sessions()
+    last = END.date() - timedelta(days=1)
+    days = calendar.sessions(last - timedelta(days=rows // 200 + 30), last)[::-1]
+    total = np.cumsum(calendar.minutes_of(days))
+    k = int(np.searchsorted(total, rows))
+    if k == len(days):
         sys.exit(f"could not find {rows} bars before {END:%Y-%m-%d}")
-    if partial == 0:
-        first_day = sessions[-full]
-        return _minutes(provider, first_day)[0], END
-    minutes = _minutes(provider, sessions[-full - 1])
-    return minutes[-partial], END
-
-
-def _minutes(provider: object, day: object) -> list[datetime]:
-    day = day.to_pydatetime()  # type: ignore[attr-defined]
-    bars = provider.fetch_bars(SYMBOL, RESOLUTION, day, day + timedelta(days=1))  # type: ignore[attr-defined]
-    return [ts.to_pydatetime() for ts in bars.index]
+    wanted_that_day = rows - (int(total[k - 1]) if k else 0)
+    day = datetime.fromisoformat(str(days[k])).replace(tzinfo=UTC)
+    minutes = SyntheticProvider().fetch_bars(SYMBOL, RESOLUTION, day, day + timedelta(days=1)).index
+    return minutes[-wanted_that_day].to_pydatetime(), END
 
 
 def raw_worker(url: str, start: str, end: str) -> None:
