@@ -315,9 +315,6 @@ def test_backtest_facade_rejects_unknown_settings(indicator_frame: pd.DataFrame)
 
 
 def test_backtest_facade_computes_missing_indicators(make_frame: Any) -> None:
-    indicators = pytest.importorskip("algotrader.indicators")
-    if not hasattr(indicators, "compute_indicators"):
-        pytest.skip("algotrader.indicators.compute_indicators not available yet")
     from algotrader import Backtest
 
     frame = make_frame(np.linspace(10, 30, 120) + np.sin(np.arange(120)))

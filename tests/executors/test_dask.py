@@ -7,6 +7,7 @@ import signal
 from collections.abc import Iterator
 from typing import Any
 
+import distributed
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,8 +15,6 @@ import pytest
 from algotrader.backtest.result import BacktestConfig
 from algotrader.research import StudyConfig, parse_grid, run_study
 from algotrader.research.tasks import EvalSpec, EvalTask, StrategyRef, evaluate_task
-
-distributed = pytest.importorskip("distributed")
 
 
 @pytest.fixture(scope="module")

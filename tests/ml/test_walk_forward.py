@@ -105,7 +105,6 @@ def test_other_tree_models_find_the_planted_component(model: str) -> None:
 
 
 def test_the_lstm_finds_the_planted_component_and_is_deterministic() -> None:
-    pytest.importorskip("torch")
     longer = ar_bars(1400, 0.3, seed=18)
     frames = {"AAA": longer.iloc[:1300]}
     config = _config(
