@@ -44,7 +44,18 @@ stream_app = typer.Typer(
 dlq_app = typer.Typer(help="Messages the consumer could not use.", no_args_is_help=True)
 stream_app.add_typer(dlq_app, name="dlq")
 
-_BOOTSTRAP_HELP = "Kafka bootstrap servers host:port (default: ALGOTRADER_KAFKA_BOOTSTRAP)."
+# Options shared by several commands.
+_IDLE_SECONDS = typer.Option(
+    5.0, "--idle-seconds", min=0.5, help="How long nothing must arrive for --until-idle."
+)
+_METRICS_PORT = typer.Option(
+    None, "--metrics-port", help="Serve Prometheus metrics on this port (/metrics)."
+)
+_BOOTSTRAP = typer.Option(
+    None,
+    "--bootstrap",
+    help="Kafka bootstrap servers host:port (default: ALGOTRADER_KAFKA_BOOTSTRAP).",
+)
 
 
 # What the stream extra brings (pip install 'algotrader[stream]').
@@ -108,13 +119,9 @@ def consume(
     until_idle: bool = typer.Option(
         False, "--until-idle", help="Stop once the group has read everything and nothing new came."
     ),
-    idle_seconds: float = typer.Option(
-        5.0, "--idle-seconds", min=0.5, help="How long nothing must arrive for --until-idle."
-    ),
-    metrics_port: int | None = typer.Option(
-        None, "--metrics-port", help="Serve Prometheus metrics on this port (/metrics)."
-    ),
-    bootstrap: str | None = typer.Option(None, "--bootstrap", help=_BOOTSTRAP_HELP),
+    idle_seconds: float = _IDLE_SECONDS,
+    metrics_port: int | None = _METRICS_PORT,
+    bootstrap: str | None = _BOOTSTRAP,
 ) -> None:
     """Store the bars of the price stream in the database (one member of a consumer group)."""
     _require_extra()
@@ -139,13 +146,9 @@ def indicators(
     until_idle: bool = typer.Option(
         False, "--until-idle", help="Stop once every queued job is done and nothing new came."
     ),
-    idle_seconds: float = typer.Option(
-        5.0, "--idle-seconds", min=0.5, help="How long nothing must arrive for --until-idle."
-    ),
-    metrics_port: int | None = typer.Option(
-        None, "--metrics-port", help="Serve Prometheus metrics on this port (/metrics)."
-    ),
-    bootstrap: str | None = typer.Option(None, "--bootstrap", help=_BOOTSTRAP_HELP),
+    idle_seconds: float = _IDLE_SECONDS,
+    metrics_port: int | None = _METRICS_PORT,
+    bootstrap: str | None = _BOOTSTRAP,
 ) -> None:
     """Recompute indicators of the series the consumer wrote (the indicator-job queue)."""
     _require_extra()
@@ -167,7 +170,7 @@ def indicators(
 @dlq_app.command("list")
 def dlq_list(
     ctx: typer.Context,
-    bootstrap: str | None = typer.Option(None, "--bootstrap", help=_BOOTSTRAP_HELP),
+    bootstrap: str | None = _BOOTSTRAP,
 ) -> None:
     """Show every dead letter: where it came from, why, and whether it was replayed."""
     _require_extra()
@@ -192,7 +195,7 @@ def dlq_replay(
     reason: list[str] | None = typer.Option(
         None, "--reason", help="Only these reasons (bad-schema, invalid-bar, unknown-resolution)."
     ),
-    bootstrap: str | None = typer.Option(None, "--bootstrap", help=_BOOTSTRAP_HELP),
+    bootstrap: str | None = _BOOTSTRAP,
 ) -> None:
     """Send pending dead letters back to the bars topic (after fixing what refused them)."""
     _require_extra()

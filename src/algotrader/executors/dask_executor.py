@@ -15,11 +15,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 from algotrader.errors import InvalidInputError
-from algotrader.executors.local import THREAD_ENV
+from algotrader.executors.local import THREAD_ENV, Closing
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -36,7 +35,7 @@ def _import_distributed() -> Any:
     return distributed
 
 
-class DaskExecutor:
+class DaskExecutor(Closing):
     """Run tasks on a Dask cluster.
 
     Args:
@@ -132,17 +131,6 @@ class DaskExecutor:
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _call(fn: Callable[[Any, T], R], shared: Any, task: T) -> R:

@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from algotrader.errors import InvalidInputError
+from algotrader.research.tasks import InlineRunner
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -47,20 +48,11 @@ _held: tuple[str, Any] | None = None
 _loads = 0
 
 
-class InlineExecutor:
-    """Runs every task in this process, in order (``workers == 1``)."""
-
-    workers = 1
-    in_process = True
-
-    def map_unordered(
-        self, fn: Callable[[Any, T], R], shared: Any, tasks: Sequence[T]
-    ) -> Iterator[tuple[int, R]]:
-        for i, task in enumerate(tasks):
-            yield i, fn(shared, task)
+class Closing:
+    """``with executor:`` closes it at the end."""
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Release the workers (nothing to release by default)."""
 
     def __enter__(self) -> Self:
         return self
@@ -74,7 +66,11 @@ class InlineExecutor:
         self.close()
 
 
-class LocalExecutor:
+class InlineExecutor(InlineRunner, Closing):
+    """Runs every task in this process, in order (``workers == 1``)."""
+
+
+class LocalExecutor(Closing):
     """A pool of ``jobs`` worker processes (default: one per core), started on first use."""
 
     def __init__(self, jobs: int | None = None) -> None:
@@ -173,17 +169,6 @@ class LocalExecutor:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
         self._shared = self._shared_file = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):

@@ -17,7 +17,14 @@ from algotrader.reports import _timeline as tl
 from algotrader.reports.backtest import RunInfo
 from algotrader.reports.document import FigureSection, Report, TableSection
 from algotrader.reports.downsample import MAX_POINTS, buckets_for
-from algotrader.reports.tables import curve_metrics, format_metric, plain, trades_table
+from algotrader.reports.tables import (
+    bar_rows,
+    curve_metrics,
+    format_metric,
+    plain,
+    run_section,
+    trades_table,
+)
 
 if TYPE_CHECKING:
     from algotrader.portfolio import PortfolioResult
@@ -131,30 +138,16 @@ def _metrics_table(result: PortfolioResult) -> TableSection:
 
 
 def _run_table(result: PortfolioResult, info: RunInfo, synthetic: bool) -> TableSection:
-    index = pd.DatetimeIndex(result.equity.index)
-    rows: list[tuple[str, str]] = []
-    if info.run_id is not None:
-        rows.append(("run id", str(info.run_id)))
-    if info.created_at is not None:
-        rows.append(("run at (UTC)", f"{pd.Timestamp(info.created_at):%Y-%m-%d %H:%M:%S}"))
-    rows += [
+    what = [
         ("symbols", ", ".join(result.symbols)),
         ("resolution", result.resolution),
         ("allocator", result.allocator),
         ("parameters", plain(result.params)),
         ("rebalance", result.config.rebalance),
         ("settings", plain(result.config.to_dict())),
-        ("bars", f"{len(index):,}"),
-        ("first bar (UTC)", f"{index[0]:%Y-%m-%d %H:%M}" if len(index) else ""),
-        ("last bar (UTC)", f"{index[-1]:%Y-%m-%d %H:%M}" if len(index) else ""),
-        ("data source", info.data_source or "(in memory)"),
-        ("synthetic data", "yes" if synthetic else "no"),
-        ("data fingerprint (SHA-256)", result.fingerprint),
-        ("code version", info.code_version or "(not stored)"),
+        *bar_rows(pd.DatetimeIndex(result.equity.index)),
     ]
-    if info.current_code_version and info.current_code_version != info.code_version:
-        rows.append(("code version now", info.current_code_version))
-    return TableSection("Run", ("field", "value"), tuple(rows), width="half")
+    return run_section(info, what, synthetic=synthetic, fingerprint=result.fingerprint)
 
 
 def _per_symbol_table(result: PortfolioResult) -> TableSection:

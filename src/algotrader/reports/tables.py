@@ -118,24 +118,45 @@ def plain(value: Any) -> str:
 
 def run_table(result: Result, info: RunInfo, synthetic: bool) -> TableSection:
     """What ran, on which data, with which code."""
-    index = pd.DatetimeIndex(result.equity.index)
-    rows: list[tuple[str, str]] = []
-    if info.run_id is not None:
-        rows.append(("run id", str(info.run_id)))
-    if info.created_at is not None:
-        rows.append(("run at (UTC)", f"{pd.Timestamp(info.created_at):%Y-%m-%d %H:%M:%S}"))
-    rows += [
+    what = [
         ("symbol", info.symbol or "(not given)"),
         ("resolution", result.resolution),
         ("strategy", result.strategy),
         ("parameters", plain(result.params)),
         ("settings", plain(result.config.to_dict())),
+        *bar_rows(pd.DatetimeIndex(result.equity.index)),
+    ]
+    return run_section(info, what, synthetic=synthetic)
+
+
+def bar_rows(index: pd.DatetimeIndex) -> list[tuple[str, str]]:
+    """How many bars, the first and the last."""
+    return [
         ("bars", f"{len(index):,}"),
         ("first bar (UTC)", f"{index[0]:%Y-%m-%d %H:%M}" if len(index) else ""),
         ("last bar (UTC)", f"{index[-1]:%Y-%m-%d %H:%M}" if len(index) else ""),
+    ]
+
+
+def run_section(
+    info: RunInfo,
+    what: list[tuple[str, str]],
+    *,
+    synthetic: bool,
+    fingerprint: str | None = None,
+) -> TableSection:
+    """The "Run" table of every report: the run's identity, ``what`` ran, then where its data and
+    code came from (``fingerprint`` when the result carries its own)."""
+    rows: list[tuple[str, str]] = []
+    if info.run_id is not None:
+        rows.append(("run id", str(info.run_id)))
+    if info.created_at is not None:
+        rows.append(("run at (UTC)", f"{pd.Timestamp(info.created_at):%Y-%m-%d %H:%M:%S}"))
+    rows += what
+    rows += [
         ("data source", info.data_source or "(in memory)"),
         ("synthetic data", "yes" if synthetic else "no"),
-        ("data fingerprint (SHA-256)", info.data_fingerprint or "(not stored)"),
+        ("data fingerprint (SHA-256)", fingerprint or info.data_fingerprint or "(not stored)"),
         ("code version", info.code_version or "(not stored)"),
     ]
     if info.current_code_version and info.current_code_version != info.code_version:

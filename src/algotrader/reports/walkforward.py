@@ -20,7 +20,7 @@ from algotrader.reports import _timeline as tl
 from algotrader.reports.backtest import RunInfo
 from algotrader.reports.document import FigureSection, Report, TableSection
 from algotrader.reports.downsample import MAX_POINTS, buckets_for
-from algotrader.reports.tables import format_metric, plain, trades_table
+from algotrader.reports.tables import format_metric, plain, run_section, trades_table
 
 if TYPE_CHECKING:
     from algotrader.research import WalkForwardResult
@@ -194,26 +194,16 @@ def _headline_table(view: WalkForwardView) -> TableSection:
 
 
 def _run_table(view: WalkForwardView, info: RunInfo, synthetic: bool) -> TableSection:
-    index = pd.DatetimeIndex(view.equity.index)
-    rows: list[tuple[str, str]] = []
-    if info.run_id is not None:
-        rows.append(("run id", str(info.run_id)))
-    if info.created_at is not None:
-        rows.append(("run at (UTC)", f"{pd.Timestamp(info.created_at):%Y-%m-%d %H:%M:%S}"))
-    rows += [
+    what = [
         ("symbol", view.symbol or "(not given)"), ("resolution", view.resolution),
         ("strategy", view.strategy), ("objective", view.objective),
         ("parameters varied", ", ".join(view.varied)), ("fixed parameters", plain(view.fixed)),
         ("folds", f"{len(view.folds)} ({'anchored' if view.anchored else 'rolling'}, train "
                   f"{view.train}, test {view.test})"),
         ("settings", plain(view.settings)),
-        ("out-of-sample bars", f"{len(index):,}"),
-        ("data source", info.data_source or "(in memory)"),
-        ("synthetic data", "yes" if synthetic else "no"),
-        ("data fingerprint (SHA-256)", info.data_fingerprint or "(not stored)"),
-        ("code version", info.code_version or "(not stored)"),
+        ("out-of-sample bars", f"{len(view.equity.index):,}"),
     ]
-    return TableSection("Run", ("field", "value"), tuple(rows), width="half")
+    return run_section(info, what, synthetic=synthetic)
 
 
 def _folds_table(view: WalkForwardView) -> TableSection:

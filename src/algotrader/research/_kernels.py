@@ -214,8 +214,6 @@ def evaluate_signals(
     return pnl[:used].copy(), bars[:used].copy()
 
 
-
-
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def ma_cross_grid(
     open_: np.ndarray,
