@@ -14,6 +14,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from algotrader.db.engine import open_database
+from algotrader.db.instruments import SqlInstrumentStore
+from algotrader.db.store import SqlBarStore
+from algotrader.ports.bars import InstrumentInfo
+
 PG_ADMIN_URL = os.environ.get("ALGOTRADER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -199,3 +204,28 @@ def daily_with_indicators() -> pd.DataFrame:
 def walk():  # type: ignore[no-untyped-def]
     """The :func:`random_walk` builder, for tests that need their own bars."""
     return random_walk
+
+
+def daily_test_bars(n: int, start: str = "2020-01-01", seed: int = 1) -> pd.DataFrame:
+    """``n`` daily bars of a seeded random walk, for the store and pipeline tests."""
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    open_ = np.r_[close[0], close[:-1]]
+    index = pd.date_range(start, periods=n, freq="D", tz="UTC", name="ts")
+    return pd.DataFrame(
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) * 1.01,
+            "low": np.minimum(open_, close) * 0.99,
+            "close": close,
+            "volume": rng.integers(100, 10_000, n).astype(float),
+        },
+        index=index,
+    )
+
+
+def bar_store_for_test(url: str) -> SqlBarStore:
+    """The bar store of the database at ``url``, with the instrument ``TEST`` registered."""
+    db = open_database(url)
+    SqlInstrumentStore(db).ensure(InstrumentInfo("TEST"), "test")
+    return SqlBarStore(db)

@@ -2,51 +2,24 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
+from tests.conftest import bar_store_for_test, daily_test_bars
 
 from algotrader.app.pipeline import store_bars
-from algotrader.db.engine import open_database
-from algotrader.db.instruments import SqlInstrumentStore
-from algotrader.db.store import SqlBarStore
 from algotrader.indicators import compute_indicators
-from algotrader.ports.bars import InstrumentInfo
-
-
-def _bars(n: int, start: str = "2020-01-01", seed: int = 1) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
-    open_ = np.r_[close[0], close[:-1]]
-    index = pd.date_range(start, periods=n, freq="D", tz="UTC", name="ts")
-    return pd.DataFrame(
-        {
-            "open": open_,
-            "high": np.maximum(open_, close) * 1.01,
-            "low": np.minimum(open_, close) * 0.99,
-            "close": close,
-            "volume": rng.integers(100, 10_000, n).astype(float),
-        },
-        index=index,
-    )
-
-
-def _store(url: str) -> SqlBarStore:
-    db = open_database(url)
-    SqlInstrumentStore(db).ensure(InstrumentInfo("TEST"), "test")
-    return SqlBarStore(db)
 
 
 def test_stored_bars_and_indicators_read_back_exactly(db_url: str) -> None:
-    store = _store(db_url)
-    bars = _bars(300)
+    store = bar_store_for_test(db_url)
+    bars = daily_test_bars(300)
     store_bars(store, "TEST", "1d", "test", bars)
     expected = pd.concat([bars, compute_indicators(bars)], axis=1)
     pd.testing.assert_frame_equal(store.load_bars("TEST", "1d"), expected, check_freq=False)
 
 
 def test_warm_up_indicator_values_are_null_in_the_database(db_url: str) -> None:
-    store = _store(db_url)
-    store_bars(store, "TEST", "1d", "test", _bars(60))
+    store = bar_store_for_test(db_url)
+    store_bars(store, "TEST", "1d", "test", daily_test_bars(60))
     with store.db.engine.connect() as conn:
         from sqlalchemy import text
 
@@ -58,16 +31,16 @@ def test_warm_up_indicator_values_are_null_in_the_database(db_url: str) -> None:
 
 
 def test_rerun_writes_nothing_and_reports_unchanged(db_url: str) -> None:
-    store = _store(db_url)
-    bars = _bars(200)
+    store = bar_store_for_test(db_url)
+    bars = daily_test_bars(200)
     store_bars(store, "TEST", "1d", "test", bars)
     again = store_bars(store, "TEST", "1d", "test", bars)
     assert (again.inserted, again.updated, again.unchanged, again.indicator_rows) == (0, 0, 200, 0)
 
 
 def test_changed_bar_rewrites_indicators_from_that_bar_on(db_url: str) -> None:
-    store = _store(db_url)
-    bars = _bars(200)
+    store = bar_store_for_test(db_url)
+    bars = daily_test_bars(200)
     store_bars(store, "TEST", "1d", "test", bars)
     changed = bars.copy()
     changed.iloc[150, changed.columns.get_loc("close")] *= 1.001
@@ -79,8 +52,8 @@ def test_changed_bar_rewrites_indicators_from_that_bar_on(db_url: str) -> None:
 
 
 def test_earlier_history_prepended_recomputes_every_later_indicator(db_url: str) -> None:
-    store = _store(db_url)
-    bars = _bars(400)
+    store = bar_store_for_test(db_url)
+    bars = daily_test_bars(400)
     store_bars(store, "TEST", "1d", "test", bars.iloc[200:])
     report = store_bars(store, "TEST", "1d", "test", bars.iloc[:200])
     assert report.inserted == 200 and report.indicator_rows == 400
@@ -89,8 +62,8 @@ def test_earlier_history_prepended_recomputes_every_later_indicator(db_url: str)
 
 
 def test_interrupted_write_leaves_a_marker_that_the_next_run_repairs(db_url: str) -> None:
-    store = _store(db_url)
-    bars = _bars(300)
+    store = bar_store_for_test(db_url)
+    bars = daily_test_bars(300)
     full = pd.concat([bars, compute_indicators(bars)], axis=1)
     # Only the first part of a multi-chunk write landed, indicators of the rest never written:
     with store.lock("TEST", "1d") as series:
@@ -104,8 +77,8 @@ def test_interrupted_write_leaves_a_marker_that_the_next_run_repairs(db_url: str
 
 
 def test_bars_from_another_source_keep_their_source_on_indicator_refresh(db_url: str) -> None:
-    store = _store(db_url)
-    bars = _bars(100)
+    store = bar_store_for_test(db_url)
+    bars = daily_test_bars(100)
     store_bars(store, "TEST", "1d", "ibkr", bars.iloc[50:])
     store_bars(store, "TEST", "1d", "csv", bars.iloc[:50])
     assert store.sources("TEST", "1d") == {"ibkr", "csv"}
@@ -114,8 +87,8 @@ def test_bars_from_another_source_keep_their_source_on_indicator_refresh(db_url:
 
 
 def test_load_bars_respects_start_and_end(db_url: str) -> None:
-    store = _store(db_url)
-    bars = _bars(100)
+    store = bar_store_for_test(db_url)
+    bars = daily_test_bars(100)
     store_bars(store, "TEST", "1d", "test", bars)
     window = store.load_bars(
         "TEST", "1d", bars.index[10].to_pydatetime(), bars.index[20].to_pydatetime()
