@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from algotrader.app._stores import open_stores
@@ -27,13 +27,24 @@ class Export:
 
 
 def export_bars(
-    settings: Settings, symbol: str, resolution: Resolution, duration: Duration | None = None
+    settings: Settings,
+    symbol: str,
+    resolution: Resolution,
+    duration: Duration | None = None,
+    *,
+    now: datetime | None = None,
 ) -> Export:
-    """Write ``<data>/exports/SYMBOL_RES.json`` (bars + indicators of the last ``duration``, or
-    everything stored) and ``SYMBOL_RES_plot.png``; the JSON appears whole or not at all."""
+    """Write ``<data>/exports/SYMBOL_RES.json`` (bars + indicators of the last ``duration`` before
+    ``now``, or everything stored) and ``SYMBOL_RES_plot.png``; the JSON appears whole or not at
+    all."""
     from algotrader.plotting import price_chart
 
-    start = duration.start_before(datetime.now(UTC)) if duration else None
+    start = None
+    if duration:
+        # A bar that began before the window but covers part of it belongs to the window: ingest
+        # fetched it for that window (a weekly bar of last week in a "5 D" window on a Monday).
+        began = duration.start_before(now or datetime.now(UTC))
+        start = began - resolution.timedelta + timedelta(microseconds=1)
     with open_stores(settings) as stores:
         frame = stores.bars.load_bars(symbol, resolution.name, start)
         sources = stores.bars.sources(symbol, resolution.name)
