@@ -98,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns (and exits with) the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    if debug:
+        # error lines say "run with --debug": accept it after the command too, where users type it
+        args = ["--debug", *(arg for arg in args if arg != "--debug")]
     try:
         returned = app(args=args, prog_name="algotrader", standalone_mode=False)
     except UserError as exc:
