@@ -65,3 +65,27 @@ def test_the_portfolio_command_prints_json_and_saves_a_plot(
     document = json.loads(out)
     assert document["symbols"] == sorted(BASKET) and document["run_id"] >= 1
     assert Path(document["plot"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_drift_band_and_industry_caps_are_command_line_flags(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for symbol in ("AAPL", "MSFT"):
+        add_instrument(settings, InstrumentInfo(symbol, sector="Tech", industry="Software"))
+    base = ["--database-url", settings.db_url, "--data-dir", str(settings.data_dir), "portfolio",
+            "-s", ",".join(BASKET), "--rebalance", "drift", "--json"]  # fmt: skip
+    runs = {}
+    for band in ("0.01", "0.2"):
+        code = main([*base, "--drift-threshold", band, "--industry-cap", "Software=0.3"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        runs[band] = document = json.loads(out)
+        assert document["config"]["drift_threshold"] == float(band)
+        assert document["config"]["industry_caps"] == {"Software": 0.3}
+        columns = [document["symbols"].index(s) for s in ("AAPL", "MSFT")]
+        software = [sum(row[i] for i in columns) for row in document["targets"].values()]
+        assert max(software) == pytest.approx(0.3)
+    # a narrow band rebalances more often than a wide one
+    assert len(runs["0.01"]["targets"]) > len(runs["0.2"]["targets"]) >= 1
+    code = main([*base, "--industry-cap", "Software"])
+    assert code == 2 and "invalid --industry-cap 'Software'" in capsys.readouterr().err
