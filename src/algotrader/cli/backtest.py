@@ -246,7 +246,7 @@ def backtest(
         source=_source(source),
     )
     requests = [replace(template, symbol=s) for s in symbols_from(symbol, universe)]
-    settings = settings_from(ctx)
+    settings = plot_ready(settings_from(ctx), plot)
     if len(requests) > 1:
         _run_batch(settings, requests, as_json=as_json, plot=plot, full=full, report=report)
         return
@@ -254,6 +254,16 @@ def backtest(
     with ConsoleListener("auto-fetch") as listener:
         stored = run_backtest(settings, requests[0], None if as_json else listener)
     _report(settings, stored, as_json=as_json, plot=plot, full=full, report=report)
+
+
+def plot_ready(settings: Settings, plot: bool) -> Settings:
+    """``settings``, once the plots folder is known to take a PNG when ``--plot`` is given:
+    checked before anything is stored, so a plot that cannot be written leaves no run behind."""
+    if plot:
+        from algotrader.app.charts import check_plots_dir
+
+        check_plots_dir(settings)
+    return settings
 
 
 def _source(source: str | None) -> str | None:
