@@ -43,13 +43,17 @@ def save_portfolio_chart(settings: Settings, run: StoredPortfolio) -> Path:
 def check_plots_dir(settings: Settings) -> None:
     """Refuse, in one line, a plots folder that cannot take a file. Commands call it before a
     run with ``--plot`` is stored, so a plot that cannot be written leaves no run behind."""
-    folder = settings.plots_dir
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-", suffix=".png"):
-            pass
+        probe_folder(settings.plots_dir)
     except OSError as exc:
-        raise _unwritable(folder, exc) from None
+        raise _unwritable(settings.plots_dir, exc) from None
+
+
+def probe_folder(folder: Path) -> None:
+    """Create ``folder`` if needed and write (then remove) a file in it; OSError if it cannot."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+        pass
 
 
 def _unwritable(target: Path, exc: OSError) -> InvalidInputError:

@@ -246,7 +246,7 @@ def backtest(
         source=_source(source),
     )
     requests = [replace(template, symbol=s) for s in symbols_from(symbol, universe)]
-    settings = plot_ready(settings_from(ctx), plot)
+    settings = outputs_ready(settings_from(ctx), plot=plot, report=report)
     if len(requests) > 1:
         _run_batch(settings, requests, as_json=as_json, plot=plot, full=full, report=report)
         return
@@ -256,13 +256,18 @@ def backtest(
     _report(settings, stored, as_json=as_json, plot=plot, full=full, report=report)
 
 
-def plot_ready(settings: Settings, plot: bool) -> Settings:
-    """``settings``, once the plots folder is known to take a PNG when ``--plot`` is given:
-    checked before anything is stored, so a plot that cannot be written leaves no run behind."""
+def outputs_ready(settings: Settings, *, plot: bool = False, report: bool = False) -> Settings:
+    """``settings``, once the plots (``--plot``) and reports (``--report``) folders are known to
+    take a file: checked before anything is stored, so an output that cannot be written leaves no
+    run behind."""
     if plot:
         from algotrader.app.charts import check_plots_dir
 
         check_plots_dir(settings)
+    if report:
+        from algotrader.app.reports import check_reports_dir
+
+        check_reports_dir(settings)
     return settings
 
 

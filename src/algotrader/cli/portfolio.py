@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from algotrader.cli._common import console, fmt_metric, parse_symbols, settings_from, shorten
-from algotrader.cli.backtest import parse_params, plot_ready, symbols_from
+from algotrader.cli.backtest import outputs_ready, parse_params, symbols_from
 from algotrader.cli.ingest import ConsoleListener
 from algotrader.errors import InvalidInputError
 
@@ -128,7 +128,7 @@ def portfolio(
         fetch_duration=parse_duration(fetch_duration) if fetch_duration else None,
         source=source,
     )
-    settings = plot_ready(settings_from(ctx), plot)
+    settings = outputs_ready(settings_from(ctx), plot=plot, report=report)
     with ConsoleListener("auto-fetch", len(symbols)) as listener:
         stored = run_portfolio(settings, request, None if as_json else listener)
     chart = _chart(settings, stored) if plot else None
