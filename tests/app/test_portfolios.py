@@ -65,3 +65,50 @@ def test_the_portfolio_command_prints_json_and_saves_a_plot(
     document = json.loads(out)
     assert document["symbols"] == sorted(BASKET) and document["run_id"] >= 1
     assert Path(document["plot"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_drift_band_and_industry_caps_are_command_line_flags(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for symbol in ("AAPL", "MSFT"):
+        add_instrument(settings, InstrumentInfo(symbol, sector="Tech", industry="Software"))
+    base = ["--database-url", settings.db_url, "--data-dir", str(settings.data_dir), "portfolio",
+            "-s", ",".join(BASKET), "--rebalance", "drift", "--json"]  # fmt: skip
+    runs = {}
+    for band in ("0.01", "0.2"):
+        code = main([*base, "--drift-threshold", band, "--industry-cap", "Software=0.3"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        runs[band] = document = json.loads(out)
+        assert document["config"]["drift_threshold"] == float(band)
+        assert document["config"]["industry_caps"] == {"Software": 0.3}
+        columns = [document["symbols"].index(s) for s in ("AAPL", "MSFT")]
+        software = [sum(row[i] for i in columns) for row in document["targets"].values()]
+        assert max(software) == pytest.approx(0.3)
+    # a narrow band rebalances more often than a wide one
+    assert len(runs["0.01"]["targets"]) > len(runs["0.2"]["targets"]) >= 1
+    code = main([*base, "--industry-cap", "Software"])
+    assert code == 2 and "invalid --industry-cap 'Software'" in capsys.readouterr().err
+
+
+def test_sectors_imported_from_a_csv_feed_the_sector_caps(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = ["--database-url", settings.db_url, "--data-dir", str(settings.data_dir)]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    bad = settings.data_dir / "bad.csv"
+    bad.write_text("symbol,sector\nAAPL,Tech\nMSFT," + "x" * 65 + "\n", encoding="utf-8")
+    assert main([*root, "instruments", "import", str(bad)]) == 2
+    assert capsys.readouterr().err.startswith("error: bad.csv line 3, column 'sector': 65")
+    good = settings.data_dir / "sectors.csv"
+    good.write_text("symbol,sector,industry\nAAPL,Tech,Computers\nMSFT,Tech,Software\n"
+                    "NEWCO,Energy,Oil\n", encoding="utf-8")  # fmt: skip
+    assert main([*root, "instruments", "import", str(good)]) == 0
+    assert "added 1, already there 2" in capsys.readouterr().out  # AAPL, MSFT came with ingest
+    request = PortfolioRequest(BASKET, DAILY, "equal", settings={"sector_caps": {"Tech": 0.3}})
+    stored = run_portfolio(settings, request)
+    assert stored.result.config.sectors[:2] == (
+        ("AAPL", "Tech", "Computers"),
+        ("MSFT", "Tech", "Software"),
+    )
+    assert (stored.result.targets[["AAPL", "MSFT"]].sum(axis=1) <= 0.3 + 1e-12).all()

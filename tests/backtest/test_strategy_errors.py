@@ -186,3 +186,25 @@ def test_the_cli_prints_one_line_and_exits_2(
     assert code == 2
     assert err.count("\n") == 0 and "Traceback" not in err
     assert "broken.py:3" in err and "ZeroDivisionError" in err and "on bar 0" in err
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_shows_the_traceback_before_the_line_wherever_it_is_typed(
+    where: str, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The error line says "run with --debug": typed after the command, as users do, it works too.
+    from algotrader.cli.app import main
+
+    path = workdir / "broken.py"
+    path.write_text(
+        "class Broken:\n    def on_bar(self, i, row, df):\n        return row['close'] / 0\n",
+        encoding="utf-8",
+    )
+    assert main(["ingest", "-s", "SPY", "-r", "1d", "-d", "3 M", "--source", "synthetic"]) == 0
+    capsys.readouterr()
+    command = ["backtest", "-s", "SPY", "-r", "1d", "--strategy", f"{path}:Broken"]
+    code = main(["--debug", *command] if where == "before" else [*command, "--debug"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("Traceback") and "ZeroDivisionError: float division by zero" in err
+    assert err.splitlines()[-1].startswith("error: strategy Broken.on_bar at ")

@@ -95,3 +95,14 @@ def test_quick_commands_import_no_heavy_library(argv: list[str], workdir: Path) 
         check=True, timeout=120,
     )
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_command_lists_show_each_summary_on_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rich keeps a docstring's line breaks: summaries were cut mid-sentence in the command list
+    monkeypatch.setenv("COLUMNS", "250")
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "at 1d and 1h (synthetic bars), backtest every built-in strategy" in out
+    assert "last DURATION of bars with indicators and a PNG chart" in out

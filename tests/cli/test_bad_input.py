@@ -412,3 +412,51 @@ def test_no_error_line_ever_shows_the_password(
         code, out, err = run(capsys, "--database-url", url, "db", "check")
         assert code == 2 and "s3cret" not in out + err, err
         assert re.fullmatch(r"error: [^\n]+\n", err), err
+
+
+_GRID = ("--grid", "fast=5,10", "--grid", "slow=30,50")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("backtest", "-s", "SPY", "--plot"),
+        ("backtest", "-s", "SPY,TLT", "--plot"),
+        ("portfolio", "-s", "SPY,TLT", "--plot"),
+        ("optimize", "-s", "SPY", *_GRID),  # the heatmap is always saved
+        ("walkforward", "-s", "SPY", *_GRID, "--train", "2 M", "--test", "1 M"),
+    ],
+    ids=["backtest", "batch", "portfolio", "optimize", "walkforward"],
+)
+def test_a_plots_folder_that_cannot_take_the_png_is_one_line_and_stores_no_run(
+    argv: tuple[str, ...], env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # checked before the run is stored: a refused --plot leaves nothing behind
+    assert run(capsys, "ingest", "-s", "SPY,TLT", "-d", "6 M", "--source", "synthetic")[0] == 0
+    (env / "data" / "plots").write_text("a file where the folder goes", encoding="utf-8")
+    before = rows(f"sqlite:///{env / 'data' / 'algotrader.db'}")
+    line = one_line(*run(capsys, *argv))
+    assert "cannot write the plot" in line and "make the plots folder writable" in line
+    assert rows(f"sqlite:///{env / 'data' / 'algotrader.db'}") == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("backtest", "-s", "SPY", "--report"),
+        ("backtest", "-s", "SPY,TLT", "--report"),
+        ("portfolio", "-s", "SPY,TLT", "--report"),
+        ("optimize", "-s", "SPY", "--grid", "fast=5,10", "--report"),
+        ("walkforward", "-s", "SPY", *_GRID, "--train", "2 M", "--test", "1 M", "--report"),
+    ],
+    ids=["backtest", "batch", "portfolio", "optimize", "walkforward"],
+)
+def test_a_reports_folder_that_cannot_take_the_html_is_one_line_and_stores_no_run(
+    argv: tuple[str, ...], env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "ingest", "-s", "SPY,TLT", "-d", "6 M", "--source", "synthetic")[0] == 0
+    (env / "data" / "reports").write_text("a file where the folder goes", encoding="utf-8")
+    before = rows(f"sqlite:///{env / 'data' / 'algotrader.db'}")
+    line = one_line(*run(capsys, *argv))
+    assert "cannot write the report to" in line and "reports" in line
+    assert rows(f"sqlite:///{env / 'data' / 'algotrader.db'}") == before

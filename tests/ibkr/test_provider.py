@@ -168,6 +168,8 @@ def test_describe_qualifies_the_stock_with_ib_contract_details(
     assert info.exchange == "SMART" and info.primary_exchange == "NASDAQ"
     assert info.name == "APPLE INC" and info.timezone == "US/Eastern"
     assert info.currency == "USD" and info.sec_type == "STK"
+    # IB's industry and category are the sector and industry that portfolio caps read
+    assert (info.sector, info.industry) == ("Technology", "Computers")
 
 
 def test_get_provider_builds_the_ibkr_provider_without_connecting(tmp_path: Path) -> None:
@@ -244,13 +246,14 @@ def test_ingest_stores_exactly_what_the_simulator_served_with_indicators(
         with db.engine.connect() as conn:
             row = conn.execute(
                 text(
-                    "SELECT con_id, primary_exchange, name, timezone, exchange, currency "
-                    "FROM instruments WHERE symbol='AAPL'"
+                    "SELECT con_id, primary_exchange, name, timezone, exchange, currency, "
+                    "sector, industry FROM instruments WHERE symbol='AAPL'"
                 )
             ).one()
     finally:
         db.dispose()
-    assert tuple(row) == (265598, "NASDAQ", "APPLE INC", "US/Eastern", "SMART", "USD")
+    described = (265598, "NASDAQ", "APPLE INC", "US/Eastern", "SMART", "USD")
+    assert tuple(row) == (*described, "Technology", "Computers")
 
 
 def test_a_daily_window_starting_mid_day_includes_that_days_bar(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from algotrader.app.backtests import StoredRun
@@ -15,18 +16,14 @@ def save_backtest_chart(settings: Settings, run: StoredRun, *, full: bool = Fals
     plus equity against buy and hold, drawdown and the metrics table)."""
     from algotrader.plotting import backtest_chart, plot_path
 
-    target = plot_path(
-        settings.plots_dir, run.symbol, run.result.resolution, "full" if full else ""
-    )
+    target = settings.plots_dir
     try:
+        target = plot_path(target, run.symbol, run.result.resolution, "full" if full else "")
         return backtest_chart(
             run.frame, run.result, run.symbol, target, full=full, synthetic=run.synthetic
         )
     except OSError as exc:
-        raise InvalidInputError(
-            f"cannot write the plot {target} ({exc.strerror or exc})",
-            "make the plots folder writable or set ALGOTRADER_DATA_DIR / --data-dir",
-        ) from None
+        raise _unwritable(target, exc) from None
 
 
 def save_portfolio_chart(settings: Settings, run: StoredPortfolio) -> Path:
@@ -35,11 +32,32 @@ def save_portfolio_chart(settings: Settings, run: StoredPortfolio) -> Path:
     from algotrader.plotting import plot_path
     from algotrader.plotting.portfolio_chart import portfolio_chart
 
-    target = plot_path(settings.plots_dir, "PORTFOLIO", run.result.resolution)
+    target = settings.plots_dir
     try:
+        target = plot_path(target, "PORTFOLIO", run.result.resolution)
         return portfolio_chart(run.result, target, synthetic=run.synthetic)
     except OSError as exc:
-        raise InvalidInputError(
-            f"cannot write the plot {target} ({exc.strerror or exc})",
-            "make the plots folder writable or set ALGOTRADER_DATA_DIR / --data-dir",
-        ) from None
+        raise _unwritable(target, exc) from None
+
+
+def check_plots_dir(settings: Settings) -> None:
+    """Refuse, in one line, a plots folder that cannot take a file. Commands call it before a
+    run with ``--plot`` is stored, so a plot that cannot be written leaves no run behind."""
+    try:
+        probe_folder(settings.plots_dir)
+    except OSError as exc:
+        raise _unwritable(settings.plots_dir, exc) from None
+
+
+def probe_folder(folder: Path) -> None:
+    """Create ``folder`` if needed and write (then remove) a file in it; OSError if it cannot."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+        pass
+
+
+def _unwritable(target: Path, exc: OSError) -> InvalidInputError:
+    return InvalidInputError(
+        f"cannot write the plot {target} ({exc.strerror or exc})",
+        "make the plots folder writable or set ALGOTRADER_DATA_DIR / --data-dir",
+    )

@@ -300,6 +300,21 @@ def reports_dir(settings: Settings) -> Path:
     return settings.data_dir / "reports"
 
 
+def check_reports_dir(settings: Settings) -> None:
+    """Refuse, in one line, a reports folder that cannot take a file. Commands call it before a
+    run with ``--report`` is stored, so a report that cannot be written leaves no run behind."""
+    from algotrader.app.charts import probe_folder
+
+    folder = reports_dir(settings)
+    try:
+        probe_folder(folder)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot write the report to {str(folder)!r} ({exc.strerror or exc})",
+            "make that folder writable or set ALGOTRADER_DATA_DIR / --data-dir",
+        ) from None
+
+
 def run_file_name(run: RunDetail) -> str:
     """``run_ID_SYMBOL_RES.html`` (``run_ID_portfolio_RES.html``, ``run_ID_walkforward_...``)."""
     if run.kind == "portfolio":

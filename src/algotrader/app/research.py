@@ -130,6 +130,8 @@ def run_optimization(
     """Optimise on the stored bars (one study per symbol, or one pooled study); store every
     study with its points, and save a heatmap PNG when the space has two parameters."""
     config = request.study_config()
+    if len(config.space.names) == 2:
+        _check_plots_dir(settings)  # before anything is computed or stored
     frames = _frames(settings, request, listener)
     groups = [frames] if request.pool else [{s: f} for s, f in frames.items()]
     stored = []
@@ -278,6 +280,12 @@ def _pbo(study: Study) -> Any:
         return None
 
 
+def _check_plots_dir(settings: Settings) -> None:
+    from algotrader.app.charts import check_plots_dir
+
+    check_plots_dir(settings)
+
+
 def _heatmap(settings: Settings, study: Study, study_id: int) -> Path | None:
     if len(study.config.space.names) != 2:
         return None
@@ -336,6 +344,7 @@ def run_walkforward(
     if len(request.symbols) != 1:
         raise InvalidInputError("walk-forward runs on one symbol", "pass a single -s SYMBOL")
     config = request.study_config()
+    _check_plots_dir(settings)  # before anything is computed or stored
     frames = _frames(settings, request, listener)
     ((symbol, frame),) = frames.items()
     with _executor(request, config, frames) as executor:

@@ -10,6 +10,7 @@ stderr and exit code 2.
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 import sys
 import traceback
@@ -71,8 +72,21 @@ def _root(
     ctx.obj = {"database_url": database_url, "data_dir": data_dir, "log_level": log_level}
 
 
+def _one_line_summaries(typer_app: typer.Typer) -> None:
+    """Command lists show each command's first docstring paragraph on one line: rich markup
+    keeps the docstring's line breaks, which cut a summary mid-sentence."""
+    for info in typer_app.registered_commands:
+        text = info.help or (inspect.getdoc(info.callback) if info.callback else None) or ""
+        if info.short_help is None and text and not text.startswith("\b"):
+            info.short_help = " ".join(text.split("\n\n")[0].split())
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _one_line_summaries(group.typer_instance)
+
+
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"algotrader.cli.{_name}").register(app)
+_one_line_summaries(app)
 
 
 # A quoted value as repr() writes it: '...' or "..." (the other quote and escapes inside).
@@ -98,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns (and exits with) the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    if debug:
+        # error lines say "run with --debug": accept it after the command too, where users type it
+        args = ["--debug", *(arg for arg in args if arg != "--debug")]
     try:
         returned = app(args=args, prog_name="algotrader", standalone_mode=False)
     except UserError as exc:

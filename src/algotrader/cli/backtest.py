@@ -246,7 +246,7 @@ def backtest(
         source=_source(source),
     )
     requests = [replace(template, symbol=s) for s in symbols_from(symbol, universe)]
-    settings = settings_from(ctx)
+    settings = outputs_ready(settings_from(ctx), plot=plot, report=report)
     if len(requests) > 1:
         _run_batch(settings, requests, as_json=as_json, plot=plot, full=full, report=report)
         return
@@ -254,6 +254,21 @@ def backtest(
     with ConsoleListener("auto-fetch") as listener:
         stored = run_backtest(settings, requests[0], None if as_json else listener)
     _report(settings, stored, as_json=as_json, plot=plot, full=full, report=report)
+
+
+def outputs_ready(settings: Settings, *, plot: bool = False, report: bool = False) -> Settings:
+    """``settings``, once the plots (``--plot``) and reports (``--report``) folders are known to
+    take a file: checked before anything is stored, so an output that cannot be written leaves no
+    run behind."""
+    if plot:
+        from algotrader.app.charts import check_plots_dir
+
+        check_plots_dir(settings)
+    if report:
+        from algotrader.app.reports import check_reports_dir
+
+        check_reports_dir(settings)
+    return settings
 
 
 def _source(source: str | None) -> str | None:

@@ -1,6 +1,8 @@
-"""``algotrader instruments``: add and list instruments."""
+"""``algotrader instruments``: add, import and list instruments."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -12,6 +14,22 @@ instruments_app = typer.Typer(
     help="Instruments (symbols and their metadata).", no_args_is_help=True
 )
 _MAX_CON_ID = 2**63 - 1
+
+_IMPORT_FORMAT = """File format: CSV with a header, or JSON lines (an object a line), UTF-8:
+
+  symbol    AAPL...                     required
+
+  name      "Apple Inc."                optional, at most 200 characters
+
+  sector    "Technology"                optional, at most 64 characters
+
+  industry  "Computers"                 optional, at most 128 characters
+
+Example CSV:  symbol,sector,industry / AAPL,Technology,Computers
+
+Every row is checked before anything is written; an instrument already stored gets only its blank
+fields filled (IB's contract details, stored on ingest, stay).
+"""
 
 
 @instruments_app.command("add")
@@ -71,6 +89,17 @@ def _field(value: str, flag: str, limit: int) -> str:
 
 def _optional(value: str | None, flag: str, limit: int) -> str | None:
     return None if value is None or not value.strip() else _field(value, flag, limit)
+
+
+@instruments_app.command("import", epilog=_IMPORT_FORMAT)
+def import_file(
+    ctx: typer.Context, file: Path = typer.Argument(..., help="CSV or JSON-lines file.")
+) -> None:
+    """Add instruments with their sector and industry (for portfolio caps) from a file."""
+    from algotrader.app.instruments import import_instruments
+
+    created, existing = import_instruments(settings_from(ctx), file)
+    console.print(f"instruments: added {created}, already there {existing} (blanks filled).")
 
 
 @instruments_app.command("list")

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from algotrader.cli._common import console, fmt_metric, parse_symbols, settings_from, shorten
-from algotrader.cli.backtest import parse_params, symbols_from
+from algotrader.cli.backtest import outputs_ready, parse_params, symbols_from
 from algotrader.cli.ingest import ConsoleListener
 from algotrader.errors import InvalidInputError
 
@@ -36,6 +36,12 @@ _ALLOCATOR = typer.Option(
 _REBALANCE = typer.Option(
     "monthly", "--rebalance", help="daily, weekly, monthly, quarterly, drift or signal."
 )
+_DRIFT = typer.Option(
+    None,
+    "--drift-threshold",
+    help="With --rebalance drift: rebalance when a weight leaves its target by this much "
+    "(default 0.05).",
+)
 _PARAM = typer.Option(None, "--param", help="Allocator parameter NAME=VALUE (repeatable).")
 _BENCHMARK = typer.Option(
     None, "--benchmark", help="Compare with this symbol's buy & hold (default: equal weight)."
@@ -43,6 +49,9 @@ _BENCHMARK = typer.Option(
 _MAX_WEIGHT = typer.Option(None, "--max-weight", help="Cap on any one symbol's weight, e.g. 0.2.")
 _SECTOR_CAP = typer.Option(
     None, "--sector-cap", help="Cap on a sector's weight, SECTOR=WEIGHT (repeatable)."
+)
+_INDUSTRY_CAP = typer.Option(
+    None, "--industry-cap", help="Cap on an industry's weight, INDUSTRY=WEIGHT (repeatable)."
 )
 _DURATION = typer.Option(None, "-d", "--duration", help='Only the last DURATION, e.g. "5 Y".')
 _AUTO_FETCH = typer.Option(False, "--auto-fetch", help="Fetch missing bars of every symbol.")
@@ -71,10 +80,12 @@ def portfolio(
     resolution: str = _RESOLUTION,
     allocator: str = _ALLOCATOR,
     rebalance: str = _REBALANCE,
+    drift_threshold: float | None = _DRIFT,
     param: list[str] | None = _PARAM,
     benchmark: str | None = _BENCHMARK,
     max_weight: float | None = _MAX_WEIGHT,
     sector_cap: list[str] | None = _SECTOR_CAP,
+    industry_cap: list[str] | None = _INDUSTRY_CAP,
     duration: str | None = _DURATION,
     auto_fetch: bool = _AUTO_FETCH,
     fetch_duration: str | None = _FETCH_DURATION,
@@ -103,7 +114,7 @@ def portfolio(
         "commission_bps": commission_bps,
         "commission_min": commission_min,
         "slippage_bps": slippage_bps,
-        **_limits(benchmark, max_weight, sector_cap),
+        **_rules(benchmark, max_weight, sector_cap, industry_cap, drift_threshold),
     }
     request = PortfolioRequest(
         symbols=tuple(symbols),
@@ -117,33 +128,49 @@ def portfolio(
         fetch_duration=parse_duration(fetch_duration) if fetch_duration else None,
         source=source,
     )
-    settings = settings_from(ctx)
+    settings = outputs_ready(settings_from(ctx), plot=plot, report=report)
     with ConsoleListener("auto-fetch", len(symbols)) as listener:
         stored = run_portfolio(settings, request, None if as_json else listener)
     chart = _chart(settings, stored) if plot else None
     written = _html_report(settings, stored) if report else None
     if as_json:
-        document = {"run_id": stored.run_id, **stored.result.to_dict()}
-        document.update(synthetic=stored.synthetic, plot=chart and str(chart))
-        print(json.dumps({**document, "report": written and str(written)}, indent=2))
-        return
-    _render(stored, chart, written)
+        _print_json(stored, chart, written)
+    else:
+        _render(stored, chart, written)
 
 
-def _limits(
-    benchmark: str | None, max_weight: float | None, sector_cap: list[str] | None
+def _print_json(stored: Any, chart: Any = None, written: Any = None) -> None:
+    document = {"run_id": stored.run_id, **stored.result.to_dict()}
+    document.update(synthetic=stored.synthetic, plot=chart and str(chart))
+    print(json.dumps({**document, "report": written and str(written)}, indent=2))
+
+
+def _rules(
+    benchmark: str | None,
+    max_weight: float | None,
+    sector_cap: list[str] | None,
+    industry_cap: list[str] | None,
+    drift_threshold: float | None,
 ) -> dict[str, Any]:
+    """The :class:`~algotrader.portfolio.PortfolioConfig` fields the flags set (the rest keep
+    their defaults): benchmark, caps and the drift band."""
     limits: dict[str, Any] = {}
+    if drift_threshold is not None:
+        limits["drift_threshold"] = drift_threshold
     if benchmark:
         limits["benchmark"] = parse_symbols(benchmark)[0]
     if max_weight is not None:
         limits["max_weight"] = max_weight
     if sector_cap:
-        limits["sector_caps"] = _caps(sector_cap)
+        limits["sector_caps"] = _caps(sector_cap, "--sector-cap", "SECTOR=WEIGHT, e.g. Tech=0.4")
+    if industry_cap:
+        limits["industry_caps"] = _caps(
+            industry_cap, "--industry-cap", "INDUSTRY=WEIGHT, e.g. Software=0.3"
+        )
     return limits
 
 
-def _caps(pairs: list[str]) -> dict[str, float]:
+def _caps(pairs: list[str], flag: str, form: str) -> dict[str, float]:
     caps: dict[str, float] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -152,10 +179,7 @@ def _caps(pairs: list[str]) -> dict[str, float]:
         except ValueError:
             sep = ""
         if not sep or not name.strip():
-            raise InvalidInputError(
-                f"invalid --sector-cap {shorten(pair)!r}",
-                "write it as SECTOR=WEIGHT, e.g. Tech=0.4",
-            )
+            raise InvalidInputError(f"invalid {flag} {shorten(pair)!r}", f"write it as {form}")
     return caps
 
 

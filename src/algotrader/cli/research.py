@@ -12,7 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from algotrader.cli._common import console, fmt_metric, parse_symbols, settings_from
-from algotrader.cli.backtest import parse_params, strategies_app
+from algotrader.cli.backtest import outputs_ready, parse_params, strategies_app
 from algotrader.cli.ingest import ConsoleListener
 from algotrader.cli.report import print_saved
 from algotrader.errors import InvalidInputError
@@ -126,7 +126,7 @@ def optimize(
         auto_fetch=auto_fetch,
         source=source,
     )
-    settings = settings_from(ctx)
+    settings = outputs_ready(settings_from(ctx), report=report)
     progress, progressed = _progress(not as_json)
     with ConsoleListener("auto-fetch") as listener, progress:
         stored = run_optimization(settings, request, None if as_json else listener, progressed)
@@ -248,7 +248,7 @@ def walkforward(
         auto_fetch=auto_fetch,
         source=source,
     )
-    settings = settings_from(ctx)
+    settings = outputs_ready(settings_from(ctx), report=report)
     progress, progressed = _progress(not as_json)
     with ConsoleListener("auto-fetch") as listener, progress:
         stored = run_walkforward(

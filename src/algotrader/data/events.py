@@ -1,4 +1,5 @@
-"""Reading market events, symbol events and external signals from CSV or JSON-lines files.
+"""Reading market events, symbol events, external signals and instruments from CSV or JSON-lines
+files.
 
 Each row needs a timestamp (``ts``, ``timestamp``, ``datetime``, ``date`` or ``time``: an ISO
 date or datetime, naive = UTC) and a ``name`` (events also a ``kind``); ``source`` defaults to the
@@ -8,6 +9,9 @@ is folded into it). Event rows with a ``symbol`` go to ``symbol_events``, the ot
 kind 64, name 200), numbers must be finite; every row is checked before anything is written.
 Imports are idempotent: a row is keyed by (symbol,) source, kind/name and ts; a re-import inserts
 nothing and updates only what changed.
+
+An instruments file has a ``symbol`` and any of ``name``, ``sector`` and ``industry`` per row
+(200, 64 and 128 characters): the sector and industry that portfolio caps read.
 """
 
 from __future__ import annotations
@@ -26,13 +30,15 @@ from typing import Any
 import pandas as pd
 
 from algotrader.errors import InvalidInputError
+from algotrader.ports.bars import InstrumentInfo
 from algotrader.symbols import parse_symbol, shorten
 from algotrader.timeframes import EARLIEST, LATEST
 
 _TS_KEYS = ("ts", "timestamp", "datetime", "date", "time")
 _KNOWN = {"symbol", "source", "kind", "name", "value", "payload", *_TS_KEYS}
 # What the database columns hold (db/models.py); longer text is refused before anything is sent.
-_LIMITS = {"symbol": 32, "source": 64, "kind": 64, "name": 200}
+_LIMITS = {"symbol": 32, "source": 64, "kind": 64, "name": 200, "sector": 64, "industry": 128}
+_INSTRUMENT_TEXT = ("name", "sector", "industry")
 _NOT_UTF8_FIX = "save it as UTF-8 text (e.g. `iconv -f latin1 -t utf-8 old.csv > new.csv`)"
 
 
@@ -285,4 +291,23 @@ def read_signals(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-__all__ = ["read_events", "read_signals"]
+def read_instruments(path: Path) -> list[InstrumentInfo]:
+    """Parse and validate every row of an instruments file (symbol; name, sector, industry)."""
+    infos = []
+    for number, row in _rows(path):
+        where = f"{shorten(path.name)} line {number}"
+        symbol = _symbol(where, row.get("symbol"))
+        if symbol is None:
+            raise InvalidInputError(f"{where}: no symbol", "add a 'symbol' column")
+        name, sector, industry = (_text(where, key, row.get(key)) for key in _INSTRUMENT_TEXT)
+        if not (name or sector or industry):
+            raise InvalidInputError(
+                f"{where}: nothing to store for {symbol}", "give a name, sector or industry"
+            )
+        infos.append(InstrumentInfo(symbol, name=name, sector=sector, industry=industry))
+    if not infos:
+        raise InvalidInputError(f"{shorten(path.name)} has no rows", "add at least one instrument")
+    return infos
+
+
+__all__ = ["read_events", "read_instruments", "read_signals"]

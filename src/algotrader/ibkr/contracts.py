@@ -1,8 +1,8 @@
 """Qualifying US stocks with IB and describing them for the ``instruments`` table.
 
 ``Stock(symbol, "SMART", "USD")`` is resolved with ``reqContractDetails``: conId, primary
-exchange, long name and time zone go into the :class:`InstrumentInfo`. An unknown symbol is one
-line (IB's error 200).
+exchange, long name, time zone, sector (IB's industry) and industry (IB's category) go into the
+:class:`InstrumentInfo`. An unknown symbol is one line (IB's error 200).
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ def instrument_info(symbol: str, details: ContractDetails) -> InstrumentInfo:
         con_id=int(contract.conId) if contract.conId else None,
         name=details.longName or None,
         timezone=details.timeZoneId or None,
+        # IB's "industry" is the broad sector (Technology) and its "category" the industry
+        # (Computers): what portfolio caps per sector and industry read
+        sector=details.industry or None,
+        industry=details.category or None,
     )
 
 
