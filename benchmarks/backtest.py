@@ -9,6 +9,7 @@ Workload (issue 15): synthetic one-minute bars (OHLCV only), MA 20/50 rule, next
 * a user ``signals()`` strategy whose own work is done beforehand (the engine's share);
 * the seed-style ``on_bar`` MA rule (``row["ma20"] > row["ma50"]``) through the public API;
 * 10,000-bar backtests end to end (public API);
+* start-up of ``algotrader --help`` and ``algotrader strategies list`` (fresh processes);
 * extra peak memory of one backtest, each in a fresh process (peak RSS after the frame is built
   minus RSS before the run), at 100k, 1M and 10M bars;
 * peers in the same run when installed (``pip install -e ".[bench]"``): vectorbt
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -372,6 +374,26 @@ def numba_cache_report() -> str:
     return f"first backtest in a fresh process: {times[0]:.2f} s, then {times[1]:.2f} s"
 
 
+def startup_report(repeat: int = 3) -> str:
+    """``algotrader --help`` and ``algotrader strategies list`` in fresh processes: the best wall
+    time of ``repeat`` and that run's CPU time (on a busy machine the CPU time is the fairer)."""
+    command = str(Path(sys.executable).with_name("algotrader"))
+    figures = []
+    for args in (["--help"], ["strategies", "list"]):
+        best_wall, best_cpu = float("inf"), 0.0
+        for _ in range(repeat):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            subprocess.run([command, *args], capture_output=True, check=True)
+            wall = time.perf_counter() - t0
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            if wall < best_wall:
+                best_wall, best_cpu = wall, cpu
+        figures.append(f"`algotrader {' '.join(args)}` {best_wall:.2f} s (CPU {best_cpu:.2f} s)")
+    return f"start-up (fresh process, best of {repeat}): " + "; ".join(figures)
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -390,6 +412,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="skip memory and event-loop peers")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {args.bars:,} bars")
+    print(startup_report())
     frame = synthetic_frame(args.bars)
     _table("algotrader", ours(frame, args.repeat))
     _table("peers (same run)", peers(frame, args.repeat, with_event_loop=not args.quick))

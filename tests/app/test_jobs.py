@@ -79,6 +79,31 @@ def test_a_submitted_job_is_queued_then_run_and_stored_once(pg_settings: Setting
     assert _count(url, f"SELECT count(*) FROM backtest_runs WHERE id = {run_id}") == 1
 
 
+def test_an_optimisation_study_is_a_job_whose_points_are_stored_once(
+    pg_settings: Settings,
+) -> None:
+    url = pg_settings.db_url
+    grid = ["fast=5,10", "slow=20,30"]
+    job = submit_job(pg_settings, "optimise", {"symbols": ["SPY"], "grid": grid})
+
+    first = run_job(pg_settings, job.id)
+    again = run_job(pg_settings, job.id)  # delivered twice (a worker died after committing)
+
+    assert (first.outcome, again.outcome) == ("succeeded", "already_done"), first.error
+    assert first.result is not None
+    (study,) = first.result["studies"]
+    assert study["symbols"] == ["SPY"] and study["points"] == 4
+    study_id = study["study_id"]
+    assert _count(url, f"SELECT count(*) FROM studies WHERE id = {study_id}") == 1
+    points = f"SELECT count(*) FROM backtest_runs WHERE study_id = {study_id}"
+    assert _count(url, points) == 4
+    assert _count(url, f"SELECT count(*) FROM backtest_runs WHERE id = {study['best_run_id']}")
+    with pytest.raises(InvalidInputError, match="needs symbols and a grid"):
+        submit_job(pg_settings, "optimise", {"symbols": ["SPY"]})
+    with pytest.raises(InvalidInputError, match="fats"):
+        submit_job(pg_settings, "optimise", {"symbols": ["SPY"], "grid": ["fats=5,10"]})
+
+
 def test_a_bad_payload_is_refused_before_anything_is_queued(pg_settings: Settings) -> None:
     with pytest.raises(InvalidInputError, match="did you mean 'batch'"):
         submit_job(pg_settings, "bacth", {"symbols": ["SPY"]})

@@ -231,3 +231,18 @@ def test_sizing_and_exit_flags_reach_the_engine_and_the_stored_run(
     assert reasons <= {"signal", "stop_loss", "take_profit", "open"} and reasons & {"stop_loss"}
     code, _, err = _run(capsys, "backtest", "-s", "SPY", "--sizing", "pct")
     assert code == 2 and "did you mean 'percent'" in err
+
+
+def test_runs_list_puts_every_value_under_its_own_header(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _run(capsys, "backtest", *_fetch_args(duration="1 Y"))
+    code, out, _ = _run(capsys, "runs", "list", "--json")
+    assert code == 0 and json.loads(out)[0]["kind"] == "backtest"
+    code, out, _ = _run(capsys, "runs", "list")
+    lines = [line for line in out.splitlines() if line.startswith(("┃", "│"))]
+    header = [cell.strip() for cell in lines[0].strip("┃").split("┃")]
+    row = [cell.strip() for cell in lines[1].strip("│").split("│")]
+    cells = dict(zip(header, row, strict=True))
+    assert cells["kind"] == "backtest" and cells["symbol"] == "SPY"
+    assert cells["strategy"] == "ma_cross" and cells["res"] == "1d"

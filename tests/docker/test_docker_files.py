@@ -37,7 +37,12 @@ def test_the_compose_file_is_valid_and_has_every_service(tmp_path: Path) -> None
     config = yaml.safe_load(done.stdout)
     assert set(config["services"]) == SERVICES
     assert config["services"]["ib-gateway"]["command"][:1] == ["ib-sim"]
-    assert config["services"]["dashboard"]["profiles"] == ["dashboard"]
+    dashboard = config["services"]["dashboard"]
+    assert "profiles" not in dashboard  # started with the others
+    assert dashboard["command"][:3] == ["dashboard", "--host", "0.0.0.0"]
+    # A non-local bind refuses to start without a token: the env file gives it one.
+    assert dashboard["environment"]["ALGOTRADER_DASHBOARD_TOKEN"] == "change-me-dashboard-token"
+    assert dashboard["environment"]["ALGOTRADER_LOG_FORMAT"] == "json"
     for name in ("scheduler", "worker"):
         service = config["services"][name]
         assert service["command"][:2] == ["serve", name]

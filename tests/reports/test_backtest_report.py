@@ -104,7 +104,8 @@ def test_monthly_returns_compound_to_the_total_return(indicator_frame: pd.DataFr
     compounded = np.prod(1 + months[~np.isnan(months)]) - 1
     assert compounded == pytest.approx(result.metrics["total_return"], rel=1e-9)
     assert np.prod(1 + table["Year"].to_numpy()) - 1 == pytest.approx(
-        result.metrics["total_return"], rel=1e-9)
+        result.metrics["total_return"], rel=1e-9
+    )
 
 
 def test_rolling_sharpe_is_the_sharpe_of_each_trailing_window(
@@ -113,7 +114,7 @@ def test_rolling_sharpe_is_the_sharpe_of_each_trailing_window(
     result = Backtest(indicator_frame, "bollinger").run()
     sharpe, window = rolling_sharpe(result.equity, 252.0, 0.0)
     end = len(result.equity) - 1
-    returns = result.equity.to_numpy()[end - window:end + 1]
+    returns = result.equity.to_numpy()[end - window : end + 1]
     r = returns[1:] / returns[:-1] - 1
     assert sharpe.iloc[end] == pytest.approx(r.mean() / r.std(ddof=1) * np.sqrt(252.0))
 
@@ -121,7 +122,7 @@ def test_rolling_sharpe_is_the_sharpe_of_each_trailing_window(
 def test_intraday_bars_sit_side_by_side_without_night_or_weekend_gaps(
     minute_frame: pd.DataFrame,
 ) -> None:
-    week = minute_frame.iloc[:390 * 7]
+    week = minute_frame.iloc[: 390 * 7]
     result = Backtest(week, "macd", resolution="1m").run()
     fig = _main(backtest_report(result, week))
     assert fig.layout.xaxis.type == "category"
@@ -142,8 +143,14 @@ def test_the_run_table_shows_parameters_fingerprint_and_code_version(
     indicator_frame: pd.DataFrame,
 ) -> None:
     result = Backtest(indicator_frame, "ma_cross").run(fast=12, slow=40)
-    info = RunInfo(run_id=7, symbol="SPY", data_fingerprint="ab" * 32, data_source="csv",
-                   code_version="0.1.0+old", current_code_version="0.1.0+new")
+    info = RunInfo(
+        run_id=7,
+        symbol="SPY",
+        data_fingerprint="ab" * 32,
+        data_source="csv",
+        code_version="0.1.0+old",
+        current_code_version="0.1.0+new",
+    )
     run = _table(backtest_report(result, indicator_frame, run=info), "Run")
     assert run["parameters"] == ("fast=12, slow=40",)
     assert run["data fingerprint (SHA-256)"] == ("ab" * 32,)
@@ -160,7 +167,8 @@ def test_a_benchmark_is_bought_with_the_same_cash_on_the_first_bar(
     assert curve[0] == result.config.cash
     assert curve[-1] / curve[0] == pytest.approx(other.iloc[-1] / other.iloc[0])
     assert _table(report, "Metrics")["total return"][2] == (
-        f"{(other.iloc[-1] / other.iloc[0] - 1) * 100:.2f}%")
+        f"{(other.iloc[-1] / other.iloc[0] - 1) * 100:.2f}%"
+    )
 
 
 def test_without_bars_the_report_still_has_equity_drawdown_and_trades(
@@ -183,6 +191,19 @@ def test_result_to_html_writes_the_report(indicator_frame: pd.DataFrame, tmp_pat
     result = Backtest(indicator_frame, "supertrend").run()
     path = result.to_html(tmp_path / "out" / "st.html", indicator_frame, symbol="TSLA")
     assert path.exists() and "TSLA @ 1d: supertrend" in path.read_text(encoding="utf-8")
+
+
+def test_result_plot_draws_the_bars_the_backtest_ran_on_without_being_given_them(
+    indicator_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    bt = Backtest(indicator_frame, "ma_cross")
+    bt.symbol = "SPY"
+    result = bt.run(fast=10, slow=30)
+    fig = result.plot()
+    assert isinstance(fig.data[0], go.Candlestick) and fig.data[0].name == "SPY @ 1d"
+    assert {"SMA(10)", "SMA(30)", "entry", "exit", "volume"} <= {t.name for t in fig.data}
+    text = result.to_html(tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "SPY @ 1d: ma_cross" in text and '"type":"candlestick"' in text
 
 
 def test_an_unwritable_path_is_one_clear_error_and_leaves_nothing(
@@ -209,9 +230,10 @@ def test_extension_sections_render_into_a_report(tmp_path: Path) -> None:
     grid = pd.DataFrame([[0.5, 1.2], [0.1, np.nan]], index=[10, 20], columns=[50, 100])
     points = pd.DataFrame({"fast": [10, 20], "slow": [50, 100], "sharpe": [0.5, 1.2]})
     report = Report(title="study").add(
-        heatmap_section("Sharpe by fast x slow", grid), table_section("Points", points))
+        heatmap_section("Sharpe by fast x slow", grid), table_section("Points", points)
+    )
     text = report.write(tmp_path / "s.html").read_text(encoding="utf-8")
-    assert "Sharpe by fast x slow" in text and "<td class=\"num\">1.20</td>" in text
+    assert "Sharpe by fast x slow" in text and '<td class="num">1.20</td>' in text
 
 
 class _Flip:

@@ -4,8 +4,8 @@ A job is a kind plus a JSON payload. A kind is one function ``run(ctx, payload) 
 registered with :func:`job_kind` (optionally with a ``check(payload)`` run at submit time, so a
 bad payload is refused before it is queued)::
 
-    @job_kind("optimise", check=_study_request)
-    def _optimise(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    @job_kind("backtest", check=_backtest_request)
+    def _backtest(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         ...  # store what it produces through ctx.stores; return a JSON-able summary
 
 Jobs need PostgreSQL (the queue is procrastinate, see :mod:`algotrader.db.queue`). Each attempt
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 import os
 import socket
 import threading
@@ -29,12 +30,16 @@ from typing import Any
 from algotrader.app._stores import Stores, open_stores
 from algotrader.app.backtests import BacktestRequest, run_stored
 from algotrader.app.bars import DEFAULT_FETCH, ensure_bars
+from algotrader.app.research import ResearchRequest, run_optimization
 from algotrader.backtest.result import BacktestConfig
 from algotrader.config import Settings
 from algotrader.db.jobs import SqlJobStore
 from algotrader.errors import InvalidInputError, UserError
 from algotrader.observability.metrics import record_job
 from algotrader.ports.jobs import JOB_STATES, JobRecord, WorkerOptions
+from algotrader.research.optimize import strategy_param_names
+from algotrader.research.space import check_names
+from algotrader.research.tasks import StrategyRef
 from algotrader.strategies.registry import get_strategy
 from algotrader.symbols import parse_symbol
 from algotrader.timeframes import parse_duration, parse_resolution
@@ -172,6 +177,80 @@ def _batch(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
             failed.append({"symbol": request.symbol, "error": exc.message})
     runs.sort(key=lambda r: -(r["total_return"] or 0.0))
     return {"runs": runs, "failed": failed}
+
+
+_STUDY_FIELDS = ("symbol", "symbols", "resolution", "strategy", "grid", "objective", "minimize",
+                 "constraint", "pool", "method", "trials", "seed", "params", "config",
+                 "duration", "auto_fetch", "fetch_duration", "source")  # fmt: skip
+
+
+def _study_request(payload: dict[str, Any]) -> ResearchRequest:
+    """A :class:`ResearchRequest` from a job payload (the names of ``algotrader optimize``'s
+    flags; ``grid`` is a list of specs like ``"fast=5:50:5"``); runs in this process."""
+    unknown = sorted(set(payload) - set(_STUDY_FIELDS))
+    if unknown:
+        raise InvalidInputError(
+            f"unknown job payload field {unknown[0]!r}", f"use {', '.join(sorted(_STUDY_FIELDS))}"
+        )
+    symbols = payload.get("symbols") or ([payload["symbol"]] if payload.get("symbol") else [])
+    grid = payload.get("grid") or []
+    if not isinstance(symbols, list) or not symbols or not isinstance(grid, list) or not grid:
+        raise InvalidInputError(
+            "an optimise job needs symbols and a grid",
+            'give "symbols": ["SPY"] and "grid": ["fast=5:50:5", "slow=20:200:20"]',
+        )
+    duration, fetch = payload.get("duration"), payload.get("fetch_duration")
+    request = ResearchRequest(
+        symbols=tuple(parse_symbol(str(s)) for s in symbols),
+        resolution=parse_resolution(str(payload.get("resolution") or "1d")),
+        strategy=str(payload.get("strategy") or "ma_cross"),
+        grid=tuple(str(g) for g in grid),
+        objective=str(payload.get("objective") or "sharpe"),
+        minimize=bool(payload.get("minimize", False)),
+        constraint=payload.get("constraint"),
+        pool=payload.get("pool"),
+        method=str(payload.get("method") or "grid"),
+        trials=payload.get("trials"),
+        seed=payload.get("seed"),
+        params=dict(payload.get("params") or {}),
+        config=BacktestConfig(**(payload.get("config") or {})),
+        duration=parse_duration(duration) if duration else None,
+        auto_fetch=bool(payload.get("auto_fetch", False)),
+        fetch_duration=parse_duration(fetch) if fetch else None,
+        source=payload.get("source"),
+        jobs=1,  # the worker is the unit of parallelism: more workers, not more processes
+    )
+    # A bad grid, objective, constraint or parameter name: one clear line now.
+    config = request.study_config()
+    label, names = StrategyRef.of(request.strategy).label, strategy_param_names(request.strategy)[1]
+    check_names(config.space.names, names, label)
+    check_names(tuple(config.fixed), names, label)
+    return request
+
+
+@job_kind("optimise", check=_study_request)
+def _optimise(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """An optimisation study (one per symbol, or pooled): every point stored as a run, the
+    study with its DSR and PBO, all committed with the job's result."""
+    studies = run_optimization(ctx.settings, _study_request(payload), stores=ctx.stores)
+    ctx.check_stop()
+    return {
+        "studies": [
+            {
+                "study_id": s.study_id,
+                "symbols": list(s.study.symbols),
+                "points": s.study.n_trials,
+                "best_params": s.study.best.params,
+                "best_objective": _finite_or_none(s.study.best.objective),
+                "best_run_id": s.best_run_id,
+            }
+            for s in studies
+        ]
+    }
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
 
 
 # -- use cases -------------------------------------------------------------------------------

@@ -126,9 +126,14 @@ def run_optimization(
     request: ResearchRequest,
     listener: IngestListener | None = None,
     progress: Progress | None = None,
+    *,
+    stores: Stores | None = None,
 ) -> list[StoredStudy]:
     """Optimise on the stored bars (one study per symbol, or one pooled study); store every
-    study with its points, and save a heatmap PNG when the space has two parameters."""
+    study with its points, and save a heatmap PNG when the space has two parameters.
+
+    ``stores``: store the studies through these (a job's, so they commit with its result)
+    instead of a transaction of their own."""
     config = request.study_config()
     if len(config.space.names) == 2:
         _check_plots_dir(settings)  # before anything is computed or stored
@@ -138,7 +143,7 @@ def run_optimization(
     with _executor(request, config, frames) as executor:
         for group in groups:
             study = run_study(group, config, executor=executor, progress=progress)
-            stored.append(_store_study(settings, study, group))
+            stored.append(_store_study(settings, study, group, stores))
     return stored
 
 
@@ -183,14 +188,17 @@ def _executor(
         executor.close()
 
 
-def _store_study(settings: Settings, study: Study, frames: dict[str, pd.DataFrame]) -> StoredStudy:
-    """The study row plus one ``study_point`` run per (point, symbol), in one transaction."""
+def _store_study(
+    settings: Settings, study: Study, frames: dict[str, pd.DataFrame], given: Stores | None = None
+) -> StoredStudy:
+    """The study row plus one ``study_point`` run per (point, symbol), in one transaction (the
+    ``given`` stores' when there are some)."""
     best_point = study.best  # one clear line naming the first error when no point worked
     ok = [p for p in study.points if p.ok]
     points: list[RunRecord] = []
     owners: list[tuple[int, str]] = []
     best_results: dict[str, Result] = {}
-    with open_stores(settings) as stores:
+    with contextlib.nullcontext(given) if given else open_stores(settings) as stores:
         for point in ok:
             for symbol in study.symbols:
                 result = study.result(point, frames[symbol], symbol)

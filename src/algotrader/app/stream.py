@@ -80,6 +80,7 @@ __all__ = [
     "list_dead_letters",
     "load_kafka",
     "publish_ingest",
+    "publish_series",
     "replay_dead_letters",
     "run_indicator_jobs",
     "serve_metrics",
@@ -170,7 +171,7 @@ def publish_ingest(
             reports = []
             for symbol in request.symbols:
                 for resolution in request.resolutions:
-                    report = _publish_one(provider, stream, symbol, resolution, request.window)
+                    report = publish_series(provider, stream, symbol, resolution, request.window)
                     stream.flush()
                     if on_published is not None:
                         on_published(report, provider.label)
@@ -181,13 +182,14 @@ def publish_ingest(
             provider.close()
 
 
-def _publish_one(
+def publish_series(
     provider: BarProvider,
     stream: BarPublisher,
     symbol: str,
     resolution: Resolution,
     window: IngestWindow,
 ) -> PublishReport:
+    """Publish the bars of one series in ``window`` to ``stream`` (not flushed)."""
     symbol = symbol.strip().upper()
     start, end = _window_bounds(window)
     provider.describe(symbol)  # connects; the provider's name is final from here on

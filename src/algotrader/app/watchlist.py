@@ -4,15 +4,19 @@ A refresh run is identified by (resolution, planned time, attempt): it is claime
 before it starts, so however many schedulers run and however often one restarts, a planned run
 happens at most once. Each watched series gets an incremental ingest (its ``history`` the first
 time); a series that fails is noted on its entry and reported in the run's record, and the
-others still run.
+others still run. With ``publish_to`` the new bars go to the price stream (Kafka) instead of the
+database: what is new is still judged by the last *stored* bar, so bars a consumer has not
+stored yet are published again (the consumer's upsert makes that harmless).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from algotrader.app._stores import Stores, open_stores
 from algotrader.app.ingest import IngestWindow, ingest_symbol
@@ -23,6 +27,9 @@ from algotrader.errors import DataNotFoundError, InvalidInputError, UserError
 from algotrader.ports.bars import BarProvider
 from algotrader.ports.watchlist import RefreshRecord, SeriesOutcome, WatchEntry
 from algotrader.timeframes import Duration, Resolution, parse_duration
+
+if TYPE_CHECKING:
+    from algotrader.app.stream import BarPublisher, KafkaSettings
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +135,8 @@ class RefreshRequest:
     attempt: int = 0
     catch_up: bool = False
     symbols: tuple[str, ...] | None = None
+    publish_to: KafkaSettings | None = None
+    """Publish the new bars to this price stream instead of storing them."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +181,7 @@ def refresh_watchlist(
         )
         if run_id is None:
             return RefreshResult(None)
-        tally = _Tally()
+        tally = _Tally(publish_to=request.publish_to)
         try:
             for entry in entries:
                 if should_stop():
@@ -192,11 +201,22 @@ class _Tally:
     fetched: int = 0
     stored: int = 0
     interrupted: bool = False
+    publish_to: KafkaSettings | None = None
 
     def __post_init__(self) -> None:
         self.failed: list[str] = []
         self.errors: list[str] = []
         self._providers: dict[str, BarProvider] = {}
+        self._stream: BarPublisher | None = None
+        self._exits = contextlib.ExitStack()
+
+    def stream(self) -> BarPublisher | None:
+        """The price stream to publish to (opened on first use), or None: store the bars."""
+        if self.publish_to is not None and self._stream is None:
+            from algotrader.app.stream import BarPublisher
+
+            self._stream = self._exits.enter_context(BarPublisher(self.publish_to))
+        return self._stream
 
     def record(
         self,
@@ -232,6 +252,8 @@ class _Tally:
         for provider in self._providers.values():
             provider.close()
         self._providers.clear()
+        self._exits.close()  # waits until the cluster has acknowledged every message
+        self._stream = None
 
     def provider(self, settings: Settings, source: str) -> BarProvider:
         if source not in self._providers:
@@ -250,6 +272,9 @@ def _refresh_one(
     attempted = now()
     try:
         provider = tally.provider(settings, entry.source or settings.data_source)
+        stream = tally.stream()
+        if stream is not None:
+            return _publish_one(stores, provider, stream, entry, resolution, attempted, tally)
         window = IngestWindow(duration=parse_duration(entry.history), incremental=True)
         report = ingest_symbol(stores, provider, entry.symbol, resolution, window)
     except Exception as exc:
@@ -265,3 +290,32 @@ def _refresh_one(
     bounds = stores.bars.bounds(entry.symbol, resolution.name)
     last = bounds[1] if bounds else None
     return SeriesOutcome(entry.symbol, resolution.name, attempted, True, last_bar_ts=last)
+
+
+def _publish_one(
+    stores: Stores,
+    provider: BarProvider,
+    stream: BarPublisher,
+    entry: WatchEntry,
+    resolution: Resolution,
+    attempted: datetime,
+    tally: _Tally,
+) -> SeriesOutcome:
+    """Publish what is new after the last stored bar (the history the first time)."""
+    from algotrader.app.stream import publish_series
+
+    bounds = stores.bars.bounds(entry.symbol, resolution.name)
+    if bounds is None:
+        window = IngestWindow(duration=parse_duration(entry.history))
+    else:
+        window = IngestWindow(start=bounds[1])
+    try:
+        report = publish_series(provider, stream, entry.symbol, resolution, window)
+    except DataNotFoundError:
+        if bounds is None:
+            raise
+        # Nothing new since the last stored bar (a holiday, a quiet series): not a failure.
+        return SeriesOutcome(entry.symbol, resolution.name, attempted, True, last_bar_ts=bounds[1])
+    stream.flush()
+    tally.fetched += report.bars
+    return SeriesOutcome(entry.symbol, resolution.name, attempted, True, last_bar_ts=report.last_ts)

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from algotrader.backtest.engine import ExecutionPath, run_backtest
-from algotrader.backtest.result import BacktestConfig, Result
+from algotrader.backtest.result import BacktestConfig, Result, remember_bars
 from algotrader.strategies.registry import get_strategy
 from algotrader.timeframes import Resolution
 
@@ -36,6 +36,9 @@ class Backtest:
             ``limit_entry``, ``limit_bars``; a misspelt name is refused with a suggestion.
     """
 
+    symbol: str | None = None
+    """The symbol the bars belong to, for charts and reports (set by ``from_store``)."""
+
     def __init__(
         self,
         frame: pd.DataFrame,
@@ -54,11 +57,11 @@ class Backtest:
     def run(self, **params: Any) -> Result:
         """Run the backtest; ``params`` override the strategy's parameters (strings coerced)."""
         strategy = get_strategy(self.strategy, **params)
-        return run_backtest(
+        result = run_backtest(
             self.frame,
             strategy,
             self.config,
             path=self.path,
             resolution=self.resolution,
         )
-
+        return remember_bars(result, self.frame, self.symbol)

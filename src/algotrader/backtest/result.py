@@ -128,22 +128,34 @@ class Result:
         equity vs buy & hold, drawdown and rolling Sharpe, linked. Shown inline when it is the
         last expression of a Jupyter cell; ``.show()`` opens it elsewhere.
 
-        ``bars`` is the frame the backtest ran on (without it: no price panel); ``options`` go to
-        :func:`algotrader.reports.backtest_figure` (``strategy``, ``symbol``, ``benchmark``,
+        ``bars`` is the frame the backtest ran on (default: the frame given to
+        :class:`~algotrader.backtest.api.Backtest`; without any: no price panel); ``options`` go
+        to :func:`algotrader.reports.backtest_figure` (``strategy``, ``symbol``, ``benchmark``,
         ``synthetic``). Needs ``pip install 'algotrader[report]'``.
         """
         from algotrader.reports import backtest_figure
 
+        bars, options = self._chart_inputs(bars, options)
         return backtest_figure(self, bars, **options)
 
     def to_html(self, path: Any, bars: pd.DataFrame | None = None, **options: Any) -> Any:
         """Write the full report (chart, metrics, monthly returns, trades) to ``path`` as one
         self-contained HTML file (no network needed) and return its path; ``options`` go to
-        :func:`algotrader.reports.backtest_report`.
+        :func:`algotrader.reports.backtest_report`; ``bars`` as in :meth:`plot`.
         """
         from algotrader.reports import backtest_report
 
+        bars, options = self._chart_inputs(bars, options)
         return backtest_report(self, bars, **options).write(path)
+
+    def _chart_inputs(
+        self, bars: pd.DataFrame | None, options: dict[str, Any]
+    ) -> tuple[pd.DataFrame | None, dict[str, Any]]:
+        """The bars and symbol :class:`~algotrader.backtest.api.Backtest` remembered (see
+        :func:`remember_bars`) unless the caller gives them."""
+        if "symbol" in self._cache:
+            options = {"symbol": self._cache["symbol"], **options}
+        return (self._cache.get("bars") if bars is None else bars), options
 
     def to_dict(self, *, include_series: bool = False) -> dict[str, Any]:
         """A JSON-serialisable dict: times as ISO-8601 UTC strings, NaN as ``None``, infinities
@@ -293,3 +305,12 @@ __all__ = [
     "Result",
     "buy_hold_start",
 ]
+
+
+def remember_bars(result: Result, bars: pd.DataFrame, symbol: str | None = None) -> Result:
+    """Let ``result.plot()`` and ``result.to_html()`` draw ``bars`` (a reference, not a copy:
+    the caller holds the frame anyway) and name ``symbol`` without being given them again."""
+    result._cache["bars"] = bars
+    if symbol:
+        result._cache["symbol"] = symbol
+    return result

@@ -470,6 +470,7 @@ def runs_list(
         return
     table = Table(
         "id",
+        "kind",
         "created (UTC)",
         "symbol",
         "res",
@@ -505,6 +506,7 @@ def _params_text(params: dict[str, Any]) -> str:
 def _run_summary(run: Any) -> dict[str, Any]:
     return {
         "id": run.id,
+        "kind": run.kind,
         "created_at": run.created_at,
         "symbol": run.symbol,
         "resolution": run.resolution,

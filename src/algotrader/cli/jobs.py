@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from algotrader.ports.jobs import JobRecord
 
 jobs_app = typer.Typer(
-    help="Jobs for the workers: backtests and batches, run by `algotrader serve worker`.",
+    help="Jobs for the workers: backtests, batches and optimisation studies, run by "
+    "`algotrader serve worker`.",
     no_args_is_help=True,
 )
 
@@ -30,6 +31,8 @@ _EXAMPLES = """Examples:
   algotrader jobs submit batch -s AAPL,MSFT,SPY --strategy ma_cross --auto-fetch
 
   algotrader jobs submit batch --universe sp100.txt --strategy supertrend
+
+  algotrader jobs submit optimise -s SPY --grid fast=5:50:5 --grid slow=20:200:20
 
   algotrader jobs submit backtest --payload '{"symbol": "SPY", "strategy": "macd"}'
 """
@@ -46,7 +49,7 @@ def _payload(
     changed = {k: v for k, v in config.items() if v != defaults.get(k, 0.0) and v is not False}
     if changed:
         payload["config"] = changed
-    if kind == "batch":
+    if kind in ("batch", "optimise"):
         payload["symbols"] = symbols
     elif len(symbols) == 1:
         payload["symbol"] = symbols[0]
@@ -82,12 +85,15 @@ def _json_payload(text: str) -> dict[str, Any]:
 @jobs_app.command("submit", epilog=_EXAMPLES)
 def submit(
     ctx: typer.Context,
-    kind: str = typer.Argument(..., help="Job kind: backtest or batch."),
+    kind: str = typer.Argument(..., help="Job kind: backtest, batch or optimise."),
     symbol: str | None = typer.Option(None, "-s", "--symbol", "--symbols", help="Symbol(s)."),
     universe: Path | None = typer.Option(None, "--universe", help="A file of symbols (batch)."),
     resolution: str = typer.Option("1d", "-r", "--resolution", help="Bar size: 1m ... 1w."),
     strategy: str = typer.Option("ma_cross", "--strategy", help="Strategy name or file:Class."),
     param: list[str] | None = typer.Option(None, "--param", help="NAME=VALUE (repeatable)."),
+    grid: list[str] | None = typer.Option(
+        None, "--grid", help="optimise: NAME=START:STOP:STEP or NAME=A,B,C (repeatable)."
+    ),
     duration: str | None = typer.Option(None, "-d", "--duration", help="Last DURATION of bars."),
     auto_fetch: bool = typer.Option(False, "--auto-fetch", help="Fetch missing bars first."),
     fetch_duration: str | None = typer.Option(None, "--fetch-duration", help="With --auto-fetch."),
@@ -111,7 +117,7 @@ def submit(
         options = {
             "resolution": resolution, "strategy": strategy, "params": parse_params(param),
             "duration": duration, "auto_fetch": auto_fetch, "fetch_duration": fetch_duration,
-            "source": source,
+            "source": source, "grid": grid or None,
         }  # fmt: skip
         config = {
             "cash": cash, "commission_bps": commission_bps, "slippage_bps": slippage_bps,
@@ -182,9 +188,7 @@ def show(
 
 
 @jobs_app.command("cancel")
-def cancel(
-    ctx: typer.Context, job_id: int = typer.Argument(..., help="Job id to cancel.")
-) -> None:
+def cancel(ctx: typer.Context, job_id: int = typer.Argument(..., help="Job id to cancel.")) -> None:
     """Cancel a queued job, or ask the worker running it to stop."""
     from algotrader.app.jobs import cancel_job
 

@@ -50,11 +50,27 @@ def scheduler(
     watchlist_check: float = typer.Option(
         60, "--watchlist-check", help="Seconds between looks for watchlist changes."
     ),
+    to: str = typer.Option(
+        "db", "--to", help="db: store the bars; kafka: publish them to the price stream."
+    ),
+    bootstrap: str | None = typer.Option(
+        None,
+        "--bootstrap",
+        help="With --to kafka: host:port (default: ALGOTRADER_KAFKA_BOOTSTRAP).",
+    ),
     verbose: bool = _VERBOSE,
 ) -> None:
     """Keep the watchlist fresh with incremental ingests on the exchange calendar."""
     from algotrader.services.run import ServiceOptions, serve_scheduler
     from algotrader.services.scheduler import SchedulerConfig
+
+    if to not in ("db", "kafka"):
+        raise InvalidInputError(f"unknown destination --to {to!r}", "use --to db or --to kafka")
+    publish_to = None
+    if to == "kafka":
+        from algotrader.cli.stream import kafka_settings
+
+        publish_to = kafka_settings(bootstrap)
 
     if max_retries < 0:
         raise InvalidInputError(f"invalid --max-retries {max_retries}", "give 0 or more")
@@ -66,6 +82,7 @@ def scheduler(
         retry_base=timedelta(seconds=_positive(retry_delay, "--retry-delay")),
         max_retries=max_retries,
         sync_every=timedelta(seconds=_positive(watchlist_check, "--watchlist-check")),
+        publish_to=publish_to,
     )
     serve_scheduler(settings_from(ctx), config, ServiceOptions(host, port, verbose))
 

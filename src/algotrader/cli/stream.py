@@ -72,7 +72,8 @@ def _require_extra() -> None:
         )
 
 
-def _kafka(bootstrap: str | None) -> KafkaSettings:
+def kafka_settings(bootstrap: str | None) -> KafkaSettings:
+    """The price stream's settings (``--bootstrap`` wins over the environment)."""
     _require_extra()
     from algotrader.app.stream import load_kafka
 
@@ -128,7 +129,7 @@ def consume(
     from algotrader.app.stream import ConsumeRequest, consume_bars, serve_metrics
 
     settings = settings_from(ctx)
-    kafka = _kafka(bootstrap)
+    kafka = kafka_settings(bootstrap)
     if metrics_port is not None:
         serve_metrics(metrics_port)
     request = ConsumeRequest(group=group, until_idle=until_idle, idle_seconds=idle_seconds)
@@ -155,7 +156,7 @@ def indicators(
     from algotrader.app.stream import ConsumeRequest, run_indicator_jobs, serve_metrics
 
     settings = settings_from(ctx)
-    kafka = _kafka(bootstrap)
+    kafka = kafka_settings(bootstrap)
     if metrics_port is not None:
         serve_metrics(metrics_port)
     request = ConsumeRequest(group=group, until_idle=until_idle, idle_seconds=idle_seconds)
@@ -177,7 +178,7 @@ def dlq_list(
     from algotrader.app.stream import list_dead_letters
 
     settings_from(ctx)
-    letters = list_dead_letters(_kafka(bootstrap))
+    letters = list_dead_letters(kafka_settings(bootstrap))
     for letter in letters:
         state = "replayed" if letter.replayed else "pending"
         console.print(
@@ -202,7 +203,7 @@ def dlq_replay(
     from algotrader.app.stream import replay_dead_letters
 
     settings_from(ctx)
-    kafka = _kafka(bootstrap)
+    kafka = kafka_settings(bootstrap)
     sent = replay_dead_letters(kafka, _reasons(reason))
     console.print(f"Replayed {len(sent)} dead letters to {kafka.topic}.")
 

@@ -135,5 +135,11 @@ def _log_job(outcome: JobOutcome) -> None:
 def _summary(result: dict[str, Any]) -> str:
     if "summary" in result:
         return f"run {result.get('run_id')}: {result['summary']}"
+    if "studies" in result:
+        return "; ".join(
+            f"study {s['study_id']} ({','.join(s['symbols'])}): {s['points']} points, "
+            f"best {s['best_params']} (run {s['best_run_id']})"
+            for s in result["studies"]
+        )
     runs, failed = result.get("runs", []), result.get("failed", [])
     return f"{len(runs)} runs stored, {len(failed)} symbols failed"

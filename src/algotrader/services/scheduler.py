@@ -27,7 +27,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.base import BaseExecutor
@@ -50,6 +50,9 @@ from algotrader.services.calendar import AfterCloseTrigger, InSessionTrigger
 from algotrader.services.clock import Clock, SystemClock
 from algotrader.timeframes import Resolution, parse_resolution
 
+if TYPE_CHECKING:
+    from algotrader.app.stream import KafkaSettings
+
 log = logging.getLogger(__name__)
 
 
@@ -65,6 +68,8 @@ class SchedulerConfig:
     retry_max: timedelta = timedelta(minutes=30)
     max_retries: int = 4
     sync_every: timedelta = timedelta(minutes=1)
+    publish_to: KafkaSettings | None = None
+    """Publish refreshed bars to this price stream instead of storing them (``--to kafka``)."""
 
     def trigger(self, resolution: Resolution) -> BaseTrigger:
         """After the close for daily and weekly bars; every max(``every``, bar size) in session
@@ -252,6 +257,7 @@ class RefreshScheduler:
             attempt=attempt,
             catch_up=attempt == 0 and planned < self._started_at,
             symbols=symbols,
+            publish_to=self.config.publish_to,
         )
         lag = (self.clock.now() - scheduled_for).total_seconds()
         result = refresh_watchlist(
