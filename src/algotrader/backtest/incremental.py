@@ -35,7 +35,15 @@ from algotrader.backtest._bars import normalise_bars
 from algotrader.backtest._hooks import call_hook, choose_path, prepared, vectorized_signals
 from algotrader.backtest._on_bar import BarSource, HistoryView, Portfolio, Row, call_form
 from algotrader.backtest._on_bar import decode_answer as _decode
-from algotrader.backtest._orders import NO_ORDER, Book, at_open, decide, new_book
+from algotrader.backtest._orders import (
+    NO_ORDER,
+    Book,
+    at_open,
+    commission,
+    decide,
+    new_book,
+    slipped,
+)
 from algotrader.backtest.config import BacktestConfig
 from algotrader.backtest.engine import _costs, signals_from_on_bar
 from algotrader.errors import InvalidInputError
@@ -87,6 +95,19 @@ def check_live_config(config: BacktestConfig) -> None:
             f"{', '.join(used)} is backtest-only for now (live orders are market orders)",
             "drop it, or backtest with it",
         )
+
+
+def market_fill(
+    config: BacktestConfig, side: int, quantity: float, price: float
+) -> tuple[float, float]:
+    """``(fill price, commission)`` of a market order of ``side`` (+1 buy, -1 sell) for
+    ``quantity`` shares at ``price``, as the backtest charges it: slippage against the order,
+    then per-share plus basis-point commission with the minimum (the kernel's own function)."""
+    filled = float(slipped(price, side, _costs(config, 0.0)))
+    fee = commission(
+        quantity, filled, config.commission_per_share, config.commission_bps, config.commission_min
+    )
+    return filled, float(fee)
 
 
 def book_to_json(book: Book) -> list[float | int | None]:

@@ -1,0 +1,242 @@
+"""The internal paper broker: a :class:`~algotrader.ports.trading.Broker` that needs no account.
+
+It fills like the backtest: a market order rests until the market's next price arrives
+(:meth:`PaperBroker.quote`, called by the bar source with each new bar's open) and fills there
+in full, with the backtest's slippage and commission (:func:`algotrader.backtest.incremental.
+market_fill`, from the session's :class:`~algotrader.backtest.BacktestConfig`). A limit order
+fills at its price (or a better open) once a quote reaches it. Status changes are reported as
+IB does: ``Submitted`` on placing, then the :class:`~algotrader.ports.trading.Fill` and
+``Filled``; a cancel reports ``Cancelled``.
+
+State (orders, executions, positions) is written to a JSON file after each change when ``path``
+is given, so a restarted session finds the orders and positions it left, like a real account.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from algotrader.backtest.config import BacktestConfig
+from algotrader.backtest.incremental import market_fill
+from algotrader.ports.trading import (
+    BrokerEvent,
+    BrokerListener,
+    BrokerOrder,
+    BrokerPosition,
+    Fill,
+    OrderAck,
+    OrderStatusEvent,
+    TradeOrder,
+)
+
+PAPER_ACCOUNT = "PAPER"
+_DONE = frozenset({"Filled", "Cancelled"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Order:
+    """One order at the paper broker and how far it got."""
+
+    order: TradeOrder
+    order_id: str
+    status: str
+    filled: float = 0.0
+    avg_fill_price: float | None = None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+class PaperBroker:
+    """A simulated account that fills orders at the next price it is quoted (see module doc).
+
+    Args:
+        config: the costs to charge (slippage and commissions of the backtest config).
+        path: where to keep the state between runs (None: in memory only).
+        account: the account name reported (``PAPER``).
+    """
+
+    name = "paper"
+    is_paper = True
+
+    def __init__(
+        self, config: BacktestConfig, path: Path | None = None, account: str = PAPER_ACCOUNT
+    ) -> None:
+        self.config = config
+        self.path = path
+        self.account = account
+        self._orders: dict[str, _Order] = {}
+        self._fills: list[Fill] = []
+        self._listener: BrokerListener | None = None
+        self.last_prices: dict[str, float] = {}
+        self._last_ts = datetime.fromtimestamp(0, UTC)
+        if path is not None and path.exists():
+            self._load(path)
+
+    # ------------------------------------------------------------------ the Broker port
+    def listen(self, listener: BrokerListener) -> None:
+        self._listener = listener
+
+    async def place(self, order: TradeOrder) -> OrderAck:
+        known = self._orders.get(order.client_ref)
+        if known is not None:
+            return OrderAck(order.client_ref, known.order_id, known.status, duplicate=True)
+        placed = _Order(order, f"P{len(self._orders) + 1}", "Submitted")
+        self._orders[order.client_ref] = placed
+        self._save()
+        self._status(placed, self._now(order.symbol))
+        return OrderAck(order.client_ref, placed.order_id, placed.status)
+
+    async def cancel(self, client_ref: str) -> bool:
+        found = self._orders.get(client_ref)
+        if found is None or found.status in _DONE:
+            return False
+        self._orders[client_ref] = done = replace(found, status="Cancelled")
+        self._save()
+        self._status(done, self._now(found.order.symbol), "cancelled by the client")
+        return True
+
+    async def open_orders(self) -> list[BrokerOrder]:
+        return [
+            BrokerOrder(
+                o.order.client_ref,
+                o.order_id,
+                o.order.symbol,
+                o.order.side,
+                o.order.quantity,
+                o.filled,
+                o.status,
+                o.order.order_type,
+                o.order.limit_price,
+            )
+            for o in self._orders.values()
+            if o.status not in _DONE
+        ]
+
+    async def positions(self) -> list[BrokerPosition]:
+        held: dict[str, tuple[float, float]] = {}
+        for fill in self._fills:
+            qty, cost = held.get(fill.symbol, (0.0, 0.0))
+            held[fill.symbol] = (
+                qty + fill.signed_quantity,
+                cost + fill.signed_quantity * fill.price,
+            )
+        return [
+            BrokerPosition(symbol, qty, cost / qty)
+            for symbol, (qty, cost) in sorted(held.items())
+            if qty != 0.0
+        ]
+
+    async def executions(self, since: datetime | None = None) -> list[Fill]:
+        return [f for f in self._fills if since is None or f.ts >= since]
+
+    async def close(self) -> None:
+        self._save()
+
+    # ------------------------------------------------------------------ the market side
+    def quote(self, symbol: str, ts: datetime, price: float) -> int:
+        """The market's price of ``symbol`` at ``ts`` (a bar's open): working orders of that
+        symbol that this price fills, fill now, at ``ts``. Returns how many filled."""
+        self.last_prices[symbol] = price
+        self._last_ts = max(self._last_ts, ts)
+        filled = 0
+        for ref, placed in list(self._orders.items()):
+            order = placed.order
+            if order.symbol != symbol or placed.status in _DONE:
+                continue
+            at = self._fill_price(order, price)
+            if at is None:
+                continue
+            self._execute(ref, placed, at, ts)
+            filled += 1
+        if filled:
+            self._save()
+        return filled
+
+    def _fill_price(self, order: TradeOrder, price: float) -> float | None:
+        if order.order_type == "MKT" or order.limit_price is None:
+            return price
+        limit = order.limit_price
+        if order.side == "BUY":
+            return min(price, limit) if price <= limit else None
+        return max(price, limit) if price >= limit else None
+
+    def _execute(self, ref: str, placed: _Order, price: float, ts: datetime) -> None:
+        order = placed.order
+        side = 1 if order.side == "BUY" else -1
+        quantity = order.quantity - placed.filled
+        if order.order_type == "MKT":
+            at, fee = market_fill(self.config, side, quantity, price)
+        else:
+            at, fee = market_fill(replace(self.config, slippage_bps=0.0), side, quantity, price)
+        fill = Fill(
+            f"{placed.order_id}.{len(self._fills) + 1}",
+            ref,
+            placed.order_id,
+            order.symbol,
+            order.side,
+            quantity,
+            at,
+            fee,
+            ts,
+        )
+        self._fills.append(fill)
+        self._orders[ref] = done = replace(
+            placed, status="Filled", filled=order.quantity, avg_fill_price=at
+        )
+        self._emit(fill)
+        self._status(done, ts)
+
+    # ------------------------------------------------------------------ helpers
+    def _now(self, symbol: str) -> datetime:
+        # The paper broker has no clock of its own: events carry the time of the last quote.
+        return self._last_ts
+
+    def _status(self, placed: _Order, ts: datetime, message: str = "") -> None:
+        remaining = max(placed.order.quantity - placed.filled, 0.0)
+        self._emit(
+            OrderStatusEvent(
+                placed.order.client_ref,
+                placed.order_id,
+                placed.status,
+                placed.filled,
+                remaining,
+                placed.avg_fill_price,
+                ts,
+                message,
+            )
+        )
+
+    def _emit(self, event: BrokerEvent) -> None:
+        if self._listener is not None:
+            self._listener(event)
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        state = {
+            "account": self.account,
+            "orders": [{**asdict(o), "order": asdict(o.order)} for o in self._orders.values()],
+            "fills": [asdict(f) for f in self._fills],
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, default=_json_default))
+        os.replace(tmp, self.path)  # atomic: a crash leaves the old state or the new one
+
+    def _load(self, path: Path) -> None:
+        state = json.loads(path.read_text())
+        for raw in state["orders"]:
+            order = TradeOrder(**raw.pop("order"))
+            self._orders[order.client_ref] = _Order(order=order, **raw)
+        for raw in state["fills"]:
+            raw["ts"] = datetime.fromisoformat(raw["ts"])
+            self._fills.append(Fill(**raw))
