@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from algotrader.db.engine import Database
@@ -95,14 +95,11 @@ class SqlTradingStore:
             rows = conn.execute(query).mappings().all()
         return {r["symbol"]: SymbolState(r["symbol"], r["last_bar_ts"], r["book"]) for r in rows}
 
-    def record_bar(
-        self, decision: DecisionRecord, book: list[Any] | None
-    ) -> tuple[DecisionRecord, bool]:
+    def add_decision(self, decision: DecisionRecord) -> tuple[DecisionRecord, bool]:
         values = {k: getattr(decision, k) for k in _DECISION_FIELDS}
         try:
             with self.db.engine.begin() as conn:
                 conn.execute(_DECISIONS.insert().values(updated_at=_now(), **values))
-                self._move_mark(conn, decision.session_id, decision.symbol, decision.bar_ts, book)
         except IntegrityError:
             key = (
                 _DECISIONS.c.session_id == decision.session_id,
@@ -114,16 +111,26 @@ class SqlTradingStore:
             return _decision(row), False
         return decision, True
 
-    @staticmethod
-    def _move_mark(
-        conn: Connection, session_id: int, symbol: str, ts: datetime, book: list[Any] | None
+    def save_progress(
+        self, session_id: int, decisions: list[DecisionRecord], marks: list[SymbolState]
     ) -> None:
-        key = (_SYMBOLS.c.session_id == session_id, _SYMBOLS.c.symbol == symbol)
-        values: dict[str, Any] = {"last_bar_ts": ts, "updated_at": _now()}
-        if book is not None:
-            values["book"] = book
-        if not conn.execute(update(_SYMBOLS).where(*key).values(**values)).rowcount:
-            conn.execute(_SYMBOLS.insert().values(session_id=session_id, symbol=symbol, **values))
+        now = _now()
+        rows = [{**{k: getattr(d, k) for k in _DECISION_FIELDS}, "updated_at": now}
+                for d in decisions]  # fmt: skip
+        with self.db.engine.begin() as conn:
+            if rows:
+                conn.execute(_DECISIONS.insert(), rows)
+            for mark in marks:
+                key = (_SYMBOLS.c.session_id == session_id, _SYMBOLS.c.symbol == mark.symbol)
+                values: dict[str, Any] = {"last_bar_ts": mark.last_bar_ts, "updated_at": now}
+                if mark.book is not None:
+                    values["book"] = mark.book
+                if not conn.execute(update(_SYMBOLS).where(*key).values(**values)).rowcount:
+                    conn.execute(
+                        _SYMBOLS.insert().values(
+                            session_id=session_id, symbol=mark.symbol, **values
+                        )
+                    )
 
     def update_decision(self, session_id: int, client_ref: str, **values: Any) -> None:
         key = (_DECISIONS.c.session_id == session_id, _DECISIONS.c.client_ref == client_ref)

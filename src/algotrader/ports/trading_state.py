@@ -113,12 +113,17 @@ class TradingStore(Protocol):
         """Per symbol: the last processed bar and the book (symbols never seen are absent)."""
         ...
 
-    def record_bar(
-        self, decision: DecisionRecord, book: list[Any] | None
-    ) -> tuple[DecisionRecord, bool]:
-        """Store a bar's decision and move the symbol's high-water mark and book, in one
-        transaction. When the bar already has a decision nothing is written: returns
-        ``(the stored one, False)``; else ``(decision, True)``."""
+    def add_decision(self, decision: DecisionRecord) -> tuple[DecisionRecord, bool]:
+        """Store a decision that leads to an order, before the order is sent (the high-water
+        mark is not moved: :meth:`save_progress` does that once the bar is stored). When the
+        bar already has a decision nothing is written: returns ``(the stored one, False)``."""
+        ...
+
+    def save_progress(
+        self, session_id: int, decisions: list[DecisionRecord], marks: list[SymbolState]
+    ) -> None:
+        """In one transaction: store decisions without orders and move the symbols'
+        high-water marks and books (the bars up to the marks must be stored already)."""
         ...
 
     def update_decision(self, session_id: int, client_ref: str, **values: Any) -> None:
