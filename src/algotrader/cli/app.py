@@ -42,6 +42,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "jobs",
     "watchlist",
     "stream",
+    "trade",
 )
 
 app = typer.Typer(
