@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -78,7 +78,7 @@ class Decision:
     book: Book
 
     @property
-    def side(self) -> str | None:
+    def side(self) -> Literal["BUY", "SELL"] | None:
         """``BUY``, ``SELL`` or None when nothing is traded."""
         if self.delta > 0:
             return "BUY"
@@ -125,10 +125,10 @@ def book_to_json(book: Book) -> list[float | int | None]:
 
 def book_from_json(values: list[Any]) -> Book:
     """Inverse of :func:`book_to_json`."""
-    fields = Book._fields
     kinds = (float, float, int, int, *([float] * 5), int, float, int, float)
-    out = [math.nan if v is None else kind(v) for v, kind in zip(values, kinds, strict=True)]
-    return Book(**dict(zip(fields, out, strict=True)))
+    return Book._make(
+        math.nan if v is None else kind(v) for v, kind in zip(values, kinds, strict=True)
+    )
 
 
 class _BookView:
