@@ -124,7 +124,7 @@ def test_restart_mid_session_sends_no_order_twice(settings: Settings) -> None:
     live, refs = _session_orders(settings)
     assert live == _backtest_orders()
     assert len(refs) == len(set(refs)) == first.orders + second.orders
-    broker = PaperBroker(CONFIG, settings.data_dir / "paper" / f"{first.session}.json")
+    broker = PaperBroker(CONFIG, settings.data_dir / "paper" / f"{first.session}.jsonl")
     held = {p.symbol: p.quantity for p in asyncio.run(broker.positions())}
     assert held == second.positions == _positions_from(live)
 

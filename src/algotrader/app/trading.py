@@ -231,7 +231,7 @@ async def _open_venue(
             yield _Venue(venue, "ibkr", bar_clock=False)
         return
     frames = _replay_frames(stores, request)
-    path = settings.data_dir / "paper" / f"{name}.json"
+    path = settings.data_dir / "paper" / f"{name}.jsonl"
     broker = PaperBroker(request.config, path)
     source = ReplayBarSource(frames, broker, request.replay.speed)  # type: ignore[arg-type]
     stored_source = "synthetic" if request.replay.source == "synthetic" else None
