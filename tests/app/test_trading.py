@@ -259,3 +259,16 @@ def test_an_order_stored_but_never_sent_before_a_crash_is_not_sent_after_it(
     )
     _, refs = _session_orders(settings)
     assert len(refs) == len(set(refs))
+
+
+def test_the_kill_switch_stops_an_idle_paper_session_at_once(settings: Settings) -> None:
+    ran = asyncio.run(run_trading(settings, _request()))
+    assert ran.positions  # something to flatten
+
+    stopped = stop_trading(settings, ran.session, flatten=True)
+
+    assert stopped.sessions == [ran.session] and stopped.running == []
+    (status,) = trading_status(settings, ran.session)
+    assert status.session.state == "stopped" and status.positions == {}
+    broker = PaperBroker(CONFIG, settings.data_dir / "paper" / f"{ran.session}.jsonl")
+    assert asyncio.run(broker.open_orders()) == [] and asyncio.run(broker.positions()) == []

@@ -49,11 +49,11 @@ from algotrader.app._trading_loop import (
 )
 from algotrader.app.risk import LiveTradingRefusedError, refuse_live_port
 from algotrader.backtest.config import BacktestConfig
-from algotrader.backtest.incremental import check_live_config
+from algotrader.backtest.incremental import book_from_json, book_to_json, check_live_config
 from algotrader.config import Settings
 from algotrader.errors import DataNotFoundError, InvalidInputError
 from algotrader.paper import PaperBroker, ReplayBarSource
-from algotrader.ports.trading import TradingVenue
+from algotrader.ports.trading import BrokerEvent, Fill, TradeOrder, TradingVenue
 from algotrader.ports.trading_state import FILLED, REJECTED, SENT, SessionRecord
 from algotrader.strategies.registry import get_strategy, strategy_name, strategy_params
 from algotrader.symbols import parse_symbols
@@ -75,6 +75,8 @@ __all__ = [
 ]
 
 _STOP_POLL_SECONDS = 0.25
+_HEARTBEAT_SECONDS = 2.0  # a running loop touches its session row this often
+_ALIVE_SECONDS = 10.0  # a "running" session silent for longer has died
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,12 +281,16 @@ def _open_session(
 async def _watch_stop(stores: Stores, venue: _Venue, name: str, stop: asyncio.Event) -> None:
     """The kill switch: poll the session row until ``trade stop`` sets its flag, then end the
     bar feed (a loop waiting for the next bar must not wait for it to act)."""
+    beat = 0.0
     while not stop.is_set():
         found = stores.trading.session(name)
         if found is not None and found.stop_requested:
             stop.set()
             await venue.venue.bars.close()
             return
+        if found is not None and time.monotonic() - beat >= _HEARTBEAT_SECONDS:
+            stores.trading.update_session(found.id, state="running")  # the heartbeat
+            beat = time.monotonic()
         await asyncio.sleep(_STOP_POLL_SECONDS)
 
 
@@ -421,11 +427,22 @@ class StopResult:
     flatten: bool
 
 
+def _alive(session: SessionRecord) -> bool:
+    """Running, and its loop's heartbeat is recent (a crashed loop leaves "running" behind)."""
+    age = datetime.now(UTC) - session.updated_at
+    return session.state == "running" and age < timedelta(seconds=_ALIVE_SECONDS)
+
+
 def stop_trading(
     settings: Settings, session: str | None = None, *, flatten: bool = False
 ) -> StopResult:
     """The kill switch: ask a session (default: every running one) to cancel its open orders,
-    optionally flatten its positions, and stop."""
+    optionally flatten its positions, and stop.
+
+    A running loop acts on the flag itself. For a paper session whose loop is not running the
+    open orders are cancelled here (and, with ``flatten``, the positions closed at the last
+    stored close); an IB session acts when it is resumed.
+    """
     with open_stores(settings) as stores:
         found = stores.trading.sessions()
         if session is not None:
@@ -436,11 +453,49 @@ def stop_trading(
                 )
         else:
             found = [s for s in found if s.state == "running"]
+        running = [s.name for s in found if _alive(s)]
         for s in found:
             stores.trading.update_session(s.id, stop_requested=True, flatten_requested=flatten)
-        return StopResult(
-            [s.name for s in found], [s.name for s in found if s.state == "running"], flatten
-        )
+            if s.name not in running and s.broker == "paper":
+                _stop_paper_offline(settings, stores, s, flatten)
+        return StopResult([s.name for s in found], running, flatten)
+
+
+def _stop_paper_offline(
+    settings: Settings, stores: Stores, session: SessionRecord, flatten: bool
+) -> None:
+    """The kill switch for a paper session with no loop: cancel, flatten at the last close."""
+    from algotrader.app._trading_loop import trade_ref as ref_for
+
+    config = BacktestConfig(**session.config.get("backtest", {}))
+    broker = PaperBroker(config, settings.data_dir / "paper" / f"{session.name}.jsonl")
+
+    def store(event: BrokerEvent) -> None:
+        if isinstance(event, Fill):
+            stores.trading.add_fill(session.id, event)
+
+    broker.listen(store)
+    for order in broker.working():
+        broker.cancel_now(order.client_ref)
+    if flatten:
+        states = stores.trading.symbol_states(session.id)
+        for symbol, quantity in broker.held().items():
+            bars = stores.bars.load_bars(symbol, session.resolution, indicators=False)
+            if bars.empty:
+                continue
+            side: Literal["BUY", "SELL"] = "SELL" if quantity > 0 else "BUY"
+            last = bars.index[-1].to_pydatetime()
+            ref = ref_for(session.name, symbol, last, f"X{side}")
+            broker.place_now(TradeOrder(ref, symbol, side, abs(quantity)))
+            broker.quote(symbol, last, float(bars["close"].iloc[-1]))
+            state = states.get(symbol)
+            if state is not None and state.book:
+                book = book_from_json(state.book)
+                flat = book._replace(cash=book.cash + book.pos * book.qty * float(
+                    bars["close"].iloc[-1]), qty=0.0, pos=0)  # fmt: skip
+                stores.trading.set_book(session.id, symbol, book_to_json(flat))
+    stores.trading.update_session(session.id, state="stopped", message="stopped while idle")
+    broker.close_now()
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,7 +186,11 @@ def stop(
         return
     what = "cancel open orders, flatten and stop" if flatten else "cancel open orders and stop"
     for name in result.sessions:
-        state = "running" if name in result.running else "not running: applies when resumed"
+        state = (
+            "running: it acts within a second"
+            if name in result.running
+            else "not running: a paper session is stopped now, an IB one when resumed"
+        )
         console.print(f"Session {name} asked to {what} ({state}).")
 
 

@@ -87,6 +87,13 @@ class PaperBroker:
         self._listener = listener
 
     async def place(self, order: TradeOrder) -> OrderAck:
+        return self.place_now(order)
+
+    async def cancel(self, client_ref: str) -> bool:
+        return self.cancel_now(client_ref)
+
+    def place_now(self, order: TradeOrder) -> OrderAck:
+        """:meth:`place` without an event loop (the paper broker never waits)."""
         known = self._orders.get(order.client_ref)
         if known is not None:
             return OrderAck(order.client_ref, known.order_id, known.status, duplicate=True)
@@ -96,7 +103,8 @@ class PaperBroker:
         self._status(placed, self._now(order.symbol))
         return OrderAck(order.client_ref, placed.order_id, placed.status)
 
-    async def cancel(self, client_ref: str) -> bool:
+    def cancel_now(self, client_ref: str) -> bool:
+        """:meth:`cancel` without an event loop."""
         found = self._orders.get(client_ref)
         if found is None or found.status in _DONE:
             return False
@@ -104,6 +112,17 @@ class PaperBroker:
         self._save({"kind": "cancel", "client_ref": client_ref})
         self._status(done, self._now(found.order.symbol), "cancelled by the client")
         return True
+
+    def working(self) -> list[TradeOrder]:
+        """The orders not yet filled or cancelled."""
+        return [o.order for o in self._orders.values() if o.status not in _DONE]
+
+    def held(self) -> dict[str, float]:
+        """Signed position per symbol, from the executions."""
+        out: dict[str, float] = {}
+        for fill in self._fills:
+            out[fill.symbol] = out.get(fill.symbol, 0.0) + fill.signed_quantity
+        return {s: q for s, q in out.items() if q != 0.0}
 
     async def open_orders(self) -> list[BrokerOrder]:
         return [
@@ -140,6 +159,10 @@ class PaperBroker:
         return [f for f in self._fills if since is None or f.ts >= since]
 
     async def close(self) -> None:
+        self.close_now()
+
+    def close_now(self) -> None:
+        """:meth:`close` without an event loop: the journal file is closed."""
         if self._journal is not None:
             self._journal.close()
             self._journal = None
