@@ -129,7 +129,9 @@ class Replay:
             new = self.feed.forming(symbol)
             if new is not None:
                 streaming.bar_opened(symbol, now, new)
-                engine.set_price(inst, float(new["open"]))  # fills what the open gaps through
+            last = self.feed.last_price(symbol)  # the new open; in a gap, the last close
+            if last is not None:
+                engine.set_price(inst, last)  # fills what the open gaps through
         return completed
 
     async def _flush(self) -> None:
