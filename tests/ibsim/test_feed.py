@@ -16,13 +16,17 @@ from tests.ibsim.conftest import FEED_START, until
 from algotrader.data.providers.synthetic import SyntheticProvider
 from algotrader.errors import InvalidInputError
 from algotrader.ibsim import FeedConfig, IBSimulator
-from algotrader.ibsim.feed import split_bar
+from algotrader.ibsim.feed import Bar, split_bar
+from algotrader.ibsim.handlers.streaming import update_fields
+from algotrader.ibsim.history import format_bars
+from algotrader.ibsim.session import BarSubscription
+from algotrader.timeframes import RESOLUTIONS
 
 START = datetime(2024, 6, 10, 14, 0, tzinfo=UTC)
 
 
-def _bar(o: float, h: float, lo: float, c: float, v: float) -> pd.Series:
-    return pd.Series({"open": o, "high": h, "low": lo, "close": c, "volume": v})
+def _bar(o: float, h: float, lo: float, c: float, v: float) -> Bar:
+    return Bar(o, h, lo, c, v)
 
 
 @pytest.mark.parametrize(
@@ -35,19 +39,19 @@ def _bar(o: float, h: float, lo: float, c: float, v: float) -> pd.Series:
         (_bar(200.0, 200.01, 199.99, 200.0, 1_000.0), 3600),  # 720 pieces on a 2-cent range
     ],
 )
-def test_five_second_bars_aggregate_exactly_to_their_bar(bar: pd.Series, seconds: int) -> None:
+def test_five_second_bars_aggregate_exactly_to_their_bar(bar: Bar, seconds: int) -> None:
     pieces = split_bar(START, bar, seconds)
     assert len(pieces) == seconds // 5
     assert [p.time for p in pieces] == [
         START + pd.Timedelta(seconds=5 * k) for k in range(len(pieces))
     ]
-    assert pieces[0].open == bar["open"] and pieces[-1].close == bar["close"]
-    assert max(p.high for p in pieces) == bar["high"]
-    assert min(p.low for p in pieces) == bar["low"]
-    assert sum(p.volume for p in pieces) == bar["volume"]
+    assert pieces[0].open == bar.open and pieces[-1].close == bar.close
+    assert max(p.high for p in pieces) == bar.high
+    assert min(p.low for p in pieces) == bar.low
+    assert sum(p.volume for p in pieces) == bar.volume
     for p in pieces:
-        assert bar["low"] <= p.low <= min(p.open, p.close) <= max(p.open, p.close) <= p.high
-        assert p.high <= bar["high"] and p.volume >= 0
+        assert bar.low <= p.low <= min(p.open, p.close) <= max(p.open, p.close) <= p.high
+        assert p.high <= bar.high and p.volume >= 0
         assert all(round(x, 2) == x for x in (p.open, p.high, p.low, p.close))
 
 
@@ -110,3 +114,20 @@ def test_a_stored_series_with_a_gap_replays_as_given(
         assert list(released.index) == list(msft.index[:24])  # as given, nothing invented
 
     run_with_ib(body, make_config(feed=feed))
+
+
+@pytest.mark.parametrize("format_date", [1, 2])
+@pytest.mark.parametrize("what", ["TRADES", "MIDPOINT"])
+@pytest.mark.parametrize("volume", [12_345.0, 0.0, 10.5])
+def test_updates_carry_what_history_shows_for_the_same_bar(
+    format_date: int, what: str, volume: float
+) -> None:
+    bar = Bar(100.0, 101.37, 99.52, 100.91, volume)
+    frame = pd.DataFrame([bar._asdict()], index=pd.DatetimeIndex([START]))
+    resolution = RESOLUTIONS["1m"]
+    sub = BarSubscription("AAPL", what, format_date, "US/Eastern")
+    date, o, h, lo, c, shown, wap, count = format_bars(
+        frame, resolution, what, format_date, "US/Eastern"
+    )
+    update = update_fields(7, sub, START, bar, resolution)
+    assert update == [90, 7, count, date, o, c, h, lo, wap, shown]

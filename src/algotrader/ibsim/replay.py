@@ -124,7 +124,7 @@ class Replay:
             inst = self.sim.instruments[symbol]
             done = self.feed.bar_at(symbol, completed)
             if done is not None:
-                engine.match_bar(inst, float(done["high"]), float(done["low"]), completed)
+                engine.match_bar(inst, done.high, done.low, completed)
                 streaming.bar_completed(symbol, completed, done)
             new = self.feed.forming(symbol)
             if new is not None:
