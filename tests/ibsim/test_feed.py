@@ -75,6 +75,12 @@ def test_feed_config_refuses_bad_values(kwargs: dict[str, Any], expected: str) -
         FeedConfig(**{"symbols": ("AAPL",), **kwargs})
 
 
+@pytest.mark.parametrize("size", [0.0, -5.0])
+def test_max_fill_size_must_be_positive(make_config: Callable[..., Any], size: float) -> None:
+    with pytest.raises(InvalidInputError, match="max_fill_size"):
+        make_config(max_fill_size=size)
+
+
 def test_explicit_frames_need_every_symbol_and_enough_bars(
     make_config: Callable[..., Any],
 ) -> None:
