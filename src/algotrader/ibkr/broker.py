@@ -353,4 +353,3 @@ class IbBroker:
         if ib is None or not ib.isConnected():
             raise ConnectionError("not connected")
         return ib
-

@@ -367,4 +367,3 @@ def _frame_bars(symbol: str, resolution: Resolution, frame: pd.DataFrame) -> lis
             )
         )
     return out
-
