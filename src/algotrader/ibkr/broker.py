@@ -87,7 +87,9 @@ def port_fill(fill: IbFill) -> Fill:
         quantity=float(ex.shares),
         price=float(ex.price),
         commission=commission if commission < 1e300 else 0.0,
-        ts=_utc(fill.time),
+        # The execution's own time (TWS's clock; the replay's with the simulator), not the
+        # moment the report arrived (``Fill.time``).
+        ts=_utc(ex.time or fill.time),
     )
 
 
@@ -333,7 +335,10 @@ class IbBroker:
             found = await asyncio.wait_for(
                 ib.reqExecutionsAsync(ExecutionFilter()), self.settings.ib_timeout
             )
-            fills = [port_fill(f) for f in found]
+            # The request's own fill objects may predate their commission reports; the
+            # connection's fills (by execId) carry them once they arrived.
+            known = {f.execution.execId: f for f in ib.fills()}
+            fills = [port_fill(known.get(f.execution.execId, f)) for f in found]
             return [f for f in fills if since is None or f.ts >= since]
 
         return await self._call("the executions request", op)
