@@ -39,7 +39,7 @@ from typing import Literal
 
 from algotrader.app._stores import Stores, open_stores
 from algotrader.app._trading_loop import Progress, TradeEvent, TradingLoop, trade_ref
-from algotrader.app.risk import LiveTradingRefusedError
+from algotrader.app.risk import LiveTradingRefusedError, refuse_live_port
 from algotrader.backtest.config import BacktestConfig
 from algotrader.backtest.incremental import check_live_config
 from algotrader.config import Settings
@@ -216,6 +216,7 @@ async def _open_venue(
     if request.broker == "ib":
         from algotrader.app.trading_ib import open_ib_venue
 
+        refuse_live_port(settings, request.live)  # before connecting at all
         async with open_ib_venue(
             settings, request.symbols, request.resolution, live=request.live
         ) as venue:
