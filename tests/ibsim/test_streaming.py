@@ -13,7 +13,7 @@ import pytest
 from ib_async import IB, BarDataList, Stock
 from tests.ibsim.conftest import until
 
-from algotrader.ibsim import IBSimulator, SimulatorError
+from algotrader.ibsim import IBSimulator, SimulatorError, start_in_thread
 
 AAPL = Stock("AAPL", "SMART", "USD")
 OHLCV = ["open", "high", "low", "close", "volume"]
@@ -196,3 +196,24 @@ def test_without_a_feed_the_controls_refuse(run_with_ib: Callable[..., Any]) -> 
             await sim.advance()
 
     run_with_ib(body, connect=False)
+
+
+def test_a_simulator_thread_is_driven_from_another_thread(
+    feed_config: Callable[..., Any],
+) -> None:
+    with start_in_thread(feed_config()) as handle:
+
+        async def main() -> None:
+            ib = IB()
+            await ib.connectAsync(handle.host, handle.port, clientId=1, timeout=5)
+            try:
+                bars = await _live(ib)
+                completed = await asyncio.to_thread(handle.advance, 2)
+                await until(lambda: len(bars) == 33)
+                assert bars[-2].date == completed == handle.feed_bars("AAPL").index[-1]
+                assert bars[-1].date == handle.feed_time
+            finally:
+                ib.disconnect()
+                await asyncio.sleep(0.01)
+
+        asyncio.run(main())

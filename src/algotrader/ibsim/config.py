@@ -38,7 +38,7 @@ class Faults:
       sockets, every client connection is closed (a gateway restart). The feed keeps going;
       clients that reconnect backfill with ordinary history requests (pacing faults apply).
     - ``reject_orders``: the N-th ``placeOrder`` received (1-based, every connection, what-if
-      and modifications included; ``IBSimulator.orders_received`` counts them) is rejected
+      and modifications included; ``IBSimulator.orders.received`` counts them) is rejected
       with 201 "Order rejected - reason: ..." and ends ``Inactive`` (ib_async: ``Cancelled``).
     """
 
