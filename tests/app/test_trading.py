@@ -33,7 +33,7 @@ from algotrader.trading.risk import RiskLimits
 
 END = datetime(2024, 3, 8, 21, 0, tzinfo=UTC)
 SYMBOLS = ("AAPL", "MSFT", "TSLA")
-BARS = 300
+BARS = 240
 PARAMS = {"fast": "5", "slow": "20"}
 CONFIG = BacktestConfig(allow_short=True, whole_shares=True, commission_per_share=0.005)
 
@@ -116,7 +116,7 @@ def test_paper_session_places_the_backtests_orders_bar_for_bar(settings: Setting
 
 
 def test_restart_mid_session_sends_no_order_twice(settings: Settings) -> None:
-    first = asyncio.run(run_trading(settings, _request(max_bars=400)))
+    first = asyncio.run(run_trading(settings, _request(max_bars=300)))
     second = asyncio.run(run_trading(settings, _request()))
 
     assert first.stopped_by == "max_bars" and second.stopped_by == "end of feed"
@@ -142,7 +142,7 @@ def test_a_user_on_bar_strategy_trades_like_its_backtest(settings: Settings, wor
         "        return None\n"
     )
     spec = f"{path}:AboveMA"
-    asyncio.run(run_trading(settings, _request(strategy=spec, params={}, max_bars=300)))
+    asyncio.run(run_trading(settings, _request(strategy=spec, params={}, max_bars=250)))
     asyncio.run(run_trading(settings, _request(strategy=spec, params={})))
 
     live, refs = _session_orders(settings)

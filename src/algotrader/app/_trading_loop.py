@@ -161,7 +161,8 @@ class TradingLoop:
         broker.listen(self.on_event)
 
     # ------------------------------------------------------------------ events
-    def _say(self, kind: str, text: str, symbol: str | None = None) -> None:
+    def say(self, kind: str, text: str, symbol: str | None = None) -> None:
+        """Log ``text`` and pass it to the progress callback."""
         level = logging.WARNING if kind in ("rejected", "warning") else logging.INFO
         log.log(level, "session %s: %s", self.session.name, text)
         if self.progress is not None:
@@ -199,7 +200,7 @@ class TradingLoop:
             )
             if done:
                 del self.open[fill.client_ref]
-        self._say(
+        self.say(
             "fill",
             f"{fill.side} {fill.quantity:g} {fill.symbol} @ {fill.price:.2f} "
             f"({fill.ts:%Y-%m-%d %H:%M} UTC, ref {fill.client_ref})",
@@ -221,7 +222,7 @@ class TradingLoop:
         )
         if held.filled == 0:
             self._roll_back(event.client_ref, held.symbol)
-        self._say(
+        self.say(
             "rejected", f"order {event.client_ref} {event.status}: {event.message}", held.symbol
         )
 
@@ -351,7 +352,7 @@ class TradingLoop:
             self.stats.rejected += 1
             self._decisions.append(replace(record, status=REJECTED, reason=reason))
             when = f"{bar.start:%Y-%m-%d %H:%M}"
-            self._say("rejected", f"{side} {qty:g} {bar.symbol} on the {when} bar rejected: "
+            self.say("rejected", f"{side} {qty:g} {bar.symbol} on the {when} bar rejected: "
                       f"{reason}", bar.symbol)  # fmt: skip
             return
         stored, created = self.stores.trading.add_decision(replace(record, status=PENDING))
@@ -375,83 +376,96 @@ class TradingLoop:
         )  # fmt: skip
         when = f"{bar.start:%Y-%m-%d %H:%M}"
         text = f"{side} {qty:g} {bar.symbol} (signal on the {when} bar, ref {ref}, "
-        self._say("order", f"{text}{latency:.1f} ms) -> {ack.status}", bar.symbol)
+        self.say("order", f"{text}{latency:.1f} ms) -> {ack.status}", bar.symbol)
 
     def _status_after(self, ref: str) -> str:
         found = self.stores.trading.decision_by_ref(self.session.id, ref)
         return found.status if found is not None and found.status != PENDING else SENT
 
-    # ------------------------------------------------------------------ restart
-    async def reconcile(self) -> int:
-        """Before trading: bring the stored decisions and fills up to date with the broker
-        (open orders, executions). Returns how many stored orders changed status."""
-        sid = self.session.id
-        states = self.stores.trading.symbol_states(sid)
-        self.last_bar = {s: st.last_bar_ts for s, st in states.items() if st.last_bar_ts}
-        pending = [
-            d
-            for d in self.stores.trading.decisions(sid, orders_only=True)
-            if d.status in OPEN_STATUSES
-        ]
-        for d in pending:
-            assert d.client_ref is not None
-            self.open[d.client_ref] = _Open(
-                d.symbol, d.quantity, d.filled, d.filled * (d.avg_fill_price or 0.0)
-            )
-        for fill in self.stores.trading.fills(sid):
-            self.risk.ledger.fill(fill.symbol, fill.signed_quantity, fill.price, fill.commission)
-        mine = {d.client_ref for d in self.stores.trading.decisions(sid, orders_only=True)}
-        for fill in await self.broker.executions():
-            if fill.client_ref in mine:
-                self.on_fill(fill)
-        working = {o.client_ref for o in await self.broker.open_orders()}
-        changed = 0
-        for d in pending:
-            ref = d.client_ref
-            assert ref is not None
-            if ref in working or ref not in self.open:
-                continue
-            held = self.open.pop(ref)
-            status = LOST if d.status == PENDING and held.filled == 0 else CANCELLED
-            self.stores.trading.update_decision(
-                sid, ref, status=status, reason="unknown to the broker after a restart"
-            )
-            latest = self.last_bar.get(d.symbol) == d.bar_ts
-            if held.filled == 0 and d.book_before is not None and latest:
-                self.stores.trading.set_book(sid, d.symbol, d.book_before)
-            changed += 1
-        return changed
-
-    async def cancel_all(self) -> int:
-        """The kill switch: cancel every open order of this session."""
-        cancelled = 0
-        for order in await self.broker.open_orders():
-            if order.client_ref in self.open and await self.broker.cancel(order.client_ref):
-                cancelled += 1
-        return cancelled
-
-    async def flatten(self) -> int:
-        """Close every position of the session's symbols with market orders (refs tied to the
-        last bar, so a repeated flatten does not send them twice)."""
-        sent = 0
-        for position in await self.broker.positions():
-            if position.symbol not in self.session.symbols or position.quantity == 0:
-                continue
-            side = "SELL" if position.quantity > 0 else "BUY"
-            last = self.last_bar.get(position.symbol, self.now)
-            ref = trade_ref(self.session.name, position.symbol, last, f"X{side}")
-            ack = await self.broker.place(
-                TradeOrder(ref, position.symbol, side, abs(position.quantity))  # type: ignore[arg-type]
-            )
-            sent += not ack.duplicate
-            self._say(
-                "order",
-                f"flatten: {side} {abs(position.quantity):g} {position.symbol} "
-                f"(ref {ref}) -> {ack.status}",
-                position.symbol,
-            )
-        return sent
-
     async def sleep(self) -> None:
         """Let the event loop run other tasks (the stop watcher, the broker's events)."""
         await asyncio.sleep(0)
+
+
+# ---------------------------------------------------------------------- restart and stop
+async def reconcile(loop: TradingLoop) -> int:
+    """Before trading: bring the stored decisions and fills up to date with the broker
+    (open orders, executions). Returns how many stored orders changed status."""
+    sid = loop.session.id
+    states = loop.stores.trading.symbol_states(sid)
+    loop.last_bar = {s: st.last_bar_ts for s, st in states.items() if st.last_bar_ts}
+    pending = [
+        d for d in loop.stores.trading.decisions(sid, orders_only=True) if d.status in OPEN_STATUSES
+    ]
+    for d in pending:
+        assert d.client_ref is not None
+        loop.open[d.client_ref] = _Open(
+            d.symbol, d.quantity, d.filled, d.filled * (d.avg_fill_price or 0.0)
+        )
+    for fill in loop.stores.trading.fills(sid):
+        loop.risk.ledger.fill(fill.symbol, fill.signed_quantity, fill.price, fill.commission)
+    mine = {d.client_ref for d in loop.stores.trading.decisions(sid, orders_only=True)}
+    for fill in await loop.broker.executions():
+        if fill.client_ref in mine:
+            loop.on_fill(fill)
+    working = {o.client_ref for o in await loop.broker.open_orders()}
+    changed = 0
+    for d in pending:
+        ref = d.client_ref
+        assert ref is not None
+        if ref in working or ref not in loop.open:
+            continue
+        held = loop.open.pop(ref)
+        status = LOST if d.status == PENDING and held.filled == 0 else CANCELLED
+        loop.stores.trading.update_decision(
+            sid, ref, status=status, reason="unknown to the broker after a restart"
+        )
+        latest = loop.last_bar.get(d.symbol) == d.bar_ts
+        if held.filled == 0 and d.book_before is not None and latest:
+            loop.stores.trading.set_book(sid, d.symbol, d.book_before)
+        changed += 1
+    return changed
+
+
+async def cancel_all(loop: TradingLoop) -> int:
+    """The kill switch: cancel every open order of this session."""
+    cancelled = 0
+    for order in await loop.broker.open_orders():
+        if order.client_ref in loop.open and await loop.broker.cancel(order.client_ref):
+            cancelled += 1
+    return cancelled
+
+
+async def flatten(loop: TradingLoop) -> int:
+    """Close every position of the session's symbols with market orders (refs tied to the
+    last bar, so a repeated flatten does not send them twice)."""
+    sent = 0
+    for position in await loop.broker.positions():
+        if position.symbol not in loop.session.symbols or position.quantity == 0:
+            continue
+        side = "SELL" if position.quantity > 0 else "BUY"
+        last = loop.last_bar.get(position.symbol, loop.now)
+        ref = trade_ref(loop.session.name, position.symbol, last, f"X{side}")
+        ack = await loop.broker.place(
+            TradeOrder(ref, position.symbol, side, abs(position.quantity))  # type: ignore[arg-type]
+        )
+        sent += not ack.duplicate
+        _flat_book(loop, position.symbol)
+        loop.say(
+            "order",
+            f"flatten: {side} {abs(position.quantity):g} {position.symbol} "
+            f"(ref {ref}) -> {ack.status}",
+            position.symbol,
+        )
+    return sent
+
+
+def _flat_book(loop: TradingLoop, symbol: str) -> None:
+    """After a flatten the decider's book is flat too (its position sold at the last close)."""
+    decider = loop.deciders.get(symbol)
+    if decider is None:
+        return
+    book = decider.book
+    price = loop.risk.ledger.prices.get(symbol, 0.0)
+    decider.book = book._replace(cash=book.cash + book.pos * book.qty * price, qty=0.0, pos=0)
+    loop.stores.trading.set_book(loop.session.id, symbol, book_to_json(decider.book))

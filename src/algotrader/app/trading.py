@@ -38,7 +38,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from algotrader.app._stores import Stores, open_stores
-from algotrader.app._trading_loop import Progress, TradeEvent, TradingLoop, trade_ref
+from algotrader.app._trading_loop import (
+    Progress,
+    TradeEvent,
+    TradingLoop,
+    cancel_all,
+    flatten,
+    reconcile,
+    trade_ref,
+)
 from algotrader.app.risk import LiveTradingRefusedError, refuse_live_port
 from algotrader.backtest.config import BacktestConfig
 from algotrader.backtest.incremental import check_live_config
@@ -297,17 +305,17 @@ async def _feed(
 
 async def _kill(loop: TradingLoop, venue: _Venue, stores: Stores) -> None:
     found = stores.trading.session(loop.session.name)
-    cancelled = await loop.cancel_all()
+    cancelled = await cancel_all(loop)
     loop.risk.kill()
     text = f"kill switch: {cancelled} open order(s) cancelled"
     if found is not None and found.flatten_requested:
-        sent = await loop.flatten()
+        sent = await flatten(loop)
         if venue.paper is not None:
             # The paper market has no next bar: it fills the closing orders at the last close.
             for symbol, price in loop.risk.ledger.prices.items():
                 venue.paper.quote(symbol, loop.now, price)
         text += f", {sent} flattening order(s) sent"
-    loop._say("stopped", text)
+    loop.say("stopped", text)
 
 
 def _positions(stores: Stores, session: SessionRecord) -> dict[str, float]:
@@ -362,8 +370,8 @@ async def _run(
         warmup=request.warmup,
     )
     holder.append(loop)
-    reconciled = await loop.reconcile()
-    loop._say(
+    reconciled = await reconcile(loop)
+    loop.say(
         "reconciled",
         f"session {session.name}: {reconciled} stored order(s) updated "
         f"from the broker; resuming after {len(loop.last_bar)} symbol mark(s)",

@@ -3,7 +3,8 @@
 :class:`IncrementalDecider` holds one strategy on one symbol's bars and the book the backtest
 kernel would hold. Each :meth:`IncrementalDecider.step` appends a completed bar, asks the strategy
 for its signal on that bar's close (the same path and row contract as :func:`run_backtest`:
-``signals(frame)`` when the backtest would vectorise, ``on_bar(i, row, df)`` otherwise) and, when
+a built-in's compiled rule, ``signals(frame)`` when the backtest would vectorise,
+``on_bar(i, row, df)`` otherwise) and, when
 the signal changes the position, returns the :class:`Decision` to trade at the next bar's open,
 sized by the backtest's own compiled order logic (:mod:`algotrader.backtest._orders`:
 ``decide`` then ``at_open``) from the same :class:`BacktestConfig`. So a session that fills its
@@ -25,14 +26,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from algotrader.backtest import _errors
-from algotrader.backtest._bars import normalise_bars
-from algotrader.backtest._hooks import call_hook, choose_path, prepared, vectorized_signals
+from algotrader.backtest._bars import normalise_bars, with_indicators
+from algotrader.backtest._hooks import (
+    call_hook,
+    choose_path,
+    fused_rule,
+    prepared,
+    vectorized_signals,
+)
 from algotrader.backtest._on_bar import BarSource, HistoryView, Portfolio, Row, call_form
 from algotrader.backtest._on_bar import decode_answer as _decode
 from algotrader.backtest._orders import (
@@ -47,6 +54,7 @@ from algotrader.backtest._orders import (
 from algotrader.backtest.config import BacktestConfig
 from algotrader.backtest.engine import _costs, signals_from_on_bar
 from algotrader.errors import InvalidInputError
+from algotrader.strategies._rules import rule_signals
 
 _COLUMNS = ("open", "high", "low", "close", "volume")
 _GROW = 1024
@@ -70,7 +78,7 @@ class Decision:
     book: Book
 
     @property
-    def side(self) -> str | None:
+    def side(self) -> Literal["BUY", "SELL"] | None:
         """``BUY``, ``SELL`` or None when nothing is traded."""
         if self.delta > 0:
             return "BUY"
@@ -117,10 +125,10 @@ def book_to_json(book: Book) -> list[float | int | None]:
 
 def book_from_json(values: list[Any]) -> Book:
     """Inverse of :func:`book_to_json`."""
-    fields = Book._fields
     kinds = (float, float, int, int, *([float] * 5), int, float, int, float)
-    out = [math.nan if v is None else kind(v) for v, kind in zip(values, kinds, strict=True)]
-    return Book(**dict(zip(fields, out, strict=True)))
+    return Book._make(
+        math.nan if v is None else kind(v) for v, kind in zip(values, kinds, strict=True)
+    )
 
 
 class _BookView:
@@ -163,6 +171,12 @@ class IncrementalDecider:
         self.book: Book = book if book is not None else new_book(float(config.cash))
         self._costs = _costs(config, 0.0)
         self._vectorized = choose_path(strategy, "auto")
+        # A built-in's compiled rule on raw prices (ma_cross, streak): what the backtest runs
+        # for it (the fused path), cheaper than prepare + signals. Rules on indicators use
+        # signals(), which agrees with them bar for bar (the strategies' parity tests).
+        rule = fused_rule(strategy) if self._vectorized else None
+        raw = rule is not None and all(c in _COLUMNS for c in rule.inputs)
+        self._rule = rule if raw else None
         self._form = "i" if self._vectorized else call_form(strategy)
         self._index: list[pd.Timestamp] = []
         self._values = np.empty((_GROW, len(_COLUMNS)), np.float64)
@@ -189,6 +203,8 @@ class IncrementalDecider:
             bars = normalise_bars(history)
             for ts, row in zip(bars.index, bars[list(_COLUMNS)].to_numpy(np.float64), strict=True):
                 self._append(ts, row)
+        if self._rule is not None:
+            return  # the backtest's fused path calls no hook
         if self._vectorized or not self._index:
             call_hook(self.strategy, "start", self.frame())
             return
@@ -251,6 +267,9 @@ class IncrementalDecider:
         return float(wilder_atr(high, low, close, self.config.atr_period)[-1])
 
     def _signal(self) -> int:
+        if self._rule is not None:
+            bars = with_indicators(self.frame(), self._rule.inputs)
+            return int(rule_signals(self._rule, bars)[-1])
         frame = prepared(self.strategy, self.frame())
         if self._vectorized:
             return int(vectorized_signals(self.strategy, frame)[-1])

@@ -27,6 +27,7 @@ from algotrader.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from algotrader.app.trading import TradeEvent, TradeRequest, TradeResult
+    from algotrader.config import Settings
 
 trade_app = typer.Typer(
     help="Trade a strategy live: paper broker (replayed bars) or IB paper account.",
@@ -61,6 +62,9 @@ _MAX_GROSS = typer.Option(None, "--max-gross-exposure", help="Max sum of positio
 _MAX_RATE = typer.Option(None, "--max-orders-per-minute", help="Max orders in any minute.")
 _MAX_LOSS = typer.Option(None, "--daily-loss-limit", help="Stop trading for the day at this loss.")
 _QUIET = typer.Option(False, "--quiet", help="Only the summary (no order and fill lines).")
+_HOST = typer.Option(None, "--host", help="--broker ib: gateway host (ALGOTRADER_IB_HOST).")
+_PORT = typer.Option(None, "--port", help="--broker ib: gateway port (ALGOTRADER_IB_PORT).")
+_CLIENT_ID = typer.Option(None, "--client-id", help="--broker ib: API clientId.")
 
 
 def _params(pairs: list[str] | None) -> dict[str, str]:
@@ -126,6 +130,9 @@ def trade(
     max_orders_per_minute: int | None = _MAX_RATE,
     daily_loss_limit: float | None = _MAX_LOSS,
     quiet: bool = _QUIET,
+    host: str | None = _HOST,
+    port: int | None = _PORT,
+    client_id: int | None = _CLIENT_ID,
 ) -> None:
     """Run (or resume) a trading session until the feed ends, --max-bars, or `trade stop`."""
     if ctx.invoked_subcommand is not None:
@@ -153,13 +160,13 @@ def trade(
         replay=ReplaySpec(source=replay, bars=bars, speed=speed),  # type: ignore[arg-type]
         session=session, warmup=warmup, max_bars=max_bars,
     )  # fmt: skip
-    _run(ctx, request, quiet)
+    settings = settings_from(ctx, ib_host=host, ib_port=port, ib_client_id=client_id)
+    _run(settings, request, quiet)
 
 
-def _run(ctx: typer.Context, request: TradeRequest, quiet: bool) -> None:
+def _run(settings: Settings, request: TradeRequest, quiet: bool) -> None:
     from algotrader.app.trading import run_trading
 
-    settings = settings_from(ctx)
     result = asyncio.run(run_trading(settings, request, _printer(quiet)))
     _summary(result)
 
