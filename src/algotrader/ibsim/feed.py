@@ -99,6 +99,16 @@ class FeedExhausted(RuntimeError):
     """The replayed series has no further bar."""
 
 
+class Bar(NamedTuple):
+    """One bar's values (its start is kept beside it)."""
+
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
 class Piece(NamedTuple):
     """One 5-second real-time bar."""
 
@@ -135,6 +145,7 @@ class ReplayFeed:
         self.resolution = config.resolution
         self._provider = provider
         self._frames: dict[str, pd.DataFrame] = {}
+        self._bars: dict[str, dict[int, Bar]] = {}  # by bar start in ns: fast per-step lookups
         self._empty_chunks = 0
         if config.bars is not None:
             missing = [s for s in config.symbols if s not in {k.upper() for k in config.bars}]
@@ -166,8 +177,11 @@ class ReplayFeed:
 
     def _rebuild_timeline(self) -> None:
         index = pd.DatetimeIndex([], tz=UTC)
-        for frame in self._frames.values():
+        for symbol, frame in self._frames.items():
             index = index.union(pd.DatetimeIndex(frame.index))
+            values = frame.loc[:, list(_COLUMNS)].to_numpy(dtype="float64").tolist()
+            keys = pd.DatetimeIndex(frame.index).as_unit("ns").asi8.tolist()
+            self._bars[symbol] = {k: Bar(*row) for k, row in zip(keys, values, strict=True)}
         self.timeline = index
 
     def _ensure(self, size: int) -> None:
@@ -208,19 +222,13 @@ class ReplayFeed:
         """The forming bar's start: the simulator's "now"."""
         return self.timeline[self.position].to_pydatetime()
 
-    def bar_at(self, symbol: str, at: datetime | pd.Timestamp) -> pd.Series | None:
+    def bar_at(self, symbol: str, at: datetime | pd.Timestamp) -> Bar | None:
         """``symbol``'s full bar starting at ``at``, or None (no bar then)."""
-        frame = self._frames[symbol]
-        key = pd.Timestamp(at)
-        if key not in frame.index:
-            return None
-        position = frame.index.get_loc(key)
-        assert isinstance(position, int)  # the index is unique
-        return frame.iloc[position]
+        return self._bars[symbol].get(pd.Timestamp(at).value)
 
-    def forming(self, symbol: str) -> pd.Series | None:
+    def forming(self, symbol: str) -> Bar | None:
         """The full forming bar of ``symbol`` (only its open may be shown), or None."""
-        return self.bar_at(symbol, self.timeline[self.position])
+        return self._bars[symbol].get(self.timeline[self.position].value)
 
     def released(self, symbol: str) -> pd.DataFrame:
         """The completed bars of ``symbol`` so far (all bars before the forming one)."""
@@ -231,7 +239,7 @@ class ReplayFeed:
         """The forming bar's open, else the last completed close, else None."""
         bar = self.forming(symbol)
         if bar is not None:
-            return float(bar["open"])
+            return bar.open
         done = self.released(symbol)
         return float(done["close"].iloc[-1]) if len(done) else None
 
@@ -250,16 +258,15 @@ def _default_start(now: datetime) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def forming_view(bar: pd.Series) -> tuple[float, float, float, float, float]:
+def forming_view(bar: Bar) -> Bar:
     """What is known of a bar at its first update: open as OHLC, no volume yet."""
-    price = float(bar["open"])
-    return price, price, price, price, 0.0
+    return Bar(bar.open, bar.open, bar.open, bar.open, 0.0)
 
 
-def _path(bar: pd.Series, pieces: int) -> list[float]:
+def _path(bar: Bar, pieces: int) -> list[float]:
     """Prices at the ``pieces + 1`` piece boundaries: open -> low -> high -> close on an up (or
     flat) bar, open -> high -> low -> close on a down bar, turning at 1/3 and 2/3."""
-    o, h, lo, c = (float(bar[k]) for k in ("open", "high", "low", "close"))
+    o, h, lo, c = bar.open, bar.high, bar.low, bar.close
     first, second = (lo, h) if c >= o else (h, lo)
     i1 = max(1, round(pieces / 3))
     i2 = min(pieces - 1, max(i1 + 1, round(2 * pieces / 3)))
@@ -274,23 +281,14 @@ def _path(bar: pd.Series, pieces: int) -> list[float]:
     return [exact.get(k, min(h, max(lo, round(p, 2)))) for k, p in enumerate(out)]
 
 
-def split_bar(start: datetime, bar: pd.Series, bar_seconds: int) -> list[Piece]:
+def split_bar(start: datetime, bar: Bar, bar_seconds: int) -> list[Piece]:
     """The 5-second bars of one bar: first open = open, last close = close, highest high = high,
     lowest low = low, volumes summing to the volume (whole shares when the volume is whole)."""
     pieces = max(1, bar_seconds // REALTIME_BAR_SECONDS)
-    if pieces < 3:
-        return [
-            Piece(
-                start,
-                float(bar["open"]),
-                float(bar["high"]),
-                float(bar["low"]),
-                float(bar["close"]),
-                float(bar["volume"]),
-            )
-        ]
+    if pieces < 3:  # no path to draw (feeds have 1-minute bars or longer)
+        return [Piece(start, *bar)]
     prices = _path(bar, pieces)
-    volume = float(bar["volume"])
+    volume = bar.volume
     whole = volume.is_integer()
     share = (volume // pieces) if whole else volume / pieces
     out: list[Piece] = []

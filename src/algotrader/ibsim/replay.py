@@ -124,12 +124,14 @@ class Replay:
             inst = self.sim.instruments[symbol]
             done = self.feed.bar_at(symbol, completed)
             if done is not None:
-                engine.match_bar(inst, float(done["high"]), float(done["low"]), completed)
+                engine.match_bar(inst, done.high, done.low, completed)
                 streaming.bar_completed(symbol, completed, done)
             new = self.feed.forming(symbol)
             if new is not None:
                 streaming.bar_opened(symbol, now, new)
-                engine.set_price(inst, float(new["open"]))  # fills what the open gaps through
+            last = self.feed.last_price(symbol)  # the new open; in a gap, the last close
+            if last is not None:
+                engine.set_price(inst, last)  # fills what the open gaps through
         return completed
 
     async def _flush(self) -> None:

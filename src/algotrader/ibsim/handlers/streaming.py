@@ -18,15 +18,15 @@ What each feed step sends, per symbol, to the connections subscribed to it:
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
-import pandas as pd
+import numpy as np
 
 from algotrader.ibsim import protocol as P
-from algotrader.ibsim.feed import REALTIME_BAR_SECONDS, forming_view, split_bar
+from algotrader.ibsim.feed import REALTIME_BAR_SECONDS, Bar, Piece, forming_view, split_bar
 from algotrader.ibsim.handlers import Handler
-from algotrader.ibsim.history import format_bars
 from algotrader.ibsim.instruments import Instrument
 from algotrader.ibsim.protocol import In, Tick, parse_bool, parse_int
 from algotrader.ibsim.session import BarSubscription, ClientSession, TickSubscription
@@ -40,20 +40,28 @@ log = logging.getLogger("algotrader.ibsim")
 QUOTE_SIZE = 100.0  # shares shown at the bid, the ask and the last trade
 
 
-def _bar_frame(start: datetime, o: float, h: float, lo: float, c: float, v: float) -> pd.DataFrame:
-    return pd.DataFrame(
-        {"open": [o], "high": [h], "low": [lo], "close": [c], "volume": [v]},
-        index=pd.DatetimeIndex([pd.Timestamp(start)]),
-    )
-
-
 def update_fields(
-    req_id: int, sub: BarSubscription, bar: pd.DataFrame, resolution: Resolution
+    req_id: int, sub: BarSubscription, start: datetime, bar: Bar, resolution: Resolution
 ) -> list[object]:
-    """A one-bar frame as a ``historicalDataUpdate`` message (same values as history)."""
-    date, o, h, lo, c, volume, wap, count = format_bars(
-        bar, resolution, sub.what, sub.format_date, sub.time_zone
-    )
+    """One bar as a ``historicalDataUpdate`` message, with the values and date format
+    :func:`~algotrader.ibsim.history.format_bars` gives the same bar in a history reply (built
+    without pandas: this runs for every subscriber on every step)."""
+    if not resolution.is_intraday:
+        date = start.astimezone(UTC).strftime("%Y%m%d")
+    elif sub.format_date == 2:
+        date = str(int(start.timestamp()))
+    else:
+        date = start.astimezone(ZoneInfo(sub.time_zone)).strftime("%Y%m%d %H:%M:%S ")
+        date += sub.time_zone
+    o, h, lo, c, volume = bar
+    if sub.what == "MIDPOINT":
+        shown: object = -1
+        wap: float = -1
+        count = -1
+    else:
+        shown = int(volume) if volume.is_integer() else volume
+        wap = float(np.round((h + lo + c) / 3.0, 4))
+        count = max(1, int(volume // 100)) if volume > 0 else 0
     return P.HISTORICAL_DATA_UPDATE.build(
         reqId=req_id,
         barCount=count,
@@ -63,7 +71,7 @@ def update_fields(
         high=h,
         low=lo,
         wap=wap,
-        volume=volume,
+        volume=shown,
     )
 
 
@@ -159,50 +167,49 @@ class StreamingHandlers:
             )
         session.out(P.TICK_SIZE, reqId=req_id, tickType=Tick.LAST_SIZE, size=QUOTE_SIZE)
 
-    def bar_completed(self, symbol: str, start: datetime, bar: pd.Series) -> None:
+    def bar_completed(self, symbol: str, start: datetime, bar: Bar) -> None:
         """The forming bar of ``symbol`` is complete: final update and its real-time bars."""
         replay = self.sim.replay
         assert replay is not None
         resolution = replay.feed.resolution
-        frame = _bar_frame(
-            start, *(float(bar[k]) for k in ("open", "high", "low", "close", "volume"))
-        )
-        pieces = None
+        pieces: list[Piece] | None = None
         for session in self.sim.live_sessions():
             for req_id, sub in list(session.bar_updates.items()):
                 if sub.symbol == symbol:
-                    session.send(update_fields(req_id, sub, frame, resolution))
+                    session.send(update_fields(req_id, sub, start, bar, resolution))
             for req_id, sub in list(session.realtime_bars.items()):
-                if sub.symbol != symbol:
-                    continue
-                pieces = pieces or split_bar(start, bar, resolution.seconds)
-                for piece in pieces:
-                    trades = sub.what == "TRADES"
-                    wap = round((piece.high + piece.low + piece.close) / 3, 4)
-                    count = max(1, int(piece.volume // 100)) if piece.volume > 0 else 0
-                    session.out(
-                        P.REAL_TIME_BAR,
-                        reqId=req_id,
-                        time=int(piece.time.timestamp()),
-                        open=piece.open,
-                        high=piece.high,
-                        low=piece.low,
-                        close=piece.close,
-                        volume=piece.volume if trades else -1,
-                        wap=wap if trades else -1,
-                        count=count if trades else -1,
-                    )
+                if sub.symbol == symbol:
+                    pieces = pieces or split_bar(start, bar, resolution.seconds)
+                    for piece in pieces:
+                        session.send(_realtime_fields(req_id, sub.what == "TRADES", piece))
 
-    def bar_opened(self, symbol: str, start: datetime, bar: pd.Series) -> None:
+    def bar_opened(self, symbol: str, start: datetime, bar: Bar) -> None:
         """A new bar of ``symbol`` opens: its first update and the new quote."""
         replay = self.sim.replay
         assert replay is not None
-        frame = _bar_frame(start, *forming_view(bar))
+        opened = forming_view(bar)
         inst = self.sim.instruments[symbol]
         for session in self.sim.live_sessions():
             for req_id, sub in list(session.bar_updates.items()):
                 if sub.symbol == symbol:
-                    session.send(update_fields(req_id, sub, frame, replay.feed.resolution))
+                    session.send(update_fields(req_id, sub, start, opened, replay.feed.resolution))
             for req_id, tick_sub in list(session.market_data.items()):
                 if tick_sub.symbol == symbol:
                     self._send_quote(session, req_id, inst)
+
+
+def _realtime_fields(req_id: int, trades: bool, piece: Piece) -> list[object]:
+    """A ``realtimeBar`` message; volume, WAP and count are -1 unless it shows TRADES."""
+    wap = float(np.round((piece.high + piece.low + piece.close) / 3.0, 4))
+    count = max(1, int(piece.volume // 100)) if piece.volume > 0 else 0
+    return P.REAL_TIME_BAR.build(
+        reqId=req_id,
+        time=int(piece.time.timestamp()),
+        open=piece.open,
+        high=piece.high,
+        low=piece.low,
+        close=piece.close,
+        volume=piece.volume if trades else -1,
+        wap=wap if trades else -1,
+        count=count if trades else -1,
+    )
