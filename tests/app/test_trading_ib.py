@@ -308,6 +308,50 @@ def test_faults_a_drop_with_pacing_on_the_backfill_and_a_rejection(
     assert [o for o in decided if o[1] < reject_at] == [o for o in expected if o[1] < reject_at]
 
 
+def test_a_restart_backfills_what_it_missed_trades_on_and_sends_nothing_twice(
+    db_url: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    symbols, bars, first_run, down = SYMBOLS[:3], 120, 50, 5
+    observed = _Observed()
+    monkeypatch.setattr(trading_ib, "open_ib_venue", observed)
+
+    async def main() -> tuple[TradeResult, TradeResult, Settings, dict[str, float], IBSimulator]:
+        async with IBSimulator(_sim_config(symbols, bars)) as sim:
+            settings = _settings(db_url, workdir, sim.port)
+            driver = _Driver(sim, observed, symbols)
+            await driver.start(
+                settings, _request(symbols, "ib", bars, max_bars=len(symbols) * first_run)
+            )
+            await driver.step(first_run)
+            first = await driver.finish()
+            await sim.advance(down)  # the market moves on while the session is down
+            observed.venue = None
+            rest = bars - 1 - first_run
+            await driver.start(
+                settings, _request(symbols, "ib", bars, max_bars=len(symbols) * rest)
+            )
+            await driver.processed(sim.feed_bars(symbols[0]).index[-1].to_pydatetime())
+            await driver.step(rest - down)
+            second = await driver.finish()
+            return first, second, settings, await _sim_positions(sim), sim
+
+    first, second, settings, positions, sim = asyncio.run(main())
+    _, decided, decisions, fills = _stored(settings)
+    backfilled = {(d.symbol, d.bar_ts) for d in decisions if d.status == BACKFILL}
+    assert first.stopped_by == second.stopped_by == "max_bars"
+    assert first.bars + second.bars == len(symbols) * (bars - 1)
+    assert second.backfill_bars == len(backfilled) == len(symbols) * down
+    assert not any((d.symbol, d.bar_ts) in backfilled for d in decisions if d.client_ref)
+    _no_duplicates(sim, decisions)
+    assert positions == _from_fills(fills) == second.positions
+    # Up to the first backfilled bar the orders are the backtest's, one by one (a signal on a
+    # stale bar is skipped, so afterwards they may differ).
+    cut = min(ts for _, ts in backfilled)  # orders decided before it fill at or before it
+    expected = _backtest_orders(symbols, bars)
+    assert [o for o in decided if o[1] <= cut] == [o for o in expected if o[1] <= cut]
+    assert any(o[1] > cut + down * MINUTE for o in decided)  # trading again afterwards
+
+
 def test_a_live_port_is_refused_before_connecting(workdir: Path) -> None:
     settings = _settings(f"sqlite:///{workdir / 't.db'}", workdir, port=7496)  # TWS live
 
