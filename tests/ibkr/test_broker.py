@@ -9,12 +9,21 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import timedelta
 
-from tests.ibkr.conftest import FAST_RETRY, feed_config, settings_for, until
+import pandas as pd
+from tests.ibkr.conftest import (
+    FAST_RETRY,
+    FEED_START,
+    feed_config,
+    hold_client,
+    settings_for,
+    until,
+)
 
 from algotrader.ibkr.broker import IbBroker
 from algotrader.ibkr.connection import IbConnection
-from algotrader.ibsim import IBSimulator, SimConfig
+from algotrader.ibsim import FeedConfig, IBSimulator, SimConfig
 from algotrader.ports.trading import BrokerEvent, Fill, OrderStatusEvent, TradeOrder
 
 ACCOUNT = "DU1234567"
@@ -165,3 +174,36 @@ def test_a_resting_order_is_cancelled_by_its_ref() -> None:
             assert session.fills() == []
 
     _run(body, feed_config(("AAPL",)))
+
+
+def test_a_fill_while_the_gateway_was_away_is_reported_after_the_reconnect() -> None:
+    # A flat market at 100 whose 7th bar reaches 110: a SELL limit at 105 rests until then.
+    index = pd.date_range(FEED_START + timedelta(hours=14), periods=10, freq="1min")
+    frame = pd.DataFrame({"open": 100.0, "high": 100.0, "low": 100.0, "close": 100.0,
+                          "volume": 1000.0}, index=index)  # fmt: skip
+    frame.iloc[6, frame.columns.get_loc("high")] = 110.0
+    feed = FeedConfig(("AAPL",), "1m", history_bars=5, bars={"AAPL": frame})
+
+    async def body(sim: IBSimulator) -> None:
+        session = _Session(sim)
+        async with session as broker:
+            order = TradeOrder("AAPL-L-S", "AAPL", "SELL", 7, order_type="LMT", limit_price=105)
+            await broker.place(order)
+            hold_client(sim, 5, True)
+            sim.faults = replace(sim.faults, drop_after_advances=sim.replay.advances + 1)  # type: ignore[union-attr]
+            await sim.advance()  # the 6th bar (high 100) completes, then the gateway drops
+            await until(lambda: not session.conn.ib or not session.conn.ib.isConnected())
+            await sim.advance()  # the 7th reaches 110: the order fills while the client is away
+            assert sum(e.shares for e in sim.book.executions) == 7
+            assert session.fills() == []
+            hold_client(sim, 5, False)
+            held = {p.symbol: p.quantity for p in await broker.positions()}  # reconnects
+            await until(lambda: len(session.fills("AAPL-L-S")) == 1)
+            assert held == {"AAPL": -7}
+            (fill,) = session.fills()
+            assert (fill.side, fill.quantity, fill.price) == ("SELL", 7, 105)
+            assert fill.ts == index[6].to_pydatetime()
+            assert (await broker.place(order)).duplicate
+        assert sim.orders.received == 1
+
+    _run(body, feed_config(("AAPL",), feed=feed))
