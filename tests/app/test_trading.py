@@ -21,6 +21,7 @@ from algotrader.app.trading import (
     TradeRequest,
     run_trading,
     stop_trading,
+    trade_ref,
     trading_status,
 )
 from algotrader.backtest import BacktestConfig, run_backtest
@@ -28,6 +29,7 @@ from algotrader.config import Settings, load_settings
 from algotrader.data.providers.synthetic import SyntheticProvider
 from algotrader.errors import InvalidInputError
 from algotrader.paper import PaperBroker
+from algotrader.ports.trading_state import DecisionRecord
 from algotrader.strategies.registry import get_strategy
 from algotrader.trading.risk import RiskLimits
 
@@ -124,7 +126,7 @@ def test_restart_mid_session_sends_no_order_twice(settings: Settings) -> None:
     live, refs = _session_orders(settings)
     assert live == _backtest_orders()
     assert len(refs) == len(set(refs)) == first.orders + second.orders
-    broker = PaperBroker(CONFIG, settings.data_dir / "paper" / f"{first.session}.json")
+    broker = PaperBroker(CONFIG, settings.data_dir / "paper" / f"{first.session}.jsonl")
     held = {p.symbol: p.quantity for p in asyncio.run(broker.positions())}
     assert held == second.positions == _positions_from(live)
 
@@ -214,3 +216,41 @@ def test_a_bad_replay_is_a_one_line_error() -> None:
         ReplaySpec(bars=1)
     with pytest.raises(InvalidInputError, match="--speed"):
         ReplaySpec(speed=-1)
+
+
+def test_an_order_stored_but_never_sent_before_a_crash_is_not_sent_after_it(
+    settings: Settings,
+) -> None:
+    first = asyncio.run(run_trading(settings, _request(max_bars=150)))
+    with open_stores(settings) as stores:
+        (session,) = stores.trading.sessions()
+        mark = stores.trading.symbol_states(session.id)["AAPL"].last_bar_ts
+        assert mark is not None
+        bar = _replayed("AAPL").index.get_loc(pd.Timestamp(mark)) + 1
+        bar_ts = _replayed("AAPL").index[bar].to_pydatetime()
+        # The crash: the order's decision was stored (pending), the process died before sending.
+        ref = trade_ref(session.name, "AAPL", bar_ts, "BUY")
+        pending = DecisionRecord(
+            session.id, "AAPL", bar_ts, 1.0, 1, "pending", datetime.now(UTC),
+            side="BUY", quantity=1.0, client_ref=ref,
+        )  # fmt: skip
+        stores.trading.add_decision(pending)
+
+    second = asyncio.run(run_trading(settings, _request()))
+
+    assert second.reconciled == 1
+    with open_stores(settings) as stores:
+        lost = stores.trading.decision_by_ref(session.id, ref)
+        fills = stores.trading.fills(session.id)
+    assert lost is not None and lost.status == "lost"
+    broker = PaperBroker(CONFIG, settings.data_dir / "paper" / f"{first.session}.jsonl")
+    assert ref not in {f.client_ref for f in asyncio.run(broker.executions())}
+    assert ref not in {o.client_ref for o in asyncio.run(broker.open_orders())}
+    held = {p.symbol: p.quantity for p in asyncio.run(broker.positions())}
+    assert (
+        held
+        == second.positions
+        == _positions_from([(f.symbol, f.ts, f.side, f.quantity) for f in fills])
+    )
+    _, refs = _session_orders(settings)
+    assert len(refs) == len(set(refs))

@@ -20,7 +20,7 @@ COSTS = BacktestConfig(commission_per_share=0.01, commission_min=1.0, slippage_b
 
 
 def test_market_orders_fill_at_the_next_quote_with_the_backtests_costs(tmp_path: Path) -> None:
-    broker = PaperBroker(COSTS, tmp_path / "paper.json")
+    broker = PaperBroker(COSTS, tmp_path / "paper.jsonl")
     events: list[BrokerEvent] = []
     broker.listen(events.append)
     ack = asyncio.run(broker.place(TradeOrder("r1", "AAPL", "BUY", 50)))
@@ -36,7 +36,7 @@ def test_market_orders_fill_at_the_next_quote_with_the_backtests_costs(tmp_path:
 
 
 def test_a_known_reference_is_never_placed_twice_even_after_a_restart(tmp_path: Path) -> None:
-    path = tmp_path / "paper.json"
+    path = tmp_path / "paper.jsonl"
     first = PaperBroker(COSTS, path)
     asyncio.run(first.place(TradeOrder("r1", "AAPL", "BUY", 50)))
     first.quote("AAPL", T1, 100.0)

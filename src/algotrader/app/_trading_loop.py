@@ -71,6 +71,7 @@ log = logging.getLogger("algotrader.trading")
 _FAILED_STATUSES = frozenset({"Cancelled", "ApiCancelled", "Inactive", "Rejected"})
 _INDICATOR_SECONDS = 2.0
 _FLUSH_SECONDS = 1.0
+_PROGRESS_EVERY = 500  # a progress line every this many bars
 
 
 def trade_ref(session: str, symbol: str, bar_ts: datetime, side: str) -> str:
@@ -320,6 +321,9 @@ class TradingLoop:
         self.last_bar[bar.symbol] = bar.start
         self._bars.setdefault(bar.symbol, []).append(bar)
         self.stats.bars += 1
+        if self.stats.bars % _PROGRESS_EVERY == 0:
+            self.say("bar", f"{self.stats.bars} bars processed (last: {bar.symbol} "
+                     f"{bar.start:%Y-%m-%d %H:%M} UTC)", bar.symbol)  # fmt: skip
         record = DecisionRecord(
             self.session.id, bar.symbol, bar.start, bar.close, decision.signal, NONE,
             datetime.now(UTC),

@@ -231,7 +231,7 @@ async def _open_venue(
             yield _Venue(venue, "ibkr", bar_clock=False)
         return
     frames = _replay_frames(stores, request)
-    path = settings.data_dir / "paper" / f"{name}.json"
+    path = settings.data_dir / "paper" / f"{name}.jsonl"
     broker = PaperBroker(request.config, path)
     source = ReplayBarSource(frames, broker, request.replay.speed)  # type: ignore[arg-type]
     stored_source = "synthetic" if request.replay.source == "synthetic" else None
@@ -276,12 +276,14 @@ def _open_session(
     )
 
 
-async def _watch_stop(stores: Stores, session_id: int, name: str, stop: asyncio.Event) -> None:
-    """The kill switch: poll the session row until ``trade stop`` sets its flag."""
+async def _watch_stop(stores: Stores, venue: _Venue, name: str, stop: asyncio.Event) -> None:
+    """The kill switch: poll the session row until ``trade stop`` sets its flag, then end the
+    bar feed (a loop waiting for the next bar must not wait for it to act)."""
     while not stop.is_set():
         found = stores.trading.session(name)
         if found is not None and found.stop_requested:
             stop.set()
+            await venue.venue.bars.close()
             return
         await asyncio.sleep(_STOP_POLL_SECONDS)
 
@@ -377,7 +379,7 @@ async def _run(
         f"from the broker; resuming after {len(loop.last_bar)} symbol mark(s)",
     )
     stop = asyncio.Event()
-    watcher = asyncio.create_task(_watch_stop(stores, session.id, session.name, stop))
+    watcher = asyncio.create_task(_watch_stop(stores, venue, session.name, stop))
     try:
         stopped_by = await _feed(loop, venue, request, stop)
         if stopped_by == "stop" or stop.is_set():

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from algotrader.db.engine import Database
@@ -118,6 +118,7 @@ class SqlTradingStore:
         rows = [{**{k: getattr(d, k) for k in _DECISION_FIELDS}, "updated_at": now}
                 for d in decisions]  # fmt: skip
         with self.db.engine.begin() as conn:
+            rows = self._new_rows(conn, session_id, rows)
             if rows:
                 conn.execute(_DECISIONS.insert(), rows)
             for mark in marks:
@@ -131,6 +132,20 @@ class SqlTradingStore:
                             session_id=session_id, symbol=mark.symbol, **values
                         )
                     )
+
+    @staticmethod
+    def _new_rows(
+        conn: Connection, session_id: int, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The rows whose bar has no decision yet (a bar re-fed after a crash may have one)."""
+        if not rows:
+            return rows
+        first = min(r["bar_ts"] for r in rows)
+        query = select(_DECISIONS.c.symbol, _DECISIONS.c.bar_ts).where(
+            _DECISIONS.c.session_id == session_id, _DECISIONS.c.bar_ts >= first
+        )
+        known = {(symbol, ts) for symbol, ts in conn.execute(query)}
+        return [r for r in rows if (r["symbol"], r["bar_ts"]) not in known]
 
     def update_decision(self, session_id: int, client_ref: str, **values: Any) -> None:
         key = (_DECISIONS.c.session_id == session_id, _DECISIONS.c.client_ref == client_ref)

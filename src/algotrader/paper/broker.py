@@ -8,18 +8,18 @@ fills at its price (or a better open) once a quote reaches it. Status changes ar
 IB does: ``Submitted`` on placing, then the :class:`~algotrader.ports.trading.Fill` and
 ``Filled``; a cancel reports ``Cancelled``.
 
-State (orders, executions, positions) is written to a JSON file after each change when ``path``
-is given, so a restarted session finds the orders and positions it left, like a real account.
+State (orders, executions, cancels) is appended to a journal (JSON lines, flushed) at each
+change when ``path`` is given, so a restarted session finds the orders and positions it left,
+like a real account.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from algotrader.backtest.config import BacktestConfig
 from algotrader.backtest.incremental import market_fill
@@ -78,6 +78,7 @@ class PaperBroker:
         self._listener: BrokerListener | None = None
         self.last_prices: dict[str, float] = {}
         self._last_ts = datetime.fromtimestamp(0, UTC)
+        self._journal: TextIO | None = None
         if path is not None and path.exists():
             self._load(path)
 
@@ -91,7 +92,7 @@ class PaperBroker:
             return OrderAck(order.client_ref, known.order_id, known.status, duplicate=True)
         placed = _Order(order, f"P{len(self._orders) + 1}", "Submitted")
         self._orders[order.client_ref] = placed
-        self._save()
+        self._save({"kind": "order", "order": asdict(order), "order_id": placed.order_id})
         self._status(placed, self._now(order.symbol))
         return OrderAck(order.client_ref, placed.order_id, placed.status)
 
@@ -100,7 +101,7 @@ class PaperBroker:
         if found is None or found.status in _DONE:
             return False
         self._orders[client_ref] = done = replace(found, status="Cancelled")
-        self._save()
+        self._save({"kind": "cancel", "client_ref": client_ref})
         self._status(done, self._now(found.order.symbol), "cancelled by the client")
         return True
 
@@ -139,7 +140,9 @@ class PaperBroker:
         return [f for f in self._fills if since is None or f.ts >= since]
 
     async def close(self) -> None:
-        self._save()
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
 
     # ------------------------------------------------------------------ the market side
     def quote(self, symbol: str, ts: datetime, price: float) -> int:
@@ -157,8 +160,6 @@ class PaperBroker:
                 continue
             self._execute(ref, placed, at, ts)
             filled += 1
-        if filled:
-            self._save()
         return filled
 
     def _fill_price(self, order: TradeOrder, price: float) -> float | None:
@@ -189,6 +190,7 @@ class PaperBroker:
             ts,
         )
         self._fills.append(fill)
+        self._save({"kind": "fill", "fill": asdict(fill)})
         self._orders[ref] = done = replace(
             placed, status="Filled", filled=order.quantity, avg_fill_price=at
         )
@@ -219,24 +221,35 @@ class PaperBroker:
         if self._listener is not None:
             self._listener(event)
 
-    def _save(self) -> None:
-        if self.path is None:
+    def _save(self, entry: dict[str, Any] | None = None) -> None:
+        """Append one change to the journal (one JSON line; O(1) per change, so a long
+        session does not rewrite its history on every order)."""
+        if self.path is None or entry is None:
             return
-        state = {
-            "account": self.account,
-            "orders": [{**asdict(o), "order": asdict(o.order)} for o in self._orders.values()],
-            "fills": [asdict(f) for f in self._fills],
-        }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, default=_json_default))
-        os.replace(tmp, self.path)  # atomic: a crash leaves the old state or the new one
+        if self._journal is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._journal = self.path.open("a", encoding="utf-8")
+        self._journal.write(json.dumps(entry, default=_json_default) + "\n")
+        # Flushed to the OS at once: an order the loop was told about survives a crash of the
+        # process (a simulated venue needs no protection against losing the machine).
+        self._journal.flush()
 
     def _load(self, path: Path) -> None:
-        state = json.loads(path.read_text())
-        for raw in state["orders"]:
-            order = TradeOrder(**raw.pop("order"))
-            self._orders[order.client_ref] = _Order(order=order, **raw)
-        for raw in state["fills"]:
-            raw["ts"] = datetime.fromisoformat(raw["ts"])
-            self._fills.append(Fill(**raw))
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue  # a torn last line of a crash is not a change
+            entry = json.loads(line)
+            if entry["kind"] == "order":
+                order = TradeOrder(**entry["order"])
+                self._orders[order.client_ref] = _Order(order, entry["order_id"], "Submitted")
+            elif entry["kind"] == "fill":
+                fill = Fill(**{**entry["fill"], "ts": datetime.fromisoformat(entry["fill"]["ts"])})
+                self._fills.append(fill)
+                placed = self._orders[fill.client_ref]
+                self._orders[fill.client_ref] = replace(
+                    placed, status="Filled", filled=placed.order.quantity,
+                    avg_fill_price=fill.price,
+                )  # fmt: skip
+            elif entry["kind"] == "cancel":
+                ref = entry["client_ref"]
+                self._orders[ref] = replace(self._orders[ref], status="Cancelled")
