@@ -4,6 +4,7 @@ a stored series (explicit frames, with a gap) replayed to the real client as giv
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +16,7 @@ from tests.ibsim.conftest import FEED_START, until
 
 from algotrader.data.providers.synthetic import SyntheticProvider
 from algotrader.errors import InvalidInputError
-from algotrader.ibsim import FeedConfig, IBSimulator
+from algotrader.ibsim import FeedConfig, IBSimulator, SimulatorError
 from algotrader.ibsim.feed import Bar, split_bar
 from algotrader.ibsim.handlers.streaming import update_fields
 from algotrader.ibsim.history import format_bars
@@ -72,6 +73,12 @@ def test_fractional_volumes_split_to_their_total() -> None:
 def test_feed_config_refuses_bad_values(kwargs: dict[str, Any], expected: str) -> None:
     with pytest.raises(InvalidInputError, match=expected):
         FeedConfig(**{"symbols": ("AAPL",), **kwargs})
+
+
+@pytest.mark.parametrize("size", [0.0, -5.0])
+def test_max_fill_size_must_be_positive(make_config: Callable[..., Any], size: float) -> None:
+    with pytest.raises(InvalidInputError, match="max_fill_size"):
+        make_config(max_fill_size=size)
 
 
 def test_explicit_frames_need_every_symbol_and_enough_bars(
@@ -131,3 +138,35 @@ def test_updates_carry_what_history_shows_for_the_same_bar(
     )
     update = update_fields(7, sub, START, bar, resolution)
     assert update == [90, 7, count, date, o, c, h, lo, wap, shown]
+
+
+def test_advancing_past_the_last_bar_is_an_error(make_config: Callable[..., Any]) -> None:
+    frame = _stored("AAPL").iloc[:33]
+    config = make_config(feed=FeedConfig(("AAPL",), history_bars=30, bars={"AAPL": frame}))
+
+    async def main() -> None:
+        async with IBSimulator(config) as sim:
+            assert await sim.advance(2) == frame.index[31]
+            with pytest.raises(SimulatorError, match="no bar after"):
+                await sim.advance()
+            assert sim.feed_time == frame.index[32]  # the last bar stays forming
+            assert len(sim.feed_bars("AAPL")) == 32
+
+    asyncio.run(main())
+
+
+def test_symbols_outside_the_feed_have_no_live_data(
+    run_with_ib: Callable[..., Any], feed_config: Callable[..., Any]
+) -> None:
+    codes: list[int] = []
+
+    async def body(sim: IBSimulator, ib: IB) -> None:
+        ib.errorEvent += lambda req_id, code, text, contract: codes.append(code)
+        [msft] = await ib.qualifyContractsAsync(Stock("MSFT", "SMART", "USD"))
+        [ticker] = await asyncio.wait_for(ib.reqTickersAsync(msft), 10)
+        ib.reqRealTimeBars(msft, 5, "TRADES", True)
+        await asyncio.wait_for(ib.reqCurrentTimeAsync(), 10)
+        assert math.isnan(ticker.last)  # no price
+
+    run_with_ib(body, feed_config(symbols=("AAPL",)))
+    assert codes == [354, 354]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from ib_async import IB, BarDataList, Stock
+from ib_async import IB, BarDataList, MarketOrder, Stock
 from tests.ibsim.conftest import until
 
 from algotrader.ibsim import IBSimulator, SimulatorError, start_in_thread
@@ -212,6 +212,11 @@ def test_a_simulator_thread_is_driven_from_another_thread(
                 await until(lambda: len(bars) == 33)
                 assert bars[-2].date == completed == handle.feed_bars("AAPL").index[-1]
                 assert bars[-1].date == handle.feed_time
+                assert handle.orders_received == 0
+                trade = ib.placeOrder(bars.contract, MarketOrder("BUY", 1))
+                await until(lambda: handle.orders_received == 1)
+                await until(trade.isDone)
+                assert trade.fills[0].execution.price == bars[-1].open
             finally:
                 ib.disconnect()
                 await asyncio.sleep(0.01)

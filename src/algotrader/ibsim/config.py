@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from algotrader.errors import InvalidInputError
 from algotrader.ibsim.feed import FeedConfig
 from algotrader.ibsim.instruments import DEFAULT_INSTRUMENTS, Instrument
 
@@ -86,6 +87,12 @@ class SimConfig:
     clock: Callable[[], datetime] | None = None
     feed: FeedConfig | None = None
     max_fill_size: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_fill_size is not None and not self.max_fill_size > 0:
+            raise InvalidInputError(
+                f"invalid max_fill_size {self.max_fill_size}", "pass a size above 0 (or None)"
+            )
 
 
 class SimulatorError(RuntimeError):

@@ -1,7 +1,7 @@
 """The replay feed: a bar series played forward, which is the simulator's market and clock.
 
 A :class:`FeedConfig` names the symbols, the bar size and where the bars come from (explicit
-per-symbol frames, or a bar provider: the simulator's own, by default the synthetic one). The
+per-symbol frames, or the bar provider given to the simulator, else the synthetic one). The
 first ``history_bars`` bars are history when the session starts; the next bar is *forming*: its
 open is the last price, the price a market order fills at. Each step completes the forming bar
 (its full OHLCV becomes known) and opens the next one::
@@ -21,7 +21,6 @@ deterministically and so that they aggregate exactly back to the bar.
 from __future__ import annotations
 
 import itertools
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,8 +31,6 @@ import pandas as pd
 from algotrader.errors import InvalidInputError
 from algotrader.ibsim.history import BarProvider
 from algotrader.timeframes import Resolution, parse_resolution
-
-log = logging.getLogger("algotrader.ibsim")
 
 REALTIME_BAR_SECONDS = 5
 _COLUMNS = ("open", "high", "low", "close", "volume")
@@ -54,10 +51,13 @@ class FeedConfig:
       next one). With gaps in a symbol's series, this counts steps of the common timeline.
     - ``speed``: ``None`` is step mode (the feed moves only on ``advance``); ``N`` replays at N
       times real time (``60`` with 1-minute bars: one bar per second).
-    - ``bars``: explicit per-symbol frames (UTC index of bar starts, open/high/low/close/volume);
-      without them the bars come from the simulator's bar provider, fetched from ``start``.
-    - ``start``: the first history bar's time (UTC); ``None`` means the day a week before the
-      simulator's clock (``SimConfig.clock``, else now).
+    - ``bars``: explicit per-symbol frames (UTC index of bar starts, open/high/low/close/volume),
+      e.g. a stored series; without them the bars come from the provider given to the simulator
+      (``IBSimulator(config, provider)``), else from the synthetic provider, fetched forward in
+      chunks from ``start`` as the replay needs them.
+    - ``start``: where the provider's series begins (UTC; the first bar at or after it is the
+      first history bar); ``None`` means midnight a week before the simulator's clock
+      (``SimConfig.clock``, else now). Ignored with ``bars``.
     - ``use_rth``: regular trading hours only (what the provider is asked for).
     """
 

@@ -101,6 +101,12 @@ class SimulatorThread:
         """The bars of ``symbol`` completed so far, as the feed released them."""
         return self.call(lambda: self.sim.feed_bars(symbol))
 
+    @property
+    def orders_received(self) -> int:
+        """``placeOrder`` messages received so far (what ``Faults.reject_orders`` counts): a
+        step-mode controller can wait for a client's orders before the next ``advance``."""
+        return self.call(lambda: self.sim.orders.received)
+
     def stop(self, timeout: float = 30.0) -> None:
         if self._thread.is_alive() and self._stopped is not None:
             self._loop.call_soon_threadsafe(self._stopped.set)

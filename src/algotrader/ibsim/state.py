@@ -134,8 +134,10 @@ class PriceProcess:
         return self._prices[symbol]
 
     def set(self, instrument: Instrument, price: float) -> None:
-        self.price(instrument)
-        self._prices[instrument.symbol] = float(price)
+        """Pin the price (no seeding first: a feed's symbols never need the seed's bars)."""
+        symbol = instrument.symbol
+        self._rngs.setdefault(symbol, random.Random(zlib.crc32(symbol.encode())))
+        self._prices[symbol] = float(price)
 
     def step(self, instrument: Instrument) -> float:
         current = self.price(instrument)

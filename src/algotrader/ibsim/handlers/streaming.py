@@ -17,7 +17,6 @@ What each feed step sends, per symbol, to the connections subscribed to it:
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -35,7 +34,6 @@ from algotrader.timeframes import Resolution
 if TYPE_CHECKING:
     from algotrader.ibsim.server import IBSimulator
 
-log = logging.getLogger("algotrader.ibsim")
 
 QUOTE_SIZE = 100.0  # shares shown at the bid, the ask and the last trade
 
