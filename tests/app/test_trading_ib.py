@@ -42,7 +42,7 @@ END = datetime(2024, 3, 8, 21, 0, tzinfo=UTC)
 SYMBOLS = ("AAPL", "MSFT", "TSLA", "NVDA", "AMZN")
 # Per symbol, the last one still forming when the session ends (the 1,000-bar session is in
 # benchmarks/live_ib.py).
-BARS = 250
+BARS = 200
 PARAMS = {"fast": "5", "slow": "20"}
 CONFIG = BacktestConfig(allow_short=True, whole_shares=True, commission_per_share=0.005)
 CLIENT_ID = 11
