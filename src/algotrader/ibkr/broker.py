@@ -240,12 +240,19 @@ class IbBroker:
 
     # -- the port --------------------------------------------------------------------------
     async def place(self, order: TradeOrder) -> OrderAck:
-        """Send ``order`` unless its ``client_ref`` is known here or at the gateway."""
+        """Send ``order`` unless its ``client_ref`` is known here or at the gateway.
+
+        A connection lost before the order went out is reconnected (with back-off) and the
+        gateway's orders are indexed again before the order is sent, so a retry never doubles
+        an order that did reach the gateway."""
         ref = order.client_ref
         handle = self._handles.get(ref)
         if handle is not None:
             return OrderAck(ref, str(handle.ib_order_id), handle.status, duplicate=True)
-        gateway = await self._session()
+        return await self._call(f"the order {ref}", lambda gateway: self._send(gateway, order))
+
+    async def _send(self, gateway: IbOrderGateway, order: TradeOrder) -> OrderAck:
+        ref = order.client_ref
         known = self._index.get(ref)
         if known is not None:
             self._mine.add(ref)
@@ -264,9 +271,7 @@ class IbBroker:
         status = self._final.get(ref, placed.status)
         trade = placed.trade
         perm = trade.orderStatus.permId or trade.order.permId
-        message = ""
-        if status == REJECTED and trade.log:
-            message = trade.log[-1].message
+        message = trade.log[-1].message if status == REJECTED and trade.log else ""
         return OrderAck(ref, str(perm or placed.ib_order_id), status, message=message)
 
     async def cancel(self, client_ref: str) -> bool:

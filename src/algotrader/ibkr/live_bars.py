@@ -131,9 +131,10 @@ class IbLiveBarSource:
 
     ``conn`` may be shared with an :class:`~algotrader.ibkr.broker.IbBroker` (one clientId,
     one reconnect). Counters for tests and monitoring: ``subscriptions`` (live requests that
-    succeeded, re-subscriptions included), ``reconnects`` (drops recovered), ``backfilled``
-    (bars yielded with ``is_backfill``), ``processed`` (bars the consumer finished with: it
-    asked for the next one), and ``last_processed`` (symbol -> start of that bar).
+    succeeded, re-subscriptions included), ``reconnects`` (interrupted subscriptions, per
+    symbol), ``backfilled`` (bars yielded with ``is_backfill``), ``processed`` (bars the
+    consumer finished with: it asked for the next one), ``last_processed`` (symbol -> start of
+    that bar) and ``live`` (the symbols subscribed right now).
     """
 
     def __init__(
