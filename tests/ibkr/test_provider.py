@@ -187,13 +187,9 @@ def test_bars_from_the_simulator_are_labelled_synthetic_whatever_the_source_says
             window = IngestWindow(duration=parse_duration("1 M"), end=NOW)
             report = ingest_symbol(stores_of(db), provider, "AAPL", parse_resolution("1d"), window)
             with db.engine.connect() as conn:
-                sources = (
-                    conn.execute(
-                        text("SELECT DISTINCT source FROM market_prices WHERE symbol = 'AAPL'")
-                    )
-                    .scalars()
-                    .all()
-                )
+                sources = conn.execute(
+                    text("SELECT DISTINCT source FROM market_prices WHERE symbol = 'AAPL'")
+                ).scalars().all()
         finally:
             db.dispose()
     finally:
@@ -433,10 +429,8 @@ def test_several_symbols_are_ingested_concurrently_over_one_connection(
     ("silent", "expected"),
     [
         (In.REQ_CONTRACT_DATA, "IBKR did not answer the contract lookup of NVDA within 1.5s"),
-        (
-            In.REQ_HEAD_TIMESTAMP,
-            "IBKR head timestamp of NVDA failed after 2 attempts (last: no head timestamp in time)",
-        ),
+        (In.REQ_HEAD_TIMESTAMP, "IBKR head timestamp of NVDA failed after 2 attempts (last: "
+                                "no head timestamp in time)"),
     ],
     ids=["contract", "head-timestamp"],
 )

@@ -426,27 +426,16 @@ class HistoryClient:
         return await with_retries(self.conn, self.retry, f"request for {what}", op, self.pacer)
 
     async def _request(
-        self,
-        ib: IB,
-        stock: QualifiedStock,
-        end_text: str,
-        duration: Duration,
-        resolution: Resolution,
-        what: str,
+        self, ib: IB, stock: QualifiedStock, end_text: str, duration: Duration,
+        resolution: Resolution, what: str,
     ) -> list[BarData] | None:
         timeout = self.retry.request_timeout
         self.sent += 1
         metrics.record_ib_request("historical_data")
         started = time.monotonic()
         result = await ib.reqHistoricalDataAsync(
-            stock.contract,
-            end_text,
-            duration.ib_str,
-            resolution.ib_bar_size,
-            WHAT_TO_SHOW,
-            True,
-            formatDate=2 if resolution.is_intraday else 1,
-            timeout=timeout,
+            stock.contract, end_text, duration.ib_str, resolution.ib_bar_size, WHAT_TO_SHOW,
+            True, formatDate=2 if resolution.is_intraday else 1, timeout=timeout,
         )
         error = self.conn.take_error(result.reqId)
         if len(result):

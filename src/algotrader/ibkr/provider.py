@@ -203,11 +203,8 @@ class IbkrProvider:
     async def _qualify(self, symbol: str) -> QualifiedStock:
         stock = await self._contracts.qualify(symbol)
         if self._conn.simulator and self.name != SIMULATOR_NAME:
-            log.info(
-                "%s is the IBKR simulator: its bars are stored as %r",
-                self._conn.where,
-                SIMULATOR_NAME,
-            )
+            log.info("%s is the IBKR simulator: its bars are stored as %r", self._conn.where,
+                     SIMULATOR_NAME)
             self.name, self.label = SIMULATOR_NAME, SIMULATOR_LABEL
         return stock
 
@@ -219,12 +216,9 @@ class IbkrProvider:
         end: datetime,
     ) -> pd.DataFrame:
         """All validated bars of ``symbol`` in ``[start, end)`` (empty frame when none)."""
-        walk = self._walk(
-            normalise_symbol(symbol),
-            as_resolution(resolution),
-            as_utc(start, "start").to_pydatetime(),
-            as_utc(end, "end").to_pydatetime(),
-        )
+        walk = self._walk(normalise_symbol(symbol), as_resolution(resolution),
+                          as_utc(start, "start").to_pydatetime(),
+                          as_utc(end, "end").to_pydatetime())
         # One hand-over to the loop for the whole history (joined there too): threads waiting
         # on fetches then leave the loop the interpreter to itself.
         return self._loop().run(_joined(walk))
@@ -241,12 +235,9 @@ class IbkrProvider:
         The ingest pipeline commits each chunk before the next request, so an interruption
         loses nothing already fetched. Several threads may iterate different series at once.
         """
-        walk = self._walk(
-            normalise_symbol(symbol),
-            as_resolution(resolution),
-            as_utc(start, "start").to_pydatetime(),
-            as_utc(end, "end").to_pydatetime(),
-        )
+        walk = self._walk(normalise_symbol(symbol), as_resolution(resolution),
+                          as_utc(start, "start").to_pydatetime(),
+                          as_utc(end, "end").to_pydatetime())
         thread = self._loop()  # one loop for the whole walk, even if the provider is reopened
         try:
             while (chunk := thread.run(_next_or_none(walk))) is not None:
