@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Final
 
@@ -135,14 +135,26 @@ class IbConnection:
     :meth:`take_error`) so that a failed request can be told apart: 162 pacing, 162 no data,
     200 unknown contract, or anything else. ``simulator`` says whether the gateway is
     ``algotrader ib-sim`` (known once connected).
+
+    ``require_sync`` (order sessions) makes an unanswered start-up sync a failed connect (see
+    :func:`connect_ib`). Callables in :attr:`on_connect` run with each new ``IB`` right after
+    every (re)connect, before :meth:`ensure` returns it: long-lived users (a live bar
+    subscription, a broker) hook their event handlers there and resynchronise.
     """
 
     def __init__(
-        self, settings: Settings, client_id: int | None = None, *, readonly: bool = True
+        self,
+        settings: Settings,
+        client_id: int | None = None,
+        *,
+        readonly: bool = True,
+        require_sync: bool = False,
     ) -> None:
         self.settings = settings
         self.client_id = client_id
         self.readonly = readonly
+        self.require_sync = require_sync
+        self.on_connect: list[Callable[[IB], None]] = []
         self.ib: IB | None = None
         self.errors: dict[int, list[tuple[int, str]]] = {}
         self.generation = 0  # connections made so far
@@ -174,7 +186,12 @@ class IbConnection:
             await self.close()
             stack = contextlib.AsyncExitStack()
             ib = await stack.enter_async_context(
-                connect_ib(self.settings, client_id=self.client_id, readonly=self.readonly)
+                connect_ib(
+                    self.settings,
+                    client_id=self.client_id,
+                    readonly=self.readonly,
+                    require_sync=self.require_sync,
+                )
             )
             ib.errorEvent += self._on_error
             if self.generation:
@@ -184,6 +201,8 @@ class IbConnection:
             self.simulator = is_simulator(ib)
             self.ib, self._stack = ib, stack
             self.generation += 1
+            for hook in list(self.on_connect):
+                hook(ib)
             return ib
 
     async def close(self) -> None:

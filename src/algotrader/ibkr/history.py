@@ -354,7 +354,7 @@ def bars_to_frame(bars: list[BarData], resolution: Resolution) -> pd.DataFrame:
 # -- requests ----------------------------------------------------------------------------------
 
 
-def _refusal(code: int, text: str, what: str, stock: QualifiedStock) -> Exception | None:
+def refusal(code: int, text: str, what: str, stock: QualifiedStock) -> Exception | None:
     """What an IB error on a historical request means: retry, no data (None), or a refusal."""
     lowered = text.lower()
     if code == 162 and "pacing" in lowered:
@@ -445,7 +445,7 @@ class HistoryClient:
             if time.monotonic() - started >= timeout * 0.99:
                 raise Retry(f"no answer within {timeout:g}s")
             return None  # an empty answer without an error: nothing there
-        outcome = _refusal(*error, what, stock)
+        outcome = refusal(*error, what, stock)
         if outcome is None:
             return None
         raise outcome

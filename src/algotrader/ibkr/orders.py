@@ -116,8 +116,9 @@ def gateway_order(trade: Trade) -> GatewayOrder:
     )
 
 
-class _TradeHandle:
-    """A sent order: reports its status changes and messages to ``on_update``."""
+class TradeHandle:
+    """A sent order (an :class:`~algotrader.ports.orders.OrderHandle`): reports its status
+    changes and messages to ``on_update``; ``trade`` is the ``ib_async`` trade behind it."""
 
     def __init__(self, ib: IB, trade: Trade, on_update: OnUpdate) -> None:
         self._ib = ib
@@ -276,15 +277,19 @@ class IbOrderGateway:
         ]
         return [gateway_order(t) for t in trades]
 
-    def place(self, ticket: OrderTicket, on_update: OnUpdate) -> OrderHandle:
+    def trades(self) -> list[Trade]:
+        """Every order ``ib_async`` tracks on this connection (synced at connect, or sent)."""
+        return list(self._ib.trades())
+
+    def place(self, ticket: OrderTicket, on_update: OnUpdate) -> TradeHandle:
         contract = self._contracts.get(ticket.request.symbol)
         if contract is None:
             raise RuntimeError(f"qualify {ticket.request.symbol} before placing")
         metrics.record_ib_request("place_order")
         trade = self._ib.placeOrder(contract, _ib_order(ticket))
-        return _TradeHandle(self._ib, trade, on_update)
+        return TradeHandle(self._ib, trade, on_update)
 
-    def follow(self, ib_order_id: int, client_ref: str, on_update: OnUpdate) -> OrderHandle | None:
+    def follow(self, ib_order_id: int, client_ref: str, on_update: OnUpdate) -> TradeHandle | None:
         trade = next(
             (
                 t
@@ -293,10 +298,10 @@ class IbOrderGateway:
             ),
             None,
         )
-        return _TradeHandle(self._ib, trade, on_update) if trade is not None else None
+        return TradeHandle(self._ib, trade, on_update) if trade is not None else None
 
     async def cancel(self, handle: OrderHandle, timeout: float) -> str | None:
-        assert isinstance(handle, _TradeHandle)
+        assert isinstance(handle, TradeHandle)
         seen = len(handle.codes)
         metrics.record_ib_request("cancel_order")
         self._ib.cancelOrder(handle.trade.order)
