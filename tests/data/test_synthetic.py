@@ -180,15 +180,25 @@ def test_no_bars_before_the_epoch(provider: SyntheticProvider) -> None:
     assert provider.head_timestamp("SPY") == utc(2000, 1, 3)
 
 
-def test_end_in_the_future_gives_only_bars_finished_by_now() -> None:
-    now = datetime.now(UTC)
-    provider = SyntheticProvider()
+@pytest.mark.parametrize(
+    "now",
+    [
+        utc(2024, 6, 14, 13, 45),  # 09:45 New York: the first half-hour of the session
+        utc(2024, 6, 14, 14, 15),  # 10:15: the 09:30 hourly bar (half an hour long) is done
+        utc(2024, 6, 14, 19, 59),  # a minute before the close
+        utc(2024, 6, 15, 12, 0),  # a Saturday
+    ],
+)
+def test_end_in_the_future_gives_only_bars_finished_by_now(now: datetime) -> None:
+    provider = SyntheticProvider(clock=lambda: now)
     for res in ("1m", "1h", "1d", "1w"):
         bars = provider.fetch_bars("SPY", res, now - timedelta(days=30), now + timedelta(days=30))
         assert len(bars) > 0
         assert bars.index[-1] <= pd.Timestamp(now)
+        step = parse_resolution(res).timedelta
         if parse_resolution(res).is_intraday:  # only finished bars: the bar's end has passed
-            assert bars.index[-1] + parse_resolution(res).timedelta <= pd.Timestamp(now)
+            # An intraday bar ends at the next boundary of its size (the 09:30 hourly bar at 10:00).
+            assert bars.index[-1].floor(step) + step <= pd.Timestamp(now)
 
 
 def test_fixed_clock_hides_the_unfinished_session_and_week() -> None:
