@@ -23,6 +23,9 @@ from algotrader.executors.local import THREAD_ENV, Closing
 T = TypeVar("T")
 R = TypeVar("R")
 
+# Times a task cancelled because its input was lost is submitted again.
+_RESUBMITS = 3
+
 
 def _import_distributed() -> Any:
     try:
@@ -73,6 +76,8 @@ class DaskExecutor(Closing):
                 env=dict(THREAD_ENV),
             )
             self._client = distributed.Client(self._cluster)
+            # Every worker up before the first scatter, so that it reaches them all.
+            self._client.wait_for_workers(len(self._cluster.workers), timeout=connect_timeout * 4)
         else:
             try:
                 self._client = distributed.Client(address, timeout=connect_timeout)
@@ -98,28 +103,44 @@ class DaskExecutor(Closing):
         distributed = _import_distributed()
         data = self._scatter(shared)
         study = uuid.uuid4().hex[:12]
-        futures = {
-            self._client.submit(
-                _call, fn, data, task, key=f"algotrader-{study}-{i}", pure=False,
+
+        def submit(i: int, attempt: int) -> Any:
+            return self._client.submit(
+                _call, fn, data, tasks[i], key=f"algotrader-{study}-{i}-{attempt}", pure=False,
                 retries=self._retries,
-            ): i
-            for i, task in enumerate(tasks)
-        }
+            )  # fmt: skip
+
+        futures = {submit(i, 0): i for i in range(len(tasks))}
+        attempts = [0] * len(tasks)
         seen: set[int] = set()
+        running = distributed.as_completed(futures, with_results=True, raise_errors=False)
         try:
-            for future, result in distributed.as_completed(futures, with_results=True):
+            for future, result in running:
                 index = futures[future]
-                if index not in seen:
-                    seen.add(index)
-                    yield index, result
+                if index in seen:
+                    continue
+                if future.status == "cancelled" and attempts[index] < _RESUBMITS:
+                    # The scheduler cancels the tasks whose input died with a worker (the
+                    # shared data had no copy left): scatter it again and run them again.
+                    attempts[index] += 1
+                    data = self._scatter(shared, again=True)
+                    again = submit(index, attempts[index])
+                    futures[again] = index
+                    running.add(again)
+                    continue
+                if isinstance(result, BaseException):
+                    raise result
+                seen.add(index)
+                yield index, result
         finally:
             pending = [f for f, i in futures.items() if i not in seen]
             if pending:
                 self._client.cancel(pending)
 
-    def _scatter(self, shared: Any) -> Any:
-        # One scatter per shared object, copied to every worker: a worker's death loses no data.
-        if self._shared_future is None or shared is not self._shared:
+    def _scatter(self, shared: Any, *, again: bool = False) -> Any:
+        # One scatter per shared object, copied to every worker: a worker's death loses no data
+        # (``again``: it did, the copies were not all there yet).
+        if again or self._shared_future is None or shared is not self._shared:
             [future] = self._client.scatter([shared], broadcast=True, hash=False)
             self._shared, self._shared_future = shared, future
         return self._shared_future
