@@ -130,7 +130,12 @@ class Programs:
         process = self.started[name]
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-        return process.wait(timeout=120)
+        try:
+            return process.wait(timeout=120)
+        except subprocess.TimeoutExpired:  # a hang: show where the service was
+            process.kill()
+            process.wait()
+            raise AssertionError(f"{name} ignored SIGTERM:\n{self.log(name)[-3000:]}") from None
 
     def stop_all(self) -> None:
         for process in self.started.values():

@@ -42,11 +42,17 @@ class ServiceOptions:
 def _stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
     """SIGTERM/SIGINT call ``stop``; a second one restores the default (and so kills)."""
 
-    def handler(signum: int, _frame: Any) -> None:
+    def stopping(signum: int) -> None:
         log.info("%s received: stopping", signal.Signals(signum).name)
+        stop()
+
+    def handler(signum: int, _frame: Any) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, signal.SIG_DFL)
-        stop()
+        # Not here: the handler runs on the main thread between two of its bytecodes, possibly
+        # while it holds the very lock ``stop`` needs (setting the Event it is waiting on), which
+        # would deadlock. Another thread waits for that lock instead.
+        threading.Thread(target=stopping, args=(signum,), name="stop").start()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
