@@ -150,8 +150,6 @@ def trade(
                                 "algotrader trade --strategy ma_cross -s AAPL -r 1m")  # fmt: skip
     if paper and live:
         raise InvalidInputError("--paper and --live contradict each other", "pass one of them")
-    if to not in ("db", "kafka"):
-        raise InvalidInputError(f"unknown destination --to {to!r}", "use --to db or --to kafka")
     from algotrader.app.trading import ReplaySpec, TradeRequest
     from algotrader.backtest.config import BacktestConfig
     from algotrader.trading.risk import RiskLimits
@@ -175,7 +173,10 @@ def trade(
 
 
 def _stream(to: str, bootstrap: str | None) -> KafkaSettings | None:
-    if to != "kafka":
+    """``--to``: None (store the bars) or the price stream to publish them to."""
+    if to not in ("db", "kafka"):
+        raise InvalidInputError(f"unknown destination --to {to!r}", "use --to db or --to kafka")
+    if to == "db":
         return None
     from algotrader.cli.stream import kafka_settings
 
