@@ -265,5 +265,6 @@ def test_every_order_and_status_change_goes_to_the_orders_log_file(
     for line, entry in zip(lines[1:], order.status_history[1:], strict=True):
         assert f": {entry['status']}" in line
     said = [m.group(1) for line in lines[1:] if (m := re.search(r"\): (\w+)", line))]
-    assert said == ["PendingSubmit", "Submitted", "PendingCancel", "Cancelled", "Cancelled"]
+    assert said == ["PendingSubmit", "PreSubmitted", "Submitted", "PendingCancel", "Cancelled",
+                    "Cancelled"]
     assert lines[-1].endswith("Cancelled [202: Order Canceled - reason:]")

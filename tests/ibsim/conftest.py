@@ -20,7 +20,7 @@ from ib_async import IB
 from ib_async.client import Client
 from ib_async.decoder import Decoder
 
-from algotrader.ibsim import IBSimulator, SimConfig
+from algotrader.ibsim import FeedConfig, IBSimulator, SimConfig
 from algotrader.ibsim.protocol import split_payload
 
 # A Friday evening after the close: every weekday session before it is complete, so the synthetic
@@ -45,6 +45,33 @@ def make_config() -> Callable[..., SimConfig]:
         return replace(SimConfig(clock=_fixed_now, tick_interval=0.02), **overrides)
 
     return make
+
+
+# The Monday of the fixed week: a replay starting then has whole sessions of 1-minute bars.
+FEED_START = datetime(2024, 6, 10, tzinfo=UTC)
+
+
+@pytest.fixture
+def feed_config(make_config: Callable[..., SimConfig]) -> Callable[..., SimConfig]:
+    """``feed_config(symbols=("AAPL",), history_bars=30, speed=None, **sim_overrides)``: a strict
+    config replaying synthetic 1-minute bars from :data:`FEED_START`, in step mode by default."""
+
+    def make(symbols: tuple[str, ...] = ("AAPL",), history_bars: int = 30,
+             speed: float | None = None, bar_size: str = "1m", **overrides: Any) -> SimConfig:
+        feed = FeedConfig(symbols, bar_size, history_bars=history_bars, speed=speed,
+                          start=FEED_START)
+        return make_config(feed=feed, **overrides)
+
+    return make
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait for ``predicate`` (polling); the timeout only guards against a hang."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.005)
 
 
 Body = Callable[[IBSimulator, IB], Awaitable[Any]]

@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from algotrader.errors import InvalidInputError
+from algotrader.ibsim.feed import FeedConfig
 from algotrader.ibsim.instruments import DEFAULT_INSTRUMENTS, Instrument
 
 
@@ -33,6 +35,12 @@ class Faults:
       historical requests served within ``pacing_window`` seconds, further ones get 162 pacing
       violation (refused requests do not count, so a client that backs off recovers). Tests use
       ``pacing_violations`` instead: a slow machine never trips a wall-clock window.
+    - ``drop_after_advances``: right after the N-th feed advance has been written to the
+      sockets, every client connection is closed (a gateway restart). The feed keeps going;
+      clients that reconnect backfill with ordinary history requests (pacing faults apply).
+    - ``reject_orders``: the N-th ``placeOrder`` received (1-based, every connection, what-if
+      and modifications included; ``IBSimulator.orders.received`` counts them) is rejected
+      with 201 "Order rejected - reason: ..." and ends ``Inactive`` (ib_async: ``Cancelled``).
     """
 
     pacing_violations: frozenset[int] = frozenset()
@@ -44,6 +52,8 @@ class Faults:
     latency: float = 0.0
     pacing_limit: int | None = None
     pacing_window: float = 600.0
+    drop_after_advances: int | None = None
+    reject_orders: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +62,12 @@ class SimConfig:
 
     ``strict`` (the default, meant for tests) closes the connection on anything unhandled and
     makes :meth:`IBSimulator.stop` raise :class:`SimulatorError`; non-strict only logs.
-    ``clock`` replaces "now" (UTC-aware) for deterministic tests.
+    ``clock`` replaces "now" (UTC-aware) for deterministic tests; with a ``feed`` the feed is
+    the clock (the forming bar's start) and the market of its symbols (see
+    :mod:`algotrader.ibsim.feed`). ``max_fill_size``: orders larger than this fill in several
+    executions of at most this many shares, all at the same price at once (``Submitted`` with
+    ``filled``/``remaining`` after each but the last). Commissions are per order (IB's minimum
+    applies once per order), split across its executions.
     """
 
     host: str = "127.0.0.1"
@@ -70,6 +85,14 @@ class SimConfig:
     )
     faults: Faults = Faults()
     clock: Callable[[], datetime] | None = None
+    feed: FeedConfig | None = None
+    max_fill_size: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_fill_size is not None and not self.max_fill_size > 0:
+            raise InvalidInputError(
+                f"invalid max_fill_size {self.max_fill_size}", "pass a size above 0 (or None)"
+            )
 
 
 class SimulatorError(RuntimeError):

@@ -111,6 +111,8 @@ _CONTRACT_11: tuple[str | tuple[str, object], ...] = (
 class Out:
     """Message ids the simulator sends (``ibapi.message.IN``)."""
 
+    TICK_PRICE = 1
+    TICK_SIZE = 2
     ORDER_STATUS = 3
     ERR_MSG = 4
     OPEN_ORDER = 5
@@ -123,10 +125,12 @@ class Out:
     MANAGED_ACCTS = 15
     HISTORICAL_DATA = 17
     CURRENT_TIME = 49
+    REAL_TIME_BARS = 50
     CONTRACT_DATA_END = 52
     OPEN_ORDER_END = 53
     ACCT_DOWNLOAD_END = 54
     EXECUTION_DATA_END = 55
+    TICK_SNAPSHOT_END = 57
     COMMISSION_REPORT = 59
     POSITION_DATA = 61
     POSITION_END = 62
@@ -134,7 +138,9 @@ class Out:
     ACCOUNT_SUMMARY_END = 64
     ACCOUNT_UPDATE_MULTI = 73
     ACCOUNT_UPDATE_MULTI_END = 74
+    TICK_REQ_PARAMS = 81
     HEAD_TIMESTAMP = 88
+    HISTORICAL_DATA_UPDATE = 90
     COMPLETED_ORDER = 101
     COMPLETED_ORDERS_END = 102
 
@@ -170,6 +176,41 @@ HISTORICAL_DATA = _layout(
 )
 BAR_FIELDS: tuple[str, ...] = ("date", "open", "high", "low", "close", "volume", "wap", "barCount")
 HEAD_TIMESTAMP = _layout("headTimestamp", Out.HEAD_TIMESTAMP, "reqId", "headTimestamp")
+# keepUpToDate updates: no version field, and the bar in *another* order than historicalData
+# (barCount first, close before high/low, WAP before volume).
+HISTORICAL_DATA_UPDATE = _layout(
+    "historicalDataUpdate", Out.HISTORICAL_DATA_UPDATE,
+    "reqId", "barCount", "date", "open", "close", "high", "low", "wap", "volume",
+)
+REAL_TIME_BAR = _layout(
+    "realtimeBar", Out.REAL_TIME_BARS, ("version", 3), "reqId", "time", "open", "high", "low",
+    "close", "volume", "wap", "count",
+)
+
+# Market data. tickPrice carries its size (and TWS's attribute bit mask) since version 3.
+TICK_PRICE = _layout(
+    "tickPrice", Out.TICK_PRICE, ("version", 6), "reqId", "tickType", "price", "size",
+    ("attrMask", 0),
+)
+TICK_SIZE = _layout("tickSize", Out.TICK_SIZE, ("version", 6), "reqId", "tickType", "size")
+TICK_SNAPSHOT_END = _layout("tickSnapshotEnd", Out.TICK_SNAPSHOT_END, ("version", 1), "reqId")
+TICK_REQ_PARAMS = _layout(
+    "tickReqParams", Out.TICK_REQ_PARAMS, "reqId", "minTick", "bboExchange",
+    ("snapshotPermissions", 3),
+)
+
+
+class Tick:
+    """Tick types (``ibapi.ticktype``) the simulator sends."""
+
+    BID_SIZE = 0
+    BID = 1
+    ASK = 2
+    ASK_SIZE = 3
+    LAST = 4
+    LAST_SIZE = 5
+    VOLUME = 8
+    CLOSE = 9
 
 ACCOUNT_SUMMARY = _layout(
     "accountSummary", Out.ACCOUNT_SUMMARY, ("version", 1), "reqId", "account", "tag", "value",
@@ -327,6 +368,8 @@ COMPLETED_ORDER = _layout(
 class In:
     """Message ids the simulator understands (``ibapi.message.OUT``)."""
 
+    REQ_MKT_DATA = 1
+    CANCEL_MKT_DATA = 2
     PLACE_ORDER = 3
     CANCEL_ORDER = 4
     REQ_OPEN_ORDERS = 5
@@ -340,6 +383,8 @@ class In:
     REQ_HISTORICAL_DATA = 20
     CANCEL_HISTORICAL_DATA = 25
     REQ_CURRENT_TIME = 49
+    REQ_REAL_TIME_BARS = 50
+    CANCEL_REAL_TIME_BARS = 51
     REQ_GLOBAL_CANCEL = 58
     REQ_POSITIONS = 61
     REQ_ACCOUNT_SUMMARY = 62
@@ -393,6 +438,14 @@ REQUESTS: Mapping[int, RequestLayout] = {
          "durationStr", "useRTH", "whatToShow", "formatDate", "keepUpToDate", "chartOptions"),
     ),
     In.CANCEL_HISTORICAL_DATA: RequestLayout("cancelHistoricalData", ("version", "reqId")),
+    # reqMktData: BAG legs and a delta-neutral contract may follow; the rest is read by index.
+    In.REQ_MKT_DATA: RequestLayout("reqMktData", ("version", "reqId", *CONTRACT_12)),
+    In.CANCEL_MKT_DATA: RequestLayout("cancelMktData", ("version", "reqId")),
+    In.REQ_REAL_TIME_BARS: RequestLayout(
+        "reqRealTimeBars",
+        ("version", "reqId", *CONTRACT_12, "barSize", "whatToShow", "useRTH", "options"),
+    ),
+    In.CANCEL_REAL_TIME_BARS: RequestLayout("cancelRealTimeBars", ("version", "reqId")),
     In.REQ_HEAD_TIMESTAMP: RequestLayout(
         "reqHeadTimeStamp",
         ("reqId", *CONTRACT_12, "includeExpired", "useRTH", "whatToShow", "formatDate"),

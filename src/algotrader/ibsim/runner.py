@@ -10,7 +10,10 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future as ConcurrentFuture
 from dataclasses import replace
+from datetime import datetime
 from typing import TypeVar
+
+import pandas as pd
 
 from algotrader.ibsim.config import Faults, SimConfig, SimulatorError
 from algotrader.ibsim.history import BarProvider
@@ -80,6 +83,29 @@ class SimulatorThread:
 
         future: ConcurrentFuture[T] = asyncio.run_coroutine_threadsafe(run(), self._loop)
         return future.result(timeout)
+
+    # -- the replay feed (SimConfig.feed) ----------------------------------------------------
+
+    def advance(self, n: int = 1, timeout: float = 60.0) -> datetime:
+        """Complete the next ``n`` feed bars (thread-safe); returns the start (UTC) of the last
+        bar completed, once every message it caused has been written to the sockets."""
+        future = asyncio.run_coroutine_threadsafe(self.sim.advance(n), self._loop)
+        return future.result(timeout)
+
+    @property
+    def feed_time(self) -> datetime:
+        """The forming bar's start (UTC), the simulator's "now"."""
+        return self.call(lambda: self.sim.feed_time)
+
+    def feed_bars(self, symbol: str) -> pd.DataFrame:
+        """The bars of ``symbol`` completed so far, as the feed released them."""
+        return self.call(lambda: self.sim.feed_bars(symbol))
+
+    @property
+    def orders_received(self) -> int:
+        """``placeOrder`` messages received so far (what ``Faults.reject_orders`` counts): a
+        step-mode controller can wait for a client's orders before the next ``advance``."""
+        return self.call(lambda: self.sim.orders.received)
 
     def stop(self, timeout: float = 30.0) -> None:
         if self._thread.is_alive() and self._stopped is not None:

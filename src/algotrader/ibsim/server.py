@@ -30,11 +30,13 @@ from algotrader.ibsim.handlers.account import AccountHandlers
 from algotrader.ibsim.handlers.contracts import ContractHandlers
 from algotrader.ibsim.handlers.history import HistoryHandlers
 from algotrader.ibsim.handlers.orders import OrderHandlers
+from algotrader.ibsim.handlers.streaming import StreamingHandlers
 from algotrader.ibsim.handlers.unsupported import UnsupportedHandlers
 from algotrader.ibsim.history import BarProvider
 from algotrader.ibsim.instruments import Instrument
 from algotrader.ibsim.matching import MatchingEngine
 from algotrader.ibsim.protocol import In, ProtocolError, parse_int
+from algotrader.ibsim.replay import FeedControl, Replay
 from algotrader.ibsim.session import ClientSession
 from algotrader.ibsim.state import Book, PriceProcess
 from algotrader.timeframes import RESOLUTIONS
@@ -50,10 +52,13 @@ FARM_MESSAGES: tuple[tuple[int, str], ...] = (
     (2158, "Sec-def data farm connection is OK:secdefnj"),
 )
 # Requests that need no answer (cancels of things the simulator never streams).
-_IGNORED = (In.CANCEL_HISTORICAL_DATA, In.CANCEL_HEAD_TIMESTAMP, In.REQ_AUTO_OPEN_ORDERS,
-            In.CANCEL_ACCOUNT_SUMMARY)
+_IGNORED = (In.CANCEL_HEAD_TIMESTAMP, In.REQ_AUTO_OPEN_ORDERS, In.CANCEL_ACCOUNT_SUMMARY)
 _DAILY = RESOLUTIONS["1d"]
 _RECONNECT_GRACE = 1.0  # seconds a clientId may stay held by a socket that is closing
+
+
+async def _ignore(session: ClientSession, fields: list[str]) -> None:
+    log.debug("ibsim: ignoring %s", P.join_fields(fields))
 
 
 def _default_provider(clock: Callable[[], datetime]) -> BarProvider:
@@ -78,8 +83,11 @@ def _last_daily_close(provider: BarProvider, now: datetime, inst: Instrument) ->
     return float(daily["close"].iloc[-1])
 
 
-class IBSimulator:
-    """A TWS stand-in for one paper account. Use ``async with`` or :meth:`start`/:meth:`stop`."""
+class IBSimulator(FeedControl):
+    """A TWS stand-in for one paper account. Use ``async with`` or :meth:`start`/:meth:`stop`.
+
+    With ``SimConfig.feed`` it replays bars: see :class:`~algotrader.ibsim.replay.FeedControl`.
+    """
 
     def __init__(self, config: SimConfig | None = None, provider: BarProvider | None = None):
         self.config = config or SimConfig()
@@ -94,7 +102,8 @@ class IBSimulator:
             min_commission=self.config.min_commission,
         )
         self.prices = PriceProcess(self._seed_price)
-        self.engine = MatchingEngine(self.book, self.prices, self.now, self.stamp)
+        self.engine = MatchingEngine(self.book, self.prices, self.now, self.stamp,
+                                     self.config.max_fill_size)
         self.failures: list[str] = self.engine.failures
         self.next_order_id = self.config.first_order_id
         self.host = self.config.host
@@ -108,10 +117,13 @@ class IBSimulator:
         self.account = AccountHandlers(self)
         self.orders = OrderHandlers(self)
         self.unsupported = UnsupportedHandlers(self)
+        self.streaming = StreamingHandlers(self)
         self.engine.listener = self.orders
-        self._routes: dict[int, Handler] = {msg_id: self._ignore for msg_id in _IGNORED}
-        for group in (self.unsupported, self.contracts, self.history, self.account, self.orders):
+        self._routes: dict[int, Handler] = {msg_id: _ignore for msg_id in _IGNORED}
+        for group in (self.unsupported, self.contracts, self.history, self.account, self.orders,
+                      self.streaming):
             self._routes.update(group.routes())
+        self.replay: Replay | None = Replay.create(self, provider)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -131,6 +143,8 @@ class IBSimulator:
         self.instruments[instrument.symbol.upper()] = instrument
 
     def now(self) -> datetime:
+        if self.replay is not None:
+            return self.replay.time
         return self.config.clock() if self.config.clock else datetime.now(UTC)
 
     def stamp(self, when: datetime) -> str:
@@ -189,6 +203,8 @@ class IBSimulator:
         self._ticker = asyncio.create_task(
             self.engine.run(self.config.tick_interval, self.instruments), name="ibsim-ticker"
         )
+        if self.replay is not None:
+            self.replay.start()
         log.info("ibsim listening on %s:%s (server version %s)", self.host, self.port,
                  P.SERVER_VERSION)
 
@@ -202,6 +218,8 @@ class IBSimulator:
         """Close every connection and the listener (recorded failures are kept)."""
         if self._server is not None:
             self._server.close()
+        if self.replay is not None:
+            await self.replay.stop()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -364,6 +382,3 @@ class IBSimulator:
     async def _latency(self) -> None:
         if self.faults.latency > 0:
             await asyncio.sleep(self.faults.latency)
-
-    async def _ignore(self, session: ClientSession, fields: list[str]) -> None:
-        log.debug("ibsim: ignoring %s", P.join_fields(fields))

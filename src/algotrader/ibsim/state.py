@@ -43,6 +43,7 @@ class SimOrder:
     last_fill_price: float = 0.0
     stop_triggered: bool = False
     completed_time: str = ""
+    commission_paid: float = 0.0
 
     @property
     def is_working(self) -> bool:
@@ -133,8 +134,10 @@ class PriceProcess:
         return self._prices[symbol]
 
     def set(self, instrument: Instrument, price: float) -> None:
-        self.price(instrument)
-        self._prices[instrument.symbol] = float(price)
+        """Pin the price (no seeding first: a feed's symbols never need the seed's bars)."""
+        symbol = instrument.symbol
+        self._rngs.setdefault(symbol, random.Random(zlib.crc32(symbol.encode())))
+        self._prices[symbol] = float(price)
 
     def step(self, instrument: Instrument) -> float:
         current = self.price(instrument)
@@ -180,16 +183,27 @@ class Book:
         raw = max(self.min_commission, shares * self.commission_per_share)
         return round(min(raw, 0.01 * shares * price), 4) if price > 0 else raw
 
-    def fill(self, order: SimOrder, price: float, when: datetime) -> Execution:
-        """Fill the whole remainder of ``order`` at ``price`` and book it."""
-        shares = order.remaining
-        commission = self.commission(shares, price)
+    def fill(
+        self, order: SimOrder, price: float, when: datetime, shares: float | None = None
+    ) -> Execution:
+        """Fill ``shares`` of ``order`` (default: all that remains) at ``price`` and book it.
+
+        The commission is the order's: IB's minimum applies once per order, so each execution
+        pays what the order's total commission grows by.
+        """
+        shares = order.remaining if shares is None else min(shares, order.remaining)
+        before = order.filled
+        order.filled += shares
+        order.avg_fill_price = price if before == 0 else (
+            (before * order.avg_fill_price + shares * price) / order.filled
+        )
+        order.last_fill_price = price
+        total = self.commission(order.filled, order.avg_fill_price)
+        commission = round(max(0.0, total - order.commission_paid), 4)
+        order.commission_paid += commission
         realized = self._book_position(order.instrument, order.sign * shares, price, commission)
         self.cash -= order.sign * shares * price + commission
-        order.filled += shares
-        order.avg_fill_price = price
-        order.last_fill_price = price
-        order.status = "Filled"
+        order.status = "Filled" if order.remaining <= 0 else "Submitted"
         self._exec_seq += 1
         execution = Execution(
             exec_id=f"0000{order.perm_id:08x}.{self._exec_seq:08x}.01.01",

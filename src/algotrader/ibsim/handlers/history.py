@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -31,7 +31,8 @@ from algotrader.ibsim.history import (
     resolution_for,
 )
 from algotrader.ibsim.protocol import In, parse_bool, parse_int
-from algotrader.ibsim.session import ClientSession
+from algotrader.ibsim.session import BarSubscription, ClientSession
+from algotrader.timeframes import Resolution
 
 if TYPE_CHECKING:
     from algotrader.ibsim.server import IBSimulator
@@ -86,6 +87,20 @@ class HistoryHandlers:
             await self._drop_mid_reply(session, reply)
             return
         session.send(reply)
+        if reply[0] == P.Out.HISTORICAL_DATA and parse_bool(req["keepUpToDate"]):
+            self._subscribe(session, req, req_id)
+
+    def _subscribe(self, session: ClientSession, req: dict[str, str], req_id: int) -> None:
+        """Stream updates for a live request the feed serves (others got a warning)."""
+        replay = self.sim.replay
+        inst = self.sim.lookup(req["conId"], req["symbol"], req["secType"], req["currency"])
+        resolution = resolution_for(req["barSizeSetting"])
+        if replay is None or inst is None or not replay.serves(inst.symbol, resolution.seconds):
+            return
+        session.bar_updates[req_id] = BarSubscription(
+            inst.symbol, check_what_to_show(req["whatToShow"]),
+            parse_int(req["formatDate"], 1), inst.time_zone,
+        )
 
     async def _drop_mid_reply(self, session: ClientSession, reply: list[object]) -> None:
         """Half a frame, then a dead socket: the client sees the connection die mid-request."""
@@ -115,25 +130,28 @@ class HistoryHandlers:
             return error(exc.code, exc.text)
         if end.zone_missing:
             session.error(req_id, 2174, MISSING_TZ_WARNING)
-        if parse_bool(req["keepUpToDate"]):
-            log.warning("ibsim: keepUpToDate bar updates are not simulated (reqId %s)", req_id)
+        live = parse_bool(req["keepUpToDate"])
+        if live and req["endDateTime"].strip():
+            return error(321, "Error validating request.-'bX' : cause - End date not supported "
+                              "with live updates")
         if inst.symbol in self.sim.faults.no_data_symbols:
             return error(162, no_data_text(inst.symbol, exchange, what))
         try:
             start, stop = request_window(end.at, duration, resolution, ZoneInfo(inst.time_zone))
         except InvalidInputError as exc:  # a span reaching before pandas' calendar
             return error(321, f"Error validating request.-'bP' : cause - {exc.message}")
-        try:
-            bars = self.sim.provider.fetch_bars(
-                inst.symbol, resolution, start, stop, use_rth=parse_bool(req["useRTH"])
-            )
-        except Exception as exc:
-            log.exception("ibsim: bar provider failed for %s", inst.symbol)
-            self.sim.failures.append(f"bar provider failed for {inst.symbol}: {exc!r}")
-            return error(162, f"{HMDS}{exc}")
-        if len(bars):
-            index = pd.DatetimeIndex(bars.index)
-            bars = bars[(index >= pd.Timestamp(start)) & (index < pd.Timestamp(stop))]
+        replay = self.sim.replay
+        if replay is not None and replay.serves(inst.symbol, resolution.seconds):
+            # The feed's own bars; an end of '' includes the forming bar, as TWS does.
+            bars = replay.history(inst.symbol, start, stop, not req["endDateTime"].strip())
+        else:
+            if live:
+                log.warning("ibsim: no live updates for %s %s: only the feed's symbols at its "
+                            "bar size stream (reqId %s)", inst.symbol, resolution, req_id)
+            try:
+                bars = self._provider_bars(inst.symbol, resolution, start, stop, req)
+            except Exception as exc:
+                return error(162, f"{HMDS}{exc}")
         if bars.empty:
             return error(162, no_data_text(inst.symbol, exchange, what))
         format_date = parse_int(req["formatDate"], 1)
@@ -144,6 +162,21 @@ class HistoryHandlers:
             endDateStr=format_range_end(end.at, inst.time_zone),
             itemCount=len(bars),
         ) + rows
+
+    def _provider_bars(self, symbol: str, resolution: Resolution, start: datetime,
+                       stop: datetime, req: dict[str, str]) -> pd.DataFrame:
+        try:
+            bars = self.sim.provider.fetch_bars(
+                symbol, resolution, start, stop, use_rth=parse_bool(req["useRTH"])
+            )
+        except Exception as exc:
+            log.exception("ibsim: bar provider failed for %s", symbol)
+            self.sim.failures.append(f"bar provider failed for {symbol}: {exc!r}")
+            raise
+        if len(bars):
+            index = pd.DatetimeIndex(bars.index)
+            bars = bars[(index >= pd.Timestamp(start)) & (index < pd.Timestamp(stop))]
+        return bars
 
     async def head_timestamp(self, session: ClientSession, fields: list[str]) -> None:
         req = P.REQUESTS[In.REQ_HEAD_TIMESTAMP].parse(fields)

@@ -108,6 +108,7 @@ class OrderHandlers:
 
     def __init__(self, sim: IBSimulator) -> None:
         self.sim = sim
+        self.received = 0  # placeOrder messages, 1-based numbering for Faults.reject_orders
 
     def routes(self) -> dict[int, Handler]:
         return {
@@ -188,9 +189,16 @@ class OrderHandlers:
     # -- requests --------------------------------------------------------------------------
 
     async def place_order(self, session: ClientSession, fields: list[str]) -> None:
+        """TWS's sequence: ``PreSubmitted``, then ``Submitted`` (openOrder + orderStatus each);
+        a feed symbol's order then matches at once against the last price (the forming bar's
+        open), so a market order fills before this returns."""
         req = P.REQUESTS[In.PLACE_ORDER].parse(fields)
         order_id = parse_int(req["orderId"])
         self.sim.next_order_id = max(self.sim.next_order_id, order_id + 1)
+        self.received += 1
+        if self.received in self.sim.faults.reject_orders:
+            self._reject(session, order_id, req)
+            return
         inst = None
         if req["secType"] != "BAG":
             inst = self.sim.lookup(req["conId"], req["symbol"], req["secType"], req["currency"])
@@ -207,9 +215,34 @@ class OrderHandlers:
             self._what_if(session, order_id, inst, req, terms)
             return
         order = self._upsert(session, order_id, inst, req, terms)
-        if order is not None:
+        if order is None:
+            return
+        if order.status == "PreSubmitted":  # new: TWS holds it a moment before routing it
             self._send_open_order(session, order)
             self._send_order_status(session, order)
+            order.status = "Submitted"
+        self._send_open_order(session, order)
+        self._send_order_status(session, order)
+        if inst.symbol in self.sim.engine.external:
+            self.sim.engine.match(inst)
+
+    def _reject(self, session: ClientSession, order_id: int, req: dict[str, str]) -> None:
+        """The ``reject_orders`` fault: 201 as TWS rejects an order; it ends ``Inactive``."""
+        inst = self.sim.lookup(req["conId"], req["symbol"], req["secType"], req["currency"])
+        key = (session.client_id or 0, order_id)
+        if inst is not None and key not in self.sim.book.orders:
+            self.sim.book.orders[key] = SimOrder(
+                order_id=order_id, client_id=session.client_id or 0,
+                perm_id=self.sim.book.new_perm_id(), instrument=inst,
+                exchange=req["exchange"] or "SMART", action=req["action"].upper(),
+                quantity=parse_float(req["totalQuantity"], 0.0),
+                order_type=req["orderType"].upper(), lmt_price=None, aux_price=None,
+                tif=req["tif"] or "DAY", account=req["account"] or self.sim.book.account,
+                order_ref=req["orderRef"], status="Inactive",
+                completed_time=self.sim.stamp(self.sim.now()),
+            )
+        session.error(order_id, 201, "Order rejected - reason:ibsim rejects this order "
+                                     f"(fault: placeOrder #{self.received})")
 
     def _upsert(
         self, session: ClientSession, order_id: int, inst: Instrument, req: dict[str, str],
@@ -235,7 +268,7 @@ class OrderHandlers:
             quantity=quantity, order_type=order_type, lmt_price=lmt_price,
             aux_price=aux_price, tif=req["tif"] or "DAY",
             account=req["account"] or book.account, order_ref=req["orderRef"],
-            outside_rth=parse_bool(req["outsideRth"]),
+            outside_rth=parse_bool(req["outsideRth"]), status="PreSubmitted",
         )
         book.orders[key] = order
         self.sim.prices.price(inst)  # fix the reference price now, before the next tick

@@ -1,12 +1,15 @@
 """Requests the simulator does not simulate, answered at once with the error TWS would send.
 
-A client waiting on one of these (``reqTickers``, ``reqMatchingSymbols``,
-``reqSecDefOptParams``, ``reqHistoricalTicks``, ``reqPnL``...) gets its answer immediately
-instead of hanging until its own timeout: the error carries the request id, which is what ends
-the request in ``ib_async`` and in IB's own client. The codes are those TWS sends when the data
-is not available to the account (354 market data not subscribed, 162 historical data service,
-200 no security definition, 430 no fundamentals, 10276 news not allowed); the texts say that
-this is the simulator. Cancels of such subscriptions need no answer and are ignored.
+Market data and real-time bars are streamed for the replay feed's symbols
+(:mod:`~algotrader.ibsim.handlers.streaming`); for any other symbol, or without a feed, they
+are refused here like the rest. A client waiting on one of these (``reqTickers``,
+``reqMatchingSymbols``, ``reqSecDefOptParams``, ``reqHistoricalTicks``, ``reqPnL``...) gets its
+answer immediately instead of hanging until its own timeout: the error carries the request id,
+which is what ends the request in ``ib_async`` and in IB's own client. The codes are those TWS
+sends when the data is not available to the account (354 market data not subscribed, 162
+historical data service, 200 no security definition, 430 no fundamentals, 10276 news not
+allowed); the texts say that this is the simulator. Cancels of such subscriptions need no
+answer and are ignored.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("algotrader.ibsim")
 
 _NOT_SUBSCRIBED = (
-    "Requested market data is not subscribed. ibsim serves no live market data: use "
-    "historical bars (reqHistoricalData)"
+    "Requested market data is not subscribed. ibsim streams live data only for the symbols of "
+    "its replay feed (SimConfig.feed, `algotrader ib-sim --feed`)"
 )
 
 
