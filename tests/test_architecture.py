@@ -45,3 +45,66 @@ def test_no_class_is_longer_than_300_lines() -> None:
     long = [f"{where} ({n} lines)" for kind, where, n in _sizes() if kind == "class"
             and n > MAX_CLASS_LINES]  # fmt: skip
     assert long == []
+
+
+# The names SQLAlchemy, URLs and drivers give the two backends.
+_BACKEND_NAMES = {"postgresql", "postgres", "postgresql+psycopg", "sqlite", "sqlite+pysqlite"}
+# The dialect module holds every difference; engine.py reads URLs before an engine exists.
+_MAY_NAME_BACKENDS = {Path("db/_dialect.py"), Path("db/engine.py")}
+
+
+def _names_a_backend(node: ast.AST) -> bool:
+    """A backend name as a literal, or inside a literal tuple, list or set."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str) and node.value.lower() in _BACKEND_NAMES
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return any(_names_a_backend(e) for e in node.elts)
+    return False
+
+
+def _backend_tests(tree: ast.AST) -> list[int]:
+    """Lines that branch on a backend's name: a comparison with one (``==``, ``!=``, ``in``),
+    a dictionary keyed by one, or a subscript or ``match`` case picking one."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            named = any(_names_a_backend(n) for n in (node.left, *node.comparators))
+        elif isinstance(node, ast.Dict):
+            named = any(k is not None and _names_a_backend(k) for k in node.keys)
+        elif isinstance(node, ast.Subscript):
+            named = _names_a_backend(node.slice)
+        elif isinstance(node, ast.MatchValue):
+            named = _names_a_backend(node.value)
+        else:
+            continue
+        if named:
+            lines.append(getattr(node, "lineno", 0))
+    return lines
+
+
+def test_only_the_dialect_module_tells_backends_apart() -> None:
+    """PostgreSQL/SQLite differences live in ``db/_dialect.py`` (issue 8): everything else asks
+    a ``Dialect`` (``db.dialect``, ``dialect_of``, ``dialect_named``) what to do."""
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        relative = path.relative_to(SRC)
+        if relative in _MAY_NAME_BACKENDS:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found += [f"{relative}:{line}" for line in _backend_tests(tree)]
+    assert found == []
+
+
+def test_the_backend_check_finds_what_it_looks_for() -> None:
+    """The check above is not vacuous: each form of branching on a backend name is caught."""
+    caught = (
+        'if db.backend == "postgresql": pass',
+        'ok = name != "sqlite"',
+        'ok = name in ("postgres", "postgresql")',
+        'SQL = {"postgresql": 1, "sqlite": 2}',
+        'sql = SQL["sqlite"]',
+        'match name:\n    case "postgresql": pass',
+    )
+    missed = [source for source in caught if not _backend_tests(ast.parse(source))]
+    assert missed == []
+    assert _backend_tests(ast.parse('t = Integer().with_variant(BigInteger(), "sqlite")')) == []

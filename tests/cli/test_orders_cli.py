@@ -24,7 +24,7 @@ import pytest
 from algotrader.cli.app import main
 from algotrader.db.engine import open_database
 from algotrader.db.orders import SqlOrderLog as OrderLog
-from algotrader.ibsim import SimConfig, SimulatorThread, start_in_thread
+from algotrader.ibsim import Faults, SimConfig, SimulatorThread, start_in_thread
 from algotrader.ports.orders import StoredOrder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -268,3 +268,75 @@ def test_every_order_and_status_change_goes_to_the_orders_log_file(
     assert said == ["PendingSubmit", "PreSubmitted", "Submitted", "PendingCancel", "Cancelled",
                     "Cancelled"]
     assert lines[-1].endswith("Cancelled [202: Order Canceled - reason:]")
+
+
+@pytest.fixture
+def rejecting_sim(workdir: Path) -> Iterator[SimulatorThread]:
+    """A simulator that rejects the second order it receives (error 201, then Inactive)."""
+    with start_in_thread(_config(faults=Faults(reject_orders=frozenset({2})))) as handle:
+        yield handle
+
+
+def test_a_rejected_order_exits_1_with_one_line_saying_why_and_is_stored(
+    db_url: str, env: Path, rejecting_sim: SimulatorThread, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim = rejecting_sim
+    place = ("orders", "place", "-s", "AAPL", "-a", "BUY", "-q", "1", "--port", str(sim.port))
+    code, out, err = _run(capsys, db_url, *place, "--ref", "first")
+    assert (code, err) == (0, "") and "-> Filled 1 @ " in out  # order 1 goes through
+
+    code, out, err = _run(capsys, db_url, *place, "--ref", "second")
+    assert (code, err) == (1, "")
+    [line] = out.splitlines()
+    match = LINE.match(line)
+    assert match is not None, line
+    order_id, ib_id, ref, terms, state, _, _ = match.groups()
+    assert terms == "BUY 1 AAPL MKT DAY"
+    assert re.fullmatch(r"Cancelled \[201: Order rejected - reason:.+\]", state), state
+    assert sim.call(lambda: sim.sim.orders.received) == 2
+    assert sim.call(lambda: len(sim.sim.book.executions)) == 1  # nothing filled for order 2
+
+    stored = {o.client_ref: o for o in _stored(db_url)}
+    rejected = stored[ref]
+    assert (str(rejected.id), str(rejected.ib_order_id)) == (order_id, ib_id)
+    assert (rejected.status, rejected.filled) == ("Cancelled", 0.0)
+    assert rejected.message.startswith("201: Order rejected - reason:")
+    assert rejected.message in state
+    assert stored[next(r for r in stored if r != ref)].status == "Filled"
+
+    code, out, err = _run(capsys, db_url, "orders", "list")
+    assert (code, err) == (0, "")
+    [row] = [row for row in out.splitlines() if ref in row]
+    assert "Cancelled" in row
+
+
+def test_a_rejected_order_with_a_generated_ref_prints_no_retry_hint(
+    env: Path, rejecting_sim: SimulatorThread, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Re-running with the same --ref would only report the rejected order again, so the
+    retry hint printed for a placed order would mislead here."""
+    url = f"sqlite:///{env / 'orders.db'}"
+    sim = rejecting_sim
+    place = (
+        "orders",
+        "place",
+        "-s",
+        "AAPL",
+        "-a",
+        "SELL",
+        "-q",
+        "2",
+        "-t",
+        "LMT",
+        "-p",
+        "9999",
+        "--port",
+        str(sim.port),
+    )
+    code, out, _ = _run(capsys, url, *place)
+    assert code == 0 and "-> Submitted" in out
+    code, out, err = _run(capsys, url, *place)
+    assert (code, err) == (1, "")
+    [line] = out.splitlines()
+    assert "-> Cancelled [201: Order rejected - reason:" in line
+    assert [o.status for o in _stored(url)] == ["Submitted", "Cancelled"]

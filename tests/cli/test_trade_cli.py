@@ -67,6 +67,7 @@ def test_trade_runs_on_the_paper_broker_and_resumes(
         (("trade", "--strategy", "ma_cross", "-s", "AAPL", "--stop-loss", "0.1"), "No such"),
         (("trade", "--strategy", "ma_cross", "-s", "AAPL", "--max-position", "0"), "--max-pos"),
         (("trade", "--strategy", "ma_cross", "-s", "AAPL", "--replay", "csv"), "--replay"),
+        (("trade", "--strategy", "ma_cross", "-s", "AAPL", "--to", "s3"), "--to db or --to kafka"),
         (("trade", "--strategy", "ma_cross", "-s", "AAPL", "--replay", "stored"), "ingest"),
         (
             ("trade", "--strategy", "ma_cross", "-s", "AAPL", "--broker", "ib", "--port", "7496"),

@@ -96,6 +96,9 @@ class TradeEvent:
 
 
 Progress = Callable[[TradeEvent], None]
+# (symbol, resolution, source, bars): takes the completed bars instead of the database (the
+# price stream's publisher with ``--to kafka``).
+BarSink = Callable[[str, str, str, pd.DataFrame], object]
 
 
 @dataclass
@@ -134,6 +137,7 @@ class TradingLoop:
         risk: RiskGate,
         *,
         store_source: str | None,
+        sink: BarSink | None = None,
         bar_clock: bool,
         progress: Progress | None = None,
         warmup: int = 0,
@@ -145,6 +149,7 @@ class TradingLoop:
         self.config = config
         self.risk = risk
         self.store_source = store_source
+        self.sink = sink
         self.bar_clock = bar_clock
         self.progress = progress
         self.warmup = warmup
@@ -268,7 +273,8 @@ class TradingLoop:
         return decider
 
     def _store_bars(self) -> None:
-        """Write the buffered completed bars (raw), one batch per series under its lock."""
+        """Write the buffered completed bars (raw), one batch per series under its lock, or hand
+        them to the sink."""
         if self.store_source is None:
             self._bars.clear()
             return
@@ -280,6 +286,9 @@ class TradingLoop:
             columns = {k: [getattr(b, k) for b in bars] for k in ("open", "high", "low", "close")}
             frame = pd.DataFrame({**columns, "volume": [b.volume for b in bars]}, index=index)
             res = self.session.resolution
+            if self.sink is not None:
+                self.sink(symbol, res, self.store_source, frame)
+                continue
             store_raw_bars(self.stores.bars, symbol, res, self.store_source, frame)
             self._dirty.add(symbol)
         self._bars.clear()

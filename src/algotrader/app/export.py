@@ -26,6 +26,13 @@ class Export:
     synthetic: bool
 
 
+def _first_bar_start(resolution: Resolution, duration: Duration, now: datetime | None) -> datetime:
+    """Where the window's bars start. A bar that began before the window but covers part of it
+    belongs to it: ingest fetched it for that window (last week's bar in "5 D" on a Monday)."""
+    began = duration.start_before(now or datetime.now(UTC))
+    return began - resolution.timedelta + timedelta(microseconds=1)
+
+
 def export_bars(
     settings: Settings,
     symbol: str,
@@ -39,12 +46,7 @@ def export_bars(
     all."""
     from algotrader.plotting import price_chart
 
-    start = None
-    if duration:
-        # A bar that began before the window but covers part of it belongs to the window: ingest
-        # fetched it for that window (a weekly bar of last week in a "5 D" window on a Monday).
-        began = duration.start_before(now or datetime.now(UTC))
-        start = began - resolution.timedelta + timedelta(microseconds=1)
+    start = _first_bar_start(resolution, duration, now) if duration else None
     with open_stores(settings) as stores:
         frame = stores.bars.load_bars(symbol, resolution.name, start)
         sources = stores.bars.sources(symbol, resolution.name)

@@ -31,14 +31,15 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from algotrader.app._stores import Stores, open_stores
 from algotrader.app._trading_loop import (
+    BarSink,
     Progress,
     TradeEvent,
     TradingLoop,
@@ -59,6 +60,9 @@ from algotrader.strategies.registry import get_strategy, strategy_name, strategy
 from algotrader.symbols import parse_symbols
 from algotrader.timeframes import parse_resolution
 from algotrader.trading.risk import RiskGate, RiskLimits
+
+if TYPE_CHECKING:
+    from algotrader.app.stream import KafkaSettings
 
 __all__ = [
     "ReplaySpec",
@@ -112,7 +116,9 @@ class TradeRequest:
     ``limits``: the risk limits; ``session``: the session's name (default: derived from the
     strategy, parameters, symbols, resolution and broker, so the same command resumes it);
     ``warmup``: stored bars before the first live bar the strategy sees first;
-    ``max_bars``: stop after this many bars (None: until the feed ends or ``trade stop``).
+    ``max_bars``: stop after this many bars (None: until the feed ends or ``trade stop``);
+    ``publish_to``: publish the completed live bars to this price stream (``--to kafka``)
+    instead of storing them: the stream's consumers store them, as for ``ingest --to kafka``.
     """
 
     strategy: str
@@ -127,6 +133,7 @@ class TradeRequest:
     session: str | None = None
     warmup: int = 200
     max_bars: int | None = None
+    publish_to: KafkaSettings | None = None
 
     def __post_init__(self) -> None:
         if self.broker not in ("paper", "ib"):
@@ -353,7 +360,21 @@ async def run_trading(
                     "pass --live to trade real money",
                 )
             session = _open_session(stores, request, strategy, venue)
-            return await _run(stores, session, request, venue, progress)
+            with _bar_sink(request.publish_to) as sink:
+                return await _run(stores, session, request, venue, progress, sink)
+
+
+@contextmanager
+def _bar_sink(kafka: KafkaSettings | None) -> Iterator[BarSink | None]:
+    """Where completed live bars go: the price stream (until every message is acknowledged)
+    or, with None, the database."""
+    if kafka is None:
+        yield None
+        return
+    from algotrader.app.stream import BarPublisher
+
+    with BarPublisher(kafka) as stream:
+        yield stream.publish
 
 
 async def _run(
@@ -362,6 +383,7 @@ async def _run(
     request: TradeRequest,
     venue: _Venue,
     progress: Progress | None,
+    sink: BarSink | None = None,
 ) -> TradeResult:
     holder: list[TradingLoop] = []
     risk = RiskGate(request.limits, lambda: holder[0].clock())
@@ -373,6 +395,7 @@ async def _run(
         request.config,
         risk,
         store_source=venue.store_source,
+        sink=sink,
         bar_clock=venue.bar_clock,
         progress=progress,
         warmup=request.warmup,

@@ -80,13 +80,16 @@ def place(
         console.print(f"Already placed (not sent again): {order.describe()}")
     else:
         console.print(order.describe())
-    if result.generated_label:
-        console.print(f"To retry this order safely, re-run with --ref {result.label}")
-    if (
+    failed = (
         order.status in ("Cancelled", "ApiCancelled", "Inactive", "ValidationError")
         and not result.already_placed
-    ):
+    )
+    if failed:
+        # The line above says why (e.g. "[201: Order rejected - reason: ...]"). No retry hint:
+        # the same --ref is never sent again, so a new attempt needs a new ref.
         raise typer.Exit(1)
+    if result.generated_label:
+        console.print(f"To retry this order safely, re-run with --ref {result.label}")
 
 
 @orders_app.command("cancel")

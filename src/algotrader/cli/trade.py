@@ -3,6 +3,7 @@
     algotrader trade --strategy ma_cross -s AAPL,MSFT -r 1m --param fast=5 --param slow=20
     algotrader trade --strategy ma_cross -s AAPL -r 1m --replay stored --bars 500 --speed 60
     algotrader trade --strategy ma_cross -s AAPL -r 1m --broker ib        # TWS / IB Gateway paper
+    algotrader trade --strategy ma_cross -s AAPL -r 1m --broker ib --to kafka   # bars to the stream
     algotrader trade status                    # sessions, positions, orders
     algotrader trade stop --flatten            # kill switch: cancel open orders, close positions
 
@@ -26,6 +27,7 @@ from algotrader.cli._common import console, parse_symbols, settings_from
 from algotrader.errors import InvalidInputError
 
 if TYPE_CHECKING:
+    from algotrader.app.stream import KafkaSettings
     from algotrader.app.trading import TradeEvent, TradeRequest, TradeResult
     from algotrader.config import Settings
 
@@ -65,6 +67,10 @@ _QUIET = typer.Option(False, "--quiet", help="Only the summary (no order and fil
 _HOST = typer.Option(None, "--host", help="--broker ib: gateway host (ALGOTRADER_IB_HOST).")
 _PORT = typer.Option(None, "--port", help="--broker ib: gateway port (ALGOTRADER_IB_PORT).")
 _CLIENT_ID = typer.Option(None, "--client-id", help="--broker ib: API clientId.")
+_TO = typer.Option("db", "--to", help="Live bars: db (store them) or kafka (publish them).")
+_BOOTSTRAP = typer.Option(
+    None, "--bootstrap", help="With --to kafka: host:port (default: ALGOTRADER_KAFKA_BOOTSTRAP)."
+)
 
 
 def _params(pairs: list[str] | None) -> dict[str, str]:
@@ -133,6 +139,8 @@ def trade(
     host: str | None = _HOST,
     port: int | None = _PORT,
     client_id: int | None = _CLIENT_ID,
+    to: str = _TO,
+    bootstrap: str | None = _BOOTSTRAP,
 ) -> None:
     """Run (or resume) a trading session until the feed ends, --max-bars, or `trade stop`."""
     if ctx.invoked_subcommand is not None:
@@ -158,10 +166,21 @@ def trade(
         limits=RiskLimits(max_position, max_position_value, max_gross_exposure,
                           max_orders_per_minute, daily_loss_limit),
         replay=ReplaySpec(source=replay, bars=bars, speed=speed),  # type: ignore[arg-type]
-        session=session, warmup=warmup, max_bars=max_bars,
+        session=session, warmup=warmup, max_bars=max_bars, publish_to=_stream(to, bootstrap),
     )  # fmt: skip
     settings = settings_from(ctx, ib_host=host, ib_port=port, ib_client_id=client_id)
     _run(settings, request, quiet)
+
+
+def _stream(to: str, bootstrap: str | None) -> KafkaSettings | None:
+    """``--to``: None (store the bars) or the price stream to publish them to."""
+    if to not in ("db", "kafka"):
+        raise InvalidInputError(f"unknown destination --to {to!r}", "use --to db or --to kafka")
+    if to == "db":
+        return None
+    from algotrader.cli.stream import kafka_settings
+
+    return kafka_settings(bootstrap)
 
 
 def _run(settings: Settings, request: TradeRequest, quiet: bool) -> None:

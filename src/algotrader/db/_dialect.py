@@ -8,7 +8,17 @@ The stores call a :class:`Dialect` and never ask which backend they run on:
   SQLite ``executemany`` with ``ON CONFLICT``;
 * exclusive locks: a PostgreSQL session-level advisory lock (per key, so writers of different
   series run side by side); SQLite's single write lock (``BEGIN IMMEDIATE``);
-* ``INSERT .. ON CONFLICT`` constructs and the server version string.
+* ``INSERT .. ON CONFLICT`` constructs and the server version string;
+* how instants are stored (``timestamptz``; SQLite has no timestamp type, so integer microseconds
+  since the epoch: :func:`to_epoch_us`) and how Alembic alters a table (SQLite: batch mode);
+* the read model's SQL: read-only sessions, numbers and values inside JSON columns (``->`` and
+  ``->>`` on PostgreSQL, ``json_type``/``json_extract`` on SQLite) and the gaps of a stored series;
+* what only PostgreSQL can hold (the job queue).
+
+Everything outside this module asks a :class:`Dialect` (:func:`dialect_of` an engine, or
+:func:`dialect_named` a SQLAlchemy dialect name) instead of comparing backend names;
+``tests/test_architecture.py`` keeps it that way. Only :mod:`algotrader.db.engine` looks at URLs,
+before an engine exists.
 """
 
 from __future__ import annotations
@@ -17,24 +27,27 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from psycopg import errors as pg_errors
 from psycopg import sql
-from sqlalchemy import Table, text
+from sqlalchemy import ColumnElement, Float, Table, and_, case, func, literal, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from algotrader.db import _pgbinary
-from algotrader.db.types import to_epoch_us
 from algotrader.errors import DatabaseUnavailableError
 from algotrader.frames import INDEX_NAME, empty_bars
 
 log = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FLOAT = Float(precision=53)
 
 # The columns of one market_prices row, in the order both write paths send them.
 ROW_KEY_COLUMNS = ("symbol", "resolution", "source", "ts")
@@ -48,10 +61,51 @@ def lock_key(*parts: str) -> tuple[int, int]:
     )
 
 
+def to_epoch_us(value: datetime) -> int:
+    """Microseconds since the Unix epoch (a naive datetime is taken as UTC): how SQLite stores an
+    instant."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_epoch_us(value: int) -> datetime:
+    """The UTC instant ``value`` microseconds after the Unix epoch (the inverse of
+    :func:`to_epoch_us`)."""
+    return _EPOCH + timedelta(microseconds=int(value))
+
+
 def index_from_us(values: np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(
         pd.to_datetime(np.asarray(values, dtype=np.int64), unit="us", utc=True), name=INDEX_NAME
     )
+
+
+# The gaps of one series: a window over its bars; {delta} is the distance to the previous bar
+# (in the backend's unit) and {same_day} whether both fall on one UTC day.
+_GAPS_SQL = (
+    "SELECT count(*), max(d) FROM (SELECT {delta} AS d, {same_day} AS same "
+    "FROM market_prices WHERE symbol = :s AND resolution = :r WINDOW w AS (ORDER BY ts)) t "
+    "WHERE d > :long OR (:intraday AND same AND d > :step)"
+)
+
+
+def _count_gaps(
+    conn: Connection, sql: str, unit: float, where: tuple[str, str], step: int, long: int
+) -> tuple[int, float | None]:
+    """Run a :data:`_GAPS_SQL` whose distances are in ``unit`` per second."""
+    count, largest = conn.execute(
+        text(sql),
+        {
+            "s": where[0],
+            "r": where[1],
+            "long": long * unit,
+            "intraday": step < 86_400,
+            "step": step * unit,
+        },
+    ).one()
+    return int(count), (float(largest) / unit if largest is not None else None)
 
 
 def _empty(columns: Sequence[str]) -> tuple[pd.DataFrame, np.ndarray]:
@@ -59,7 +113,8 @@ def _empty(columns: Sequence[str]) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 class Dialect:
-    """The operations the stores need from a backend (see the module docstring)."""
+    """What the stores, the read model, the column types and the migrations need from a backend
+    (see the module docstring). Subclasses hold no state."""
 
     name = ""
     #: Connections a large bulk write may use at once.
@@ -107,6 +162,56 @@ class Dialect:
         """Upsert rows ``(symbol, resolution, source, ts, *values)`` in ``conn``'s transaction."""
         raise NotImplementedError
 
+    # ---------------------------------------------------------------- storage and schema
+
+    @property
+    def integer_instants(self) -> bool:
+        """True when instants are stored as integer microseconds (:func:`to_epoch_us`) rather
+        than as ``timestamptz``; :class:`~algotrader.db.types.UtcTimestamp` converts."""
+        return False
+
+    @property
+    def alters_by_batch(self) -> bool:
+        """True when Alembic must alter a table by copying it (its "batch mode")."""
+        return False
+
+    @property
+    def holds_job_queue(self) -> bool:
+        """True when procrastinate can keep the job queue here (it needs PostgreSQL)."""
+        return False
+
+    # ---------------------------------------------------------------- the read model
+
+    def refuse_writes(self, dbapi_connection: Any) -> None:
+        """Make a new DB-API connection read-only (the dashboard's and reports' connections),
+        so that no query of the read model can change the database."""
+        raise NotImplementedError
+
+    def json_number(self, column: Any, key: str) -> ColumnElement[Any]:
+        """The number under ``key`` of a JSON object column as a float; NULL when the key is
+        absent or holds anything but a number (a string, a boolean, null)."""
+        raise NotImplementedError
+
+    def json_known_number(self, column: Any, key: str) -> ColumnElement[Any]:
+        """The value under ``key`` of a JSON column whose values are all numbers or null (the
+        runs' metrics) as a float: one extraction per row, no type check."""
+        raise NotImplementedError
+
+    def json_equals(self, column: Any, key: str, value: str | bool) -> ColumnElement[bool]:
+        """True where the JSON value under ``key`` is ``value`` with its JSON type: the string
+        ``"true"`` does not equal the boolean ``true``, nor ``"1"`` the number 1."""
+        raise NotImplementedError
+
+    def count_gaps(
+        self, conn: Connection, symbol: str, resolution: str, *, step: int, long: int
+    ) -> tuple[int, float | None]:
+        """(number of gaps, the largest in seconds or None) in the stored bars of one series.
+
+        A gap is two consecutive bars more than ``long`` seconds apart, or, for intraday bars
+        (``step`` below a day), more than ``step`` seconds apart within one UTC day.
+        """
+        raise NotImplementedError
+
 
 class _Postgres(Dialect):
     name = "postgresql"
@@ -119,6 +224,45 @@ class _Postgres(Dialect):
 
     def server_version(self, conn: Connection) -> str:
         return "PostgreSQL " + str(conn.execute(text("SHOW server_version")).scalar())
+
+    @property
+    def holds_job_queue(self) -> bool:
+        return True
+
+    def refuse_writes(self, dbapi_connection: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        cursor.close()
+        dbapi_connection.commit()
+
+    def json_number(self, column: Any, key: str) -> ColumnElement[Any]:
+        return case(
+            (
+                func.json_typeof(column.op("->")(literal(key))) == "number",
+                func.cast(column.op("->>")(literal(key)), type_=_FLOAT),
+            ),
+            else_=None,
+        )
+
+    def json_known_number(self, column: Any, key: str) -> ColumnElement[Any]:
+        return func.cast(column.op("->>")(literal(key)), type_=_FLOAT)
+
+    def json_equals(self, column: Any, key: str, value: str | bool) -> ColumnElement[bool]:
+        kind = "boolean" if isinstance(value, bool) else "string"
+        wanted = str(value).lower() if isinstance(value, bool) else value
+        return and_(
+            func.json_typeof(column.op("->")(literal(key))) == kind,
+            column.op("->>")(literal(key)) == wanted,
+        )
+
+    def count_gaps(
+        self, conn: Connection, symbol: str, resolution: str, *, step: int, long: int
+    ) -> tuple[int, float | None]:
+        sql = _GAPS_SQL.format(
+            delta="extract(epoch FROM ts - lag(ts) OVER w)",
+            same_day="(ts AT TIME ZONE 'UTC')::date = (lag(ts) OVER w AT TIME ZONE 'UTC')::date",
+        )
+        return _count_gaps(conn, sql, 1.0, (symbol, resolution), step, long)
 
     @contextlib.contextmanager
     def exclusive(self, engine: Engine, key: tuple[int, int], what: str) -> Iterator[Connection]:
@@ -240,6 +384,51 @@ class _Sqlite(Dialect):
         return "SQLite " + str(conn.execute(text("SELECT sqlite_version()")).scalar())
 
     @property
+    def integer_instants(self) -> bool:
+        return True
+
+    @property
+    def alters_by_batch(self) -> bool:
+        # SQLite's ALTER TABLE cannot change a column or a constraint.
+        return True
+
+    def refuse_writes(self, dbapi_connection: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only = ON")
+        cursor.close()
+
+    def json_number(self, column: Any, key: str) -> ColumnElement[Any]:
+        path = literal(f'$."{key}"')
+        return case(
+            (
+                func.json_type(column, path).in_(("integer", "real")),
+                func.json_extract(column, path),
+            ),
+            else_=None,
+        )
+
+    def json_known_number(self, column: Any, key: str) -> ColumnElement[Any]:
+        return func.json_extract(column, literal(f'$."{key}"'))
+
+    def json_equals(self, column: Any, key: str, value: str | bool) -> ColumnElement[bool]:
+        path = literal(f'$."{key}"')
+        if isinstance(value, bool):
+            return func.json_type(column, path) == ("true" if value else "false")
+        return and_(
+            func.json_type(column, path) == "text", func.json_extract(column, path) == value
+        )
+
+    def count_gaps(
+        self, conn: Connection, symbol: str, resolution: str, *, step: int, long: int
+    ) -> tuple[int, float | None]:
+        # Instants are integer microseconds; a UTC day is 86,400,000,000 of them.
+        sql = _GAPS_SQL.format(
+            delta="ts - lag(ts) OVER w",
+            same_day="ts / 86400000000 = lag(ts) OVER w / 86400000000",
+        )
+        return _count_gaps(conn, sql, 1e6, (symbol, resolution), step, long)
+
+    @property
     def lock_covers_writes(self) -> bool:
         # SQLite has one write lock for the whole file: a second connection would wait for it.
         return True
@@ -333,6 +522,17 @@ class _Sqlite(Dialect):
         conn.connection.driver_connection.executemany(statement, rows)  # type: ignore[union-attr]
 
 
+_POSTGRES = _Postgres()
+_SQLITE = _Sqlite()
+
+
+def dialect_named(name: str) -> Dialect:
+    """The :class:`Dialect` of the SQLAlchemy dialect ``name`` (``engine.dialect.name``): for
+    code handed a SQLAlchemy dialect or connection rather than an engine (column types,
+    Alembic's environment). Dialects hold no state, so one of each is shared."""
+    return _POSTGRES if name == "postgresql" else _SQLITE
+
+
 def dialect_of(engine: Engine) -> Dialect:
     """The :class:`Dialect` of ``engine``'s backend."""
-    return _Postgres() if engine.dialect.name == "postgresql" else _Sqlite()
+    return dialect_named(engine.dialect.name)

@@ -2,8 +2,9 @@
 over read-only connections: runs filtered, sorted and paged in SQL, facets, studies, the stored
 bars' inventory with gaps, and the order log.
 
-JSON fields (parameters, metrics) are filtered and sorted in the database: ``json_extract`` on
-SQLite, ``->>`` casts on PostgreSQL.
+JSON fields (parameters, metrics) are filtered and sorted in the database; the SQL that differs
+between SQLite and PostgreSQL (JSON access, read-only sessions, gaps) is the
+:class:`~algotrader.db._dialect.Dialect`'s.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, case, event, func, literal, select, text
+from sqlalchemy import ColumnElement, event, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -47,7 +48,6 @@ from algotrader.ports.runs import StudyRecord
 from algotrader.timeframes import RESOLUTIONS
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_FLOAT = Float(precision=53)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LONG_GAP_SECONDS = 4 * 86_400
 
@@ -59,14 +59,7 @@ def open_readonly(settings: Settings | str) -> Database:
 
     @event.listens_for(db.engine, "connect")
     def _read_only(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        if db.backend == "postgresql":
-            cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            cursor.close()
-            dbapi_connection.commit()
-        else:
-            cursor.execute("PRAGMA query_only = ON")
-            cursor.close()
+        db.dialect.refuse_writes(dbapi_connection)
 
     db.engine.dispose()  # connections opened for the migration check were writable
     return db
@@ -297,39 +290,9 @@ def _sort_expression(db: Database, sort: str, metrics: Sequence[str]) -> ColumnE
     return ordered.nulls_last()
 
 
-def _json_number(db: Database, column: InstrumentedAttribute[Any], key: str) -> ColumnElement[Any]:
-    """The number under ``key`` of a JSON column, NULL when it is absent or not a number."""
-    if db.backend == "postgresql":
-        return case(
-            (func.json_typeof(column.op("->")(literal(key))) == "number",
-             func.cast(column.op("->>")(literal(key)), type_=_FLOAT)),
-            else_=None,
-        )
-    path = literal(f'$."{key}"')
-    return case(
-        (func.json_type(column, path).in_(("integer", "real")), func.json_extract(column, path)),
-        else_=None,
-    )
-
-
 def _metric(db: Database, key: str) -> ColumnElement[Any]:
     """A metric of the stored runs (always a JSON number or null: one extraction per row)."""
-    if db.backend == "postgresql":
-        return func.cast(BacktestRun.metrics.op("->>")(literal(key)), type_=_FLOAT)
-    return func.json_extract(BacktestRun.metrics, literal(f'$."{key}"'))
-
-
-def _json_equals(db: Database, column: InstrumentedAttribute[Any], key: str,
-                 value: str | bool) -> ColumnElement[bool]:
-    if db.backend == "postgresql":
-        kind = "boolean" if isinstance(value, bool) else "string"
-        wanted = str(value).lower() if isinstance(value, bool) else value
-        return and_(func.json_typeof(column.op("->")(literal(key))) == kind,
-                    column.op("->>")(literal(key)) == wanted)
-    path = literal(f'$."{key}"')
-    if isinstance(value, bool):
-        return func.json_type(column, path) == ("true" if value else "false")
-    return and_(func.json_type(column, path) == "text", func.json_extract(column, path) == value)
+    return db.dialect.json_known_number(BacktestRun.metrics, key)
 
 
 def _compare(expr: ColumnElement[Any], op: Op, value: Any) -> ColumnElement[bool]:
@@ -343,8 +306,8 @@ def _condition(
     db: Database, column: InstrumentedAttribute[Any], cond: Condition
 ) -> ColumnElement[bool]:
     if isinstance(cond.value, float):
-        return _compare(_json_number(db, column, cond.name), cond.op, cond.value)
-    equal = _json_equals(db, column, cond.name, cond.value)
+        return _compare(db.dialect.json_number(column, cond.name), cond.op, cond.value)
+    equal = db.dialect.json_equals(column, cond.name, cond.value)
     return equal if cond.op == "=" else ~equal
 
 
@@ -417,35 +380,14 @@ def _merge_sources(rows: Sequence[Any]) -> list[tuple[tuple[str, str], dict[str,
     return sorted(merged.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99)))
 
 
-_GAPS_SQL = {
-    "postgresql": (
-        "SELECT count(*), max(d) FROM (SELECT extract(epoch FROM ts - lag(ts) OVER w) AS d, "
-        "(ts AT TIME ZONE 'UTC')::date = (lag(ts) OVER w AT TIME ZONE 'UTC')::date AS same "
-        "FROM market_prices WHERE symbol = :s AND resolution = :r WINDOW w AS (ORDER BY ts)) t "
-        "WHERE d > :long OR (:intraday AND same AND d > :step)",
-        1.0,
-    ),
-    "sqlite": (
-        "SELECT count(*), max(d) FROM (SELECT ts - lag(ts) OVER w AS d, "
-        "ts / 86400000000 = lag(ts) OVER w / 86400000000 AS same "
-        "FROM market_prices WHERE symbol = :s AND resolution = :r WINDOW w AS (ORDER BY ts)) t "
-        "WHERE d > :long OR (:intraday AND same AND d > :step)",
-        1e6,  # SQLite stores microseconds
-    ),
-}
-
-
 def _gaps(db: Database, conn: Connection, symbol: str, resolution: str
           ) -> tuple[int, float | None]:
     """(number of gaps, the largest in hours) of one stored series."""
     res = RESOLUTIONS.get(resolution)
     step = res.seconds if res is not None else 86_400
-    sql, unit = _GAPS_SQL["postgresql" if db.backend == "postgresql" else "sqlite"]
-    count, largest = conn.execute(text(sql), {
-        "s": symbol, "r": resolution, "long": max(step, _LONG_GAP_SECONDS) * unit,
-        "intraday": step < 86_400, "step": step * unit,
-    }).one()
-    return int(count), (float(largest) / unit / 3600.0 if largest is not None else None)
+    count, largest = db.dialect.count_gaps(conn, symbol, resolution, step=step,
+                                           long=max(step, _LONG_GAP_SECONDS))
+    return count, (largest / 3600.0 if largest is not None else None)
 
 
 # ------------------------------------------------------------------------------ orders

@@ -41,7 +41,8 @@ class Database:
 
     @property
     def backend(self) -> str:
-        return self.engine.dialect.name
+        """The backend's name, for display ("postgresql", "sqlite"); code asks :attr:`dialect`."""
+        return self.dialect.name
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -40,7 +40,7 @@ _SCHEMA_LOCK_KEY = lock_key("algotrader", "migrations")
 
 def require_postgresql(db: Database) -> None:
     """One clear line when the database cannot hold the job queue."""
-    if db.backend != "postgresql":
+    if not db.dialect.holds_job_queue:
         raise InvalidInputError(
             f"the job queue needs PostgreSQL, but the database is {db.display_url}",
             "set ALGOTRADER_DATABASE_URL (or --database-url) to "

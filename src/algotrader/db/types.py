@@ -1,4 +1,5 @@
-"""Column types that behave the same on PostgreSQL and SQLite."""
+"""Column types that behave the same on PostgreSQL and SQLite (how each stores them is the
+:class:`~algotrader.db._dialect.Dialect`'s)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,9 @@ from sqlalchemy import BigInteger, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from algotrader.db._dialect import dialect_named, from_epoch_us, to_epoch_us
 
-
-def to_epoch_us(value: datetime) -> int:
-    """Microseconds since the Unix epoch (a naive datetime is taken as UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    delta = value - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_epoch_us(value: int) -> datetime:
-    from datetime import timedelta
-
-    return _EPOCH + timedelta(microseconds=int(value))
+__all__ = ["UtcTimestamp", "from_epoch_us", "to_epoch_us"]
 
 
 class UtcTimestamp(TypeDecorator[datetime]):
@@ -37,20 +26,20 @@ class UtcTimestamp(TypeDecorator[datetime]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "sqlite":
+        if dialect_named(dialect.name).integer_instants:
             return dialect.type_descriptor(BigInteger())
         return dialect.type_descriptor(DateTime(timezone=True))
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        if dialect.name == "sqlite":
+        if dialect_named(dialect.name).integer_instants:
             return to_epoch_us(value)
         return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if dialect.name == "sqlite":
+        if dialect_named(dialect.name).integer_instants:
             return from_epoch_us(value)
         return value.astimezone(UTC)

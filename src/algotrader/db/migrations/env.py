@@ -7,6 +7,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
+from algotrader.db._dialect import dialect_named
 from algotrader.db.models import Base
 
 config = context.config
@@ -17,7 +18,7 @@ def _configure_and_run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=dialect_named(connection.dialect.name).alters_by_batch,
         compare_type=True,
     )
     with context.begin_transaction():
