@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from tests.cli.conftest import one_line, run
 
 from algotrader.cli.app import main
 from algotrader.db.engine import open_database
@@ -19,29 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TABLES = ("market_prices", "series_state", "instruments", "market_events", "symbol_events",
           "external_signals", "backtest_runs", "orders")  # fmt: skip
 HEADER = "date,open,high,low,close,volume"
-
-
-@pytest.fixture
-def env(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("ALGOTRADER_DATA_DIR", str(workdir / "data"))
-    monkeypatch.setenv("ALGOTRADER_LOG_DIR", str(workdir / "logs"))
-    return workdir
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line(code: int, out: str, err: str) -> str:
-    """The error line of a refused command (exit 2, one short line, no traceback)."""
-    assert code == 2, (out, err)
-    assert "Traceback" not in out + err
-    lines = err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert len(lines[0]) < 400, lines[0]
-    return lines[0]
 
 
 def rows(url: str) -> int:

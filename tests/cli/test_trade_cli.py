@@ -6,30 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from algotrader.cli.app import main
-
-
-@pytest.fixture
-def env(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("ALGOTRADER_DATA_DIR", str(workdir / "data"))
-    monkeypatch.setenv("ALGOTRADER_LOG_DIR", str(workdir / "logs"))
-    return workdir
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line(code: int, out: str, err: str) -> str:
-    assert code == 2, (out, err)
-    assert "Traceback" not in out + err
-    lines = err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
-
+from tests.cli.conftest import one_line, run
 
 TRADE = ("trade", "--strategy", "ma_cross", "-s", "AAPL,MSFT", "-r", "1m", "--param", "fast=5",
          "--param", "slow=20", "--bars", "150")  # fmt: skip

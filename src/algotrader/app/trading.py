@@ -467,14 +467,8 @@ def stop_trading(
     stored close); an IB session acts when it is resumed.
     """
     with open_stores(settings) as stores:
-        found = stores.trading.sessions()
-        if session is not None:
-            found = [s for s in found if s.name == session]
-            if not found:
-                raise DataNotFoundError(
-                    f"no trading session called {session!r}", "see `algotrader trade status`"
-                )
-        else:
+        found = _sessions(stores, session)
+        if session is None:
             found = [s for s in found if s.state == "running"]
         running = [s.name for s in found if _alive(s)]
         for s in found:
@@ -535,16 +529,23 @@ class SessionStatus:
     latency_p50_ms: float | None
 
 
+def _sessions(stores: Stores, session: str | None) -> list[SessionRecord]:
+    """Every session, or the one named ``session`` (one line when there is none)."""
+    found = stores.trading.sessions()
+    if session is None:
+        return found
+    found = [s for s in found if s.name == session]
+    if not found:
+        raise DataNotFoundError(
+            f"no trading session called {session!r}", "see `algotrader trade status`"
+        )
+    return found
+
+
 def trading_status(settings: Settings, session: str | None = None) -> list[SessionStatus]:
     """Every session (or one), newest first, with its positions and order counts."""
     with open_stores(settings) as stores:
-        found = stores.trading.sessions()
-        if session is not None:
-            found = [s for s in found if s.name == session]
-            if not found:
-                raise DataNotFoundError(
-                    f"no trading session called {session!r}", "see `algotrader trade status`"
-                )
+        found = _sessions(stores, session)
         out = []
         for s in found:
             decisions = stores.trading.decisions(s.id, orders_only=True)
