@@ -50,6 +50,10 @@ def pg_server_url() -> Iterator[str]:
 
 
 _TABLES = (
+    "trading_fills",
+    "trading_decisions",
+    "trading_symbols",
+    "trading_sessions",
     "market_prices",
     "series_state",
     "instruments",

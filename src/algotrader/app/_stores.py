@@ -15,9 +15,11 @@ from algotrader.db.ml_models import SqlModelStore
 from algotrader.db.orders import SqlOrderLog
 from algotrader.db.runs import SqlRunStore
 from algotrader.db.store import SqlBarStore
+from algotrader.db.trading import SqlTradingStore
 from algotrader.ports.orders import OrderLog
 from algotrader.ports.runs import RunStore
 from algotrader.ports.stores import BarStore, EventStore, InstrumentStore, ModelStore
+from algotrader.ports.trading_state import TradingStore
 
 _DEFAULT_DATA_DIR = Settings.model_fields["data_dir"].default
 
@@ -33,6 +35,7 @@ class Stores:
     events: EventStore
     models: ModelStore
     orders: OrderLog
+    trading: TradingStore
 
 
 def stores_of(db: Database, data_dir: Path | None = None) -> Stores:
@@ -46,6 +49,7 @@ def stores_of(db: Database, data_dir: Path | None = None) -> Stores:
         events=SqlEventStore(db),
         models=SqlModelStore(db, data_dir if data_dir is not None else _DEFAULT_DATA_DIR),
         orders=SqlOrderLog(db),
+        trading=SqlTradingStore(db),
     )
 
 

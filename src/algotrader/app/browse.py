@@ -144,8 +144,7 @@ class Browser:
     @classmethod
     def open(cls, settings: Settings | str) -> Browser:
         """Over the database of ``settings`` (or a URL), migrated like every command."""
-        found = settings if isinstance(settings, Settings) else load_settings(
-            database_url=settings)
+        found = settings if isinstance(settings, Settings) else load_settings(database_url=settings)
         return cls(found, open_readonly(found))
 
     def close(self) -> None:
@@ -154,8 +153,12 @@ class Browser:
     def __enter__(self) -> Browser:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     @property
@@ -195,7 +198,9 @@ class Browser:
         index = pd.DatetimeIndex(again.equity.index)[buckets.ends]
         equity = again.equity.to_numpy(np.float64)
         return RunSeries(
-            run_id, again.run.kind, list(index.to_pydatetime()),
+            run_id,
+            again.run.kind,
+            list(index.to_pydatetime()),
             _plain(buckets.last(equity)),
             _plain(buckets.last(again.baseline.to_numpy(np.float64))),
             _plain(buckets.low(drawdown(equity))),
@@ -215,8 +220,9 @@ class Browser:
 
         ids = list(dict.fromkeys(run_ids))
         if not 1 <= len(ids) <= MAX_COMPARED:
-            raise InvalidInputError(f"cannot compare {len(ids)} runs",
-                                    f"select 1 to {MAX_COMPARED} runs")
+            raise InvalidInputError(
+                f"cannot compare {len(ids)} runs", f"select 1 to {MAX_COMPARED} runs"
+            )
         runs = [self.model.run(run_id) for run_id in ids]
         curves: dict[int, pd.Series | None] = {}
         notes = []
@@ -251,10 +257,13 @@ class Browser:
     def study(self, study_id: int) -> StudyOverview:
         """A stored study and its points, best objective first."""
         record = self.model.study(study_id)
-        sign = -1.0 if (record.config.get("objective") or {}).get("direction") != "minimize" \
-            else 1.0
-        points = sorted(self.model.study_points(study_id), key=lambda p: (
-            p.objective is None, sign * (p.objective or 0.0), p.point, p.symbol))
+        sign = (
+            -1.0 if (record.config.get("objective") or {}).get("direction") != "minimize" else 1.0
+        )
+        points = sorted(
+            self.model.study_points(study_id),
+            key=lambda p: (p.objective is None, sign * (p.objective or 0.0), p.point, p.symbol),
+        )
         return StudyOverview(record, points)
 
     # ---------------------------------------------------------------------------- data
@@ -262,8 +271,14 @@ class Browser:
         """One row per stored (symbol, resolution): first/last bar, count, gaps, sources."""
         return self.model.inventory()
 
-    def orders(self, *, symbol: str | None = None, status: str | None = None, page: int = 1,
-               page_size: int = 50) -> OrderPage:
+    def orders(
+        self,
+        *,
+        symbol: str | None = None,
+        status: str | None = None,
+        page: int = 1,
+        page_size: int = 50,
+    ) -> OrderPage:
         """Stored orders, newest first, with their status histories."""
         return self.model.orders(symbol, status, page, page_size)
 
@@ -275,18 +290,30 @@ def _plain(values: np.ndarray) -> list[float | None]:
 def _verdict(run_id: int, report: RerunReport) -> RerunVerdict:
     same = report.identical_metrics and report.identical_trades
     if same:
-        message = (f"Run {run_id} reproduced: metrics and {len(report.run.trades)} trades "
-                   "identical to the last bit.")
+        message = (
+            f"Run {run_id} reproduced: metrics and {len(report.run.trades)} trades "
+            "identical to the last bit."
+        )
     else:
-        message = (f"Run {run_id} did not reproduce (metrics identical: "
-                   f"{report.identical_metrics}, trades identical: {report.identical_trades}).")
+        message = (
+            f"Run {run_id} did not reproduce (metrics identical: "
+            f"{report.identical_metrics}, trades identical: {report.identical_trades})."
+        )
     if not report.same_data:
         message += " The stored bars changed since it ran (fingerprint differs)."
     if not report.same_code:
         message += f" The code changed since it ran (stored {report.run.code_version})."
-    return RerunVerdict(run_id, report.run.kind, same, report.same_data, report.same_code,
-                        report.identical_metrics, report.identical_trades,
-                        list(report.differences), message)
+    return RerunVerdict(
+        run_id,
+        report.run.kind,
+        same,
+        report.same_data,
+        report.same_code,
+        report.identical_metrics,
+        report.identical_trades,
+        list(report.differences),
+        message,
+    )
 
 
 __all__ = [

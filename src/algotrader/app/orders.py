@@ -70,8 +70,15 @@ __all__ = [
 # The first status that tells us the gateway decided something about a new order.
 # ValidationError is ib_async's name for a warning-level rejection (e.g. 321) of the request.
 FIRST_STATUSES = frozenset(
-    {"PreSubmitted", "Submitted", "Filled", "Cancelled", "ApiCancelled", "Inactive",
-     "ValidationError"}
+    {
+        "PreSubmitted",
+        "Submitted",
+        "Filled",
+        "Cancelled",
+        "ApiCancelled",
+        "Inactive",
+        "ValidationError",
+    }
 )
 # How long to keep following an order after its first status. A MKT order normally fills within
 # a second; others are only given a moment for a marketable price to fill at once.
@@ -127,7 +134,10 @@ class _Recorder:
     """Stores a sent order's updates in the order log as they arrive, skipping repeats."""
 
     def __init__(
-        self, orders: OrderLog, order_id: int, last: tuple[str, float, float | None] | None = None,
+        self,
+        orders: OrderLog,
+        order_id: int,
+        last: tuple[str, float, float | None] | None = None,
         perm_id: int | None = None,
     ) -> None:
         self.orders = orders
@@ -147,7 +157,9 @@ class _Recorder:
         self.record(state, update.message, ids)
 
     def record(
-        self, state: tuple[str, float, float | None], message: str = "",
+        self,
+        state: tuple[str, float, float | None],
+        message: str = "",
         ids: dict[str, Any] | None = None,
     ) -> StoredOrder:
         self.last = state
@@ -159,38 +171,65 @@ class _Recorder:
 
 def _terms(request: OrderRequest) -> dict[str, Any]:
     return {
-        "symbol": request.symbol, "action": request.action, "quantity": request.quantity,
-        "order_type": request.order_type, "limit_price": request.limit_price,
-        "stop_price": request.stop_price, "tif": request.tif,
+        "symbol": request.symbol,
+        "action": request.action,
+        "quantity": request.quantity,
+        "order_type": request.order_type,
+        "limit_price": request.limit_price,
+        "stop_price": request.stop_price,
+        "tif": request.tif,
     }
 
 
 def _request_of(stored: StoredOrder) -> OrderRequest:
     return OrderRequest(
-        stored.symbol, stored.action, stored.quantity, stored.order_type,
-        stored.limit_price, stored.stop_price, stored.tif,
+        stored.symbol,
+        stored.action,
+        stored.quantity,
+        stored.order_type,
+        stored.limit_price,
+        stored.stop_price,
+        stored.tif,
     )
 
 
 def _adopt(
-    orders: OrderLog, existing: StoredOrder | None, found: GatewayOrder, request: OrderRequest,
-    client_ref: str, account: str, paper: bool, message: str = "found at the gateway by orderRef",
+    orders: OrderLog,
+    existing: StoredOrder | None,
+    found: GatewayOrder,
+    request: OrderRequest,
+    client_ref: str,
+    account: str,
+    paper: bool,
+    message: str = "found at the gateway by orderRef",
 ) -> StoredOrder:
     """Store (or bring up to date) our row for an order the gateway has.
 
     Ids the gateway does not report (IB's completed orders carry no order id or clientId) never
     overwrite the stored ones.
     """
-    ids = {key: value for key, value in (("ib_order_id", found.ib_order_id),
-                                         ("perm_id", found.perm_id),
-                                         ("client_id", found.client_id)) if value is not None}
+    ids = {
+        key: value
+        for key, value in (
+            ("ib_order_id", found.ib_order_id),
+            ("perm_id", found.perm_id),
+            ("client_id", found.client_id),
+        )
+        if value is not None
+    }
     entry = history_entry(found.status, found.filled, found.avg_fill_price, message)
     if existing is not None:
         return orders.update(existing.id, entry=entry, **ids)
     return orders.create(
-        client_ref=client_ref, account=found.account or account, is_paper=paper,
-        **_terms(request), status=found.status, filled=found.filled,
-        avg_fill_price=found.avg_fill_price, status_history=[entry], message=entry["message"],
+        client_ref=client_ref,
+        account=found.account or account,
+        is_paper=paper,
+        **_terms(request),
+        status=found.status,
+        filled=found.filled,
+        avg_fill_price=found.avg_fill_price,
+        status_history=[entry],
+        message=entry["message"],
         **ids,
     )
 
@@ -283,8 +322,12 @@ class _Placing:
         if existing is None:
             try:
                 existing = orders.create(
-                    client_ref=self.client_ref, account=account, is_paper=paper,
-                    client_id=client_id, **_terms(request), status="PendingSubmit",
+                    client_ref=self.client_ref,
+                    account=account,
+                    is_paper=paper,
+                    client_id=client_id,
+                    **_terms(request),
+                    status="PendingSubmit",
                     message="checks passed; sending to the gateway",
                 )
             except DuplicateRefError:
@@ -301,8 +344,13 @@ class _Placing:
 
 
 async def _send(
-    gateway: OrderGateway, ticket: OrderTicket, orders: OrderLog, stored: StoredOrder,
-    label: str, timeout: float, grace: float | None,
+    gateway: OrderGateway,
+    ticket: OrderTicket,
+    orders: OrderLog,
+    stored: StoredOrder,
+    label: str,
+    timeout: float,
+    grace: float | None,
 ) -> None:
     """Send the ticket and follow it to its first status, then for the grace period."""
     recorder = _Recorder(orders, stored.id)
@@ -368,7 +416,9 @@ async def cancel_order(
         cid = stored.client_id if stored.client_id is not None else settings.ib_client_id
         async with _factory(settings, gateways)(cid) as gateway:
             recorder = _Recorder(
-                orders, stored.id, (stored.status, stored.filled, stored.avg_fill_price),
+                orders,
+                stored.id,
+                (stored.status, stored.filled, stored.avg_fill_price),
                 stored.perm_id,
             )
             handle = gateway.follow(stored.ib_order_id, stored.client_ref, recorder)
@@ -396,8 +446,15 @@ async def _not_open(
     """Raise the right line for an order the gateway does not list as open for this client."""
     done = _by_ref(await gateway.known_orders(), stored.client_ref)
     if done is not None and done.is_done:
-        updated = _adopt(orders, stored, done, _request_of(stored), stored.client_ref,
-                         stored.account or "", stored.is_paper)
+        updated = _adopt(
+            orders,
+            stored,
+            done,
+            _request_of(stored),
+            stored.client_ref,
+            stored.account or "",
+            stored.is_paper,
+        )
         raise InvalidInputError(
             f"order {updated.id} is already {updated.state} at the gateway; nothing to cancel",
             "see `algotrader orders list`",
@@ -426,8 +483,18 @@ async def _sync(orders: OrderLog, gateway: OrderGateway) -> list[StoredOrder]:
         found = by_ref.get(stored.client_ref)
         if found is None or found.status == stored.status:
             continue
-        changed.append(_adopt(orders, stored, found, _request_of(stored), stored.client_ref,
-                              stored.account or "", stored.is_paper, "synced from the gateway"))
+        changed.append(
+            _adopt(
+                orders,
+                stored,
+                found,
+                _request_of(stored),
+                stored.client_ref,
+                stored.account or "",
+                stored.is_paper,
+                "synced from the gateway",
+            )
+        )
     return changed
 
 

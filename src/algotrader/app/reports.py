@@ -60,8 +60,9 @@ def recompute(data: ReadOnly, run: RunDetail) -> Recomputed:
 
         basket = replay_portfolio(data.stores, run.record())
         # replay_portfolio refuses bars whose fingerprint changed
-        return Recomputed(run, basket, None, basket.equity, basket.benchmark,
-                          basket.config.cash, True)
+        return Recomputed(
+            run, basket, None, basket.equity, basket.benchmark, basket.config.cash, True
+        )
     if run.kind == "walkforward":
         view, same = replay_walkforward(data.stores, run)
         cash = float(view.settings.get("cash", BacktestConfig().cash))
@@ -72,8 +73,15 @@ def recompute(data: ReadOnly, run: RunDetail) -> Recomputed:
 
     strategy = get_strategy(run.strategy, **run.params)
     result = run_backtest(frame, strategy, BacktestConfig(**run.config), resolution=run.resolution)
-    return Recomputed(run, result, frame, result.equity, result.buy_hold, result.config.cash,
-                      fingerprint(frame) == run.data_fingerprint)
+    return Recomputed(
+        run,
+        result,
+        frame,
+        result.equity,
+        result.buy_hold,
+        result.config.cash,
+        fingerprint(frame) == run.data_fingerprint,
+    )
 
 
 def _stored_bars(stores: Stores, run: RunDetail) -> pd.DataFrame:
@@ -108,15 +116,22 @@ def replay_walkforward(stores: Stores, run: RunDetail) -> tuple[Any, bool]:
     for fold in document["folds"]:
         lo = int(index.searchsorted(pd.Timestamp(fold["test"][0])))
         hi = int(index.searchsorted(pd.Timestamp(fold["test"][1])))
-        strategy = warm_started(make_strategy(cls, {}, fold["params"]), frame.iloc[:lo],
-                                frame.iloc[lo:hi])
-        result = run_backtest(frame.iloc[lo:hi], strategy, backtest, path=config["path"],
-                              resolution=config["resolution"])
+        strategy = warm_started(
+            make_strategy(cls, {}, fold["params"]), frame.iloc[:lo], frame.iloc[lo:hi]
+        )
+        result = run_backtest(
+            frame.iloc[lo:hi],
+            strategy,
+            backtest,
+            path=config["path"],
+            resolution=config["resolution"],
+        )
         parts.append((result.equity, result.buy_hold))
         trades.append(result.trades.assign(fold=int(fold["fold"])))
     equity, held = _stitch(parts, backtest.cash)
-    view = WalkForwardView.from_document(document, equity, held,
-                                         pd.concat(trades, ignore_index=True), run.symbol)
+    view = WalkForwardView.from_document(
+        document, equity, held, pd.concat(trades, ignore_index=True), run.symbol
+    )
     return view, fingerprint(frame) == run.data_fingerprint
 
 
@@ -151,10 +166,10 @@ def run_report(data: ReadOnly, run_id: int, *, benchmark: str | None = None) -> 
     info = run_info(run, data_changed=not again.same_data)
     if again.frame is None:
         return build_report(again.result, run=info)
-    bench = (_benchmark(data.stores, benchmark, run.resolution, run.end_ts)
-             if benchmark else None)
-    return build_report(again.result, bars=again.frame, symbol=run.symbol, benchmark=bench,
-                        run=info)
+    bench = _benchmark(data.stores, benchmark, run.resolution, run.end_ts) if benchmark else None
+    return build_report(
+        again.result, bars=again.frame, symbol=run.symbol, benchmark=bench, run=info
+    )
 
 
 def run_info(run: RunDetail, *, data_changed: bool = False) -> RunInfo:
@@ -162,10 +177,15 @@ def run_info(run: RunDetail, *, data_changed: bool = False) -> RunInfo:
     from algotrader.reports import RunInfo
 
     return RunInfo(
-        run_id=run.id, symbol=run.symbol, created_at=run.created_at,
-        data_fingerprint=run.data_fingerprint, data_source=run.data_source or "",
-        synthetic=run.synthetic, code_version=run.code_version,
-        current_code_version=code_version(), data_changed=data_changed,
+        run_id=run.id,
+        symbol=run.symbol,
+        created_at=run.created_at,
+        data_fingerprint=run.data_fingerprint,
+        data_source=run.data_source or "",
+        synthetic=run.synthetic,
+        code_version=run.code_version,
+        current_code_version=code_version(),
+        data_changed=data_changed,
     )
 
 
@@ -180,7 +200,7 @@ def _benchmark(stores: Stores, symbol: str, resolution: str, end: datetime) -> B
     if found.empty:
         raise DataNotFoundError(
             f"no {resolution} bars of the benchmark {name} are stored",
-            f"ingest them first: algotrader ingest -s {name} -r {resolution} -d \"5 Y\"",
+            f'ingest them first: algotrader ingest -s {name} -r {resolution} -d "5 Y"',
         )
     return Benchmark(name, found["close"])
 
@@ -196,15 +216,22 @@ def study_view(data: ReadOnly, study_id: int) -> StudyView:
     names = tuple(record.config.get("space") or ())
     points: dict[int, PointView] = {}
     for p in data.model.study_points(study_id):
-        view = points.setdefault(p.point, PointView(
-            p.point, {k: p.params.get(k) for k in names}, p.objective, {}, {}))
+        view = points.setdefault(
+            p.point, PointView(p.point, {k: p.params.get(k) for k in names}, p.objective, {}, {})
+        )
         view.metrics[p.symbol] = p.metrics
         view.run_ids[p.symbol] = p.run_id
     summary = record.summary or {}
     return StudyView.from_config(
-        record.config, points.values(), symbols=record.symbols, trials=record.n_trials,
-        skipped=int(summary.get("skipped") or 0), failed=int(summary.get("failed") or 0),
-        dsr=summary.get("deflated_sharpe"), pbo=summary.get("pbo"), study_id=record.id,
+        record.config,
+        points.values(),
+        symbols=record.symbols,
+        trials=record.n_trials,
+        skipped=int(summary.get("skipped") or 0),
+        failed=int(summary.get("failed") or 0),
+        dsr=summary.get("deflated_sharpe"),
+        pbo=summary.get("pbo"),
+        study_id=record.id,
         created_at=record.created_at,
     )
 
@@ -223,15 +250,23 @@ def study_report(data: ReadOnly, study_id: int, *, run_link: str = "") -> Report
 # ------------------------------------------------------------------------------ files
 
 
-def write_report(settings: Settings, *, run_id: int | None = None, study_id: int | None = None,
-                 output: str | Path | None = None, benchmark: str | None = None) -> Path:
+def write_report(
+    settings: Settings,
+    *,
+    run_id: int | None = None,
+    study_id: int | None = None,
+    output: str | Path | None = None,
+    benchmark: str | None = None,
+) -> Path:
     """Write the report of a stored run or study (default path under ``data/reports``)."""
     from algotrader.app.browse import open_readonly
 
     if (run_id is None) == (study_id is None):
         both = ", not both" if run_id is not None else ""
-        raise InvalidInputError(f"give a RUN_ID or --study STUDY_ID{both}",
-                                "e.g. algotrader report 12, or algotrader report --study 3")
+        raise InvalidInputError(
+            f"give a RUN_ID or --study STUDY_ID{both}",
+            "e.g. algotrader report 12, or algotrader report --study 3",
+        )
     data = open_readonly(settings)
     try:
         if study_id is not None:
@@ -248,7 +283,8 @@ def write_report(settings: Settings, *, run_id: int | None = None, study_id: int
 
 
 def write_result_report(
-    settings: Settings, stored: StoredRun | StoredPortfolio | StoredStudy | StoredWalkForward,
+    settings: Settings,
+    stored: StoredRun | StoredPortfolio | StoredStudy | StoredWalkForward,
     output: str | Path | None = None,
 ) -> Path:
     """Write the report of what a command just ran and stored, from the result in memory
@@ -275,8 +311,9 @@ def _run_result_report(
 
     run = model.run(stored.run_id)
     if isinstance(stored, StoredRun):
-        report = build_report(stored.result, bars=stored.frame, symbol=stored.symbol,
-                              run=run_info(run))
+        report = build_report(
+            stored.result, bars=stored.frame, symbol=stored.symbol, run=run_info(run)
+        )
     elif run.kind == "walkforward":
         report = build_report(stored.result, symbol=run.symbol, run=run_info(run))
     else:
@@ -289,8 +326,12 @@ def _study_result_report(model: ReadModel, stored: StoredStudy) -> tuple[Report,
 
     study = stored.study
     symbol = study.symbols[0]
-    best = build_report(stored.best_results[symbol], bars=stored.frames[symbol], symbol=symbol,
-                        run=run_info(model.run(stored.best_run_id)))
+    best = build_report(
+        stored.best_results[symbol],
+        bars=stored.frames[symbol],
+        symbol=symbol,
+        run=run_info(model.run(stored.best_run_id)),
+    )
     view = StudyView.from_study(study, stored.point_runs, stored.study_id)
     name = f"study_{stored.study_id}_{_slug(view.strategy)}.html"
     return build_report(view, best=best), name

@@ -43,6 +43,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "jobs",
     "watchlist",
     "stream",
+    "trade",
 )
 
 app = typer.Typer(

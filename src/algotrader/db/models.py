@@ -338,3 +338,108 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcTimestamp())
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class TradingSession(Base):
+    """One live (paper) trading session (``algotrader trade``): what runs, where, its state.
+
+    ``name`` identifies the session across restarts (the same command resumes it); ``config``
+    holds the sizing settings and risk limits it runs with; ``history_start`` the first bar of
+    each symbol's history (the strategy's warm-up starts there after every restart, so signals
+    are the same as without a restart). ``stop_requested``/``flatten_requested`` are the kill
+    switch (``algotrader trade stop [--flatten]``); ``halted_until`` the end of a halt (daily
+    loss limit).
+    """
+
+    __tablename__ = "trading_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    strategy: Mapped[str] = mapped_column(String(200))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    symbols: Mapped[list[str]] = mapped_column(JSON)
+    resolution: Mapped[str] = mapped_column(String(8))
+    broker: Mapped[str] = mapped_column(String(16))
+    account: Mapped[str | None] = mapped_column(String(32))
+    is_paper: Mapped[bool] = mapped_column(Boolean, default=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    history_start: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="created")
+    message: Mapped[str | None] = mapped_column(Text)
+    stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    flatten_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    halted_until: Mapped[datetime | None] = mapped_column(UtcTimestamp())
+    started_at: Mapped[datetime] = mapped_column(UtcTimestamp(), default=_utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcTimestamp(), default=_utcnow)
+
+
+class TradingSymbol(Base):
+    """Per session and symbol: the last bar processed (the high-water mark a restart resumes
+    after) and the decider's book after it (the backtest kernel's book, as JSON)."""
+
+    __tablename__ = "trading_symbols"
+    __table_args__ = (UniqueConstraint("session_id", "symbol"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("trading_sessions.id"))
+    symbol: Mapped[str] = mapped_column(String(32))
+    last_bar_ts: Mapped[datetime | None] = mapped_column(UtcTimestamp())
+    book: Mapped[list[Any] | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UtcTimestamp(), default=_utcnow)
+
+
+class TradingDecision(Base):
+    """One decision: a completed bar, the strategy's signal on it, and the order it led to.
+
+    One row per (session, symbol, bar). ``status``: ``none`` (no order), ``pending`` (stored,
+    being sent), ``sent``, ``filled``, ``rejected`` (by the risk layer or the broker; ``reason``
+    says why), ``cancelled``, ``lost`` (never reached the broker before a crash), ``backfill``
+    (a backfilled bar: never traded). ``latency_ms`` is the time from the bar's completion
+    (received) to the order's sending; ``book_before`` the decider's book before the order.
+    """
+
+    __tablename__ = "trading_decisions"
+    __table_args__ = (
+        UniqueConstraint("session_id", "symbol", "bar_ts"),
+        Index("ix_trading_decisions_client_ref", "client_ref"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("trading_sessions.id"))
+    symbol: Mapped[str] = mapped_column(String(32))
+    bar_ts: Mapped[datetime] = mapped_column(UtcTimestamp())
+    close: Mapped[float] = mapped_column(Double)
+    signal: Mapped[int] = mapped_column(Integer)
+    side: Mapped[str | None] = mapped_column(String(8))
+    quantity: Mapped[float] = mapped_column(Double, default=0.0)
+    price: Mapped[float | None] = mapped_column(Double)
+    client_ref: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    broker_order_id: Mapped[str | None] = mapped_column(String(32))
+    filled: Mapped[float] = mapped_column(Double, default=0.0)
+    avg_fill_price: Mapped[float | None] = mapped_column(Double)
+    book_before: Mapped[list[Any] | None] = mapped_column(JSON)
+    completed_at: Mapped[datetime] = mapped_column(UtcTimestamp())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcTimestamp())
+    latency_ms: Mapped[float | None] = mapped_column(Double)
+    updated_at: Mapped[datetime] = mapped_column(UtcTimestamp(), default=_utcnow)
+
+
+class TradingFill(Base):
+    """One execution reported by the broker for a session's order (unique ``exec_id``)."""
+
+    __tablename__ = "trading_fills"
+    __table_args__ = (UniqueConstraint("session_id", "exec_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("trading_sessions.id"))
+    exec_id: Mapped[str] = mapped_column(String(64))
+    client_ref: Mapped[str] = mapped_column(String(64))
+    broker_order_id: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[float] = mapped_column(Double)
+    price: Mapped[float] = mapped_column(Double)
+    commission: Mapped[float] = mapped_column(Double, default=0.0)
+    ts: Mapped[datetime] = mapped_column(UtcTimestamp())
