@@ -51,17 +51,11 @@ def parse_params(pairs: list[str] | None) -> dict[str, str]:
     return params
 
 
-def read_universe(path: Path) -> list[str]:
-    """Symbols from a file: one a line (``#`` starts a comment; commas also separate)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(
-            f"cannot read the universe file {path} ({exc})",
-            "give a UTF-8 text file with one symbol a line",
-        ) from None
-    lines = [line.split("#", 1)[0] for line in text.splitlines()]
-    return parse_symbols(",".join(lines))
+def read_universe(settings: Settings, universe: str) -> list[str]:
+    """The symbols of ``--universe NAME_OR_FILE``: an existing file, else a stored list."""
+    from algotrader.app.universes import resolve_universe
+
+    return resolve_universe(settings, universe)
 
 
 def metrics_table(result: Result) -> Table:
@@ -96,7 +90,10 @@ _SYMBOL = typer.Option(
     None, "-s", "--symbol", "--symbols", help="Symbol(s) with stored bars: SPY or AAPL,MSFT."
 )
 _UNIVERSE = typer.Option(
-    None, "--universe", help="A file of symbols, one a line: one backtest per symbol."
+    None,
+    "--universe",
+    help="A file of symbols (one a line) or a stored list (`algotrader universe`): "
+    "one backtest per symbol.",
 )
 _RESOLUTION = typer.Option("1d", "-r", "--resolution", help="Bar size: 1m ... 1w.")
 _STRATEGY = typer.Option(
@@ -193,7 +190,7 @@ _CONFIG_FLAGS = (
 def backtest(
     ctx: typer.Context,
     symbol: str | None = _SYMBOL,
-    universe: Path | None = _UNIVERSE,
+    universe: str | None = _UNIVERSE,
     resolution: str = _RESOLUTION,
     strategy: str = _STRATEGY,
     param: list[str] | None = _PARAM,
@@ -245,8 +242,9 @@ def backtest(
         fetch_duration=fetch,
         source=_source(source),
     )
-    requests = [replace(template, symbol=s) for s in symbols_from(symbol, universe)]
-    settings = outputs_ready(settings_from(ctx), plot=plot, report=report)
+    settings = settings_from(ctx)
+    requests = [replace(template, symbol=s) for s in symbols_from(settings, symbol, universe)]
+    settings = outputs_ready(settings, plot=plot, report=report)
     if len(requests) > 1:
         _run_batch(settings, requests, as_json=as_json, plot=plot, full=full, report=report)
         return
@@ -286,13 +284,16 @@ def _full_plot(plot: bool, plot_mode: str | None) -> bool:
     return plot_mode is not None
 
 
-def symbols_from(symbol: str | None, universe: Path | None) -> list[str]:
-    """The symbols of ``-s`` or of a ``--universe`` file (exactly one of them)."""
+def symbols_from(settings: Settings, symbol: str | None, universe: str | None) -> list[str]:
+    """The symbols of ``-s`` or of ``--universe`` (a file or a stored list; exactly one)."""
     if (symbol is None) == (universe is None):
         raise InvalidInputError(
-            "give either -s SYMBOLS or --universe FILE", "e.g. -s SPY or --universe sp100.txt"
+            "give either -s SYMBOLS or --universe FILE_OR_NAME",
+            "e.g. -s SPY, --universe sp100.txt or --universe tech",
         )
-    return parse_symbols(symbol) if symbol is not None else read_universe(universe)  # type: ignore[arg-type]
+    if symbol is not None:
+        return parse_symbols(symbol)
+    return read_universe(settings, universe)  # type: ignore[arg-type]
 
 
 def _chart(settings: Settings, stored: StoredRun, plot: bool, full: bool) -> Path | None:
