@@ -30,6 +30,8 @@ _EXAMPLES = """Examples:
 
   algotrader backtest -s AAPL,MSFT,SPY --strategy rsi     (one run per symbol, ranked)
 
+  algotrader backtest --universe tech --jobs 2            (a stored list, on 2 processes)
+
   algotrader backtest -s AAPL --strategy strategies/my_strategy.py:MyStrategy
 
   algotrader backtest -s SPY --sizing percent --size 0.5 --stop-loss 2 --trailing-stop 3
@@ -164,6 +166,16 @@ _LIMIT_ENTRY = typer.Option(
     None, "--limit-entry", help="Enter with a limit this fraction better than the signal close."
 )
 _LIMIT_BARS = typer.Option(1, "--limit-bars", help="Bars an unfilled limit entry rests.")
+_JOBS = typer.Option(
+    None,
+    "--jobs",
+    min=1,
+    help="Several symbols: worker processes (1: this process; default: all cores once the "
+    "batch is long enough to pay for them).",
+)
+_DASK = typer.Option(
+    None, "--dask", help="Several symbols: run on a Dask cluster, tcp://host:8786 or local."
+)
 # The flags that are BacktestConfig fields of the same name.
 _CONFIG_FLAGS = (
     "cash",
@@ -220,6 +232,8 @@ def backtest(
     atr_period: int = _ATR_PERIOD,
     limit_entry: float | None = _LIMIT_ENTRY,
     limit_bars: int = _LIMIT_BARS,
+    jobs: int | None = _JOBS,
+    dask: str | None = _DASK,
 ) -> None:
     """Backtest a strategy on stored bars; prints the summary line and a metrics table.
 
@@ -246,7 +260,10 @@ def backtest(
     requests = [replace(template, symbol=s) for s in symbols_from(settings, symbol, universe)]
     settings = outputs_ready(settings, plot=plot, report=report)
     if len(requests) > 1:
-        _run_batch(settings, requests, as_json=as_json, plot=plot, full=full, report=report)
+        _run_batch(
+            settings, requests, as_json=as_json, plot=plot, full=full, report=report,
+            jobs=jobs, dask=dask,
+        )  # fmt: skip
         return
     # --json prints nothing but the document: the ingest lines are left out.
     with ConsoleListener("auto-fetch") as listener:
@@ -360,6 +377,8 @@ def _run_batch(
     plot: bool,
     full: bool,
     report: bool = False,
+    jobs: int | None = None,
+    dask: str | None = None,
 ) -> None:
     from rich.progress import Progress
 
@@ -372,6 +391,8 @@ def _run_batch(
             requests,
             on_done=lambda _: progress.advance(task),
             listener=None if as_json else ConsoleListener("auto-fetch"),
+            jobs=jobs,
+            dask=dask,
         )
     charts = {i.symbol: _chart(settings, i.run, plot, full) for i in items if i.run is not None}
     reports = _batch_reports(settings, items) if report else {}
