@@ -58,8 +58,8 @@ def main() -> None:
         loaded = time.perf_counter() - t0
         requests = [BacktestRequest(s, daily, args.strategy) for s in symbols]
         run_batch(settings, requests[:2], jobs=1)  # warm-up: imports, numba cache, connections
-        runs = {label: _timed(settings, requests, jobs)
-                for label, jobs in (("default", None), ("serial", 1), ("pool", args.jobs))}  # fmt: skip
+        paths = (("default", None), ("serial", 1), ("pool", args.jobs))
+        runs = {label: _timed(settings, requests, jobs) for label, jobs in paths}
     print(f"ingest of {len(symbols)} symbols x 10 Y daily (synthetic): {loaded:.2f} s (setup)")
     for label, (elapsed, items) in runs.items():
         ok = sum(item.run is not None for item in items)
