@@ -200,9 +200,10 @@ class _BatchSink:
 
 # Starting a pool of spawned workers costs ~5 s here before the first result comes back (each
 # worker imports the package, opens the database and loads the compiled kernels, all on the same
-# cores). With w cores the rest of a batch, R seconds in this process, takes about S + R / w on
-# the pool, which wins only when R > S * w / (w - 1): 10 s of work on two cores.
+# cores). With w idle cores the rest of a batch, R seconds in this process, takes about S + R / w
+# on the pool, which wins only when R > S * w / (w - 1): 10 s of work on two idle cores.
 _POOL_START_S = 5.0
+_JUDGED_AFTER = 3  # symbols run here before judging (the first pays for imports and kernels)
 _POLICY_INLINE, _POLICY_ELSEWHERE, _POLICY_ADAPTIVE = "inline", "elsewhere", "adaptive"
 
 
@@ -232,23 +233,27 @@ def _run_inline(
     what is left comes back."""
     if policy == _POLICY_ELSEWHERE:
         return todo
+    fastest = float("inf")
     for done, k in enumerate(todo, start=1):
         outcome = _compute_or_fail(stores, requests[k])
         sink.put(k, outcome)
         left = todo[done:]
-        # The first symbol pays for imports and compiled kernels: judge from the second on.
-        if policy == _POLICY_ADAPTIVE and done >= 2 and len(left) >= 2:
-            seconds = outcome.seconds if isinstance(outcome, _Computed) else 0.0
-            if _pool_pays(seconds, len(left)):
-                return left
+        if isinstance(outcome, _Computed) and done > 1:
+            fastest = min(fastest, outcome.seconds)  # the least disturbed by other work
+        judge = policy == _POLICY_ADAPTIVE and done >= _JUDGED_AFTER and len(left) >= 2
+        if judge and fastest < float("inf") and _pool_pays(fastest, len(left)):
+            return left
     return []
 
 
 def _pool_pays(seconds_per_symbol: float, left: int) -> bool:
     """Whether ``left`` more symbols at ``seconds_per_symbol`` each would finish sooner on a pool
-    of every core, its start-up included, than here."""
+    of the idle cores, its start-up included, than here. Cores that other programs keep busy
+    (the load average) do not count: workers on them would only slow each other down."""
     cores = os.cpu_count() or 1
-    return cores > 1 and seconds_per_symbol * left > _POOL_START_S * cores / (cores - 1)
+    busy = os.getloadavg()[0] - 1.0 if hasattr(os, "getloadavg") else 0.0  # less this process
+    idle = min(float(cores), max(1.0, cores - busy))
+    return idle > 1.0 and seconds_per_symbol * left > _POOL_START_S * idle / (idle - 1.0)
 
 
 def _run_elsewhere(
