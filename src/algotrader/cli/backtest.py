@@ -16,7 +16,7 @@ from algotrader.cli.report import print_saved
 from algotrader.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from algotrader.app.backtests import BatchItem, StoredRun
+    from algotrader.app.backtests import BacktestRequest, BatchItem, StoredRun
     from algotrader.backtest.result import Result
     from algotrader.config import Settings
 
@@ -238,24 +238,10 @@ def backtest(
     """Backtest a strategy on stored bars; prints the summary line and a metrics table.
 
     Several symbols run one independent backtest each and print one ranked table."""
-    from algotrader.app.backtests import BacktestRequest, run_backtest
-    from algotrader.backtest.result import BacktestConfig
-    from algotrader.timeframes import parse_duration, parse_resolution
+    from algotrader.app.backtests import run_backtest
 
     full = _full_plot(plot, plot_mode)
-    fetch = parse_duration(fetch_duration) if fetch_duration else None
-    config = BacktestConfig(**{k: ctx.params[k] for k in _CONFIG_FLAGS})
-    template = BacktestRequest(
-        symbol="",
-        resolution=parse_resolution(resolution),
-        strategy=strategy,
-        params=parse_params(param),
-        config=config,
-        duration=parse_duration(duration) if duration else fetch,
-        auto_fetch=auto_fetch,
-        fetch_duration=fetch,
-        source=_source(source),
-    )
+    template = _template(ctx.params)
     settings = settings_from(ctx)
     requests = [replace(template, symbol=s) for s in symbols_from(settings, symbol, universe)]
     settings = outputs_ready(settings, plot=plot, report=report)
@@ -269,6 +255,26 @@ def backtest(
     with ConsoleListener("auto-fetch") as listener:
         stored = run_backtest(settings, requests[0], None if as_json else listener)
     _report(settings, stored, as_json=as_json, plot=plot, full=full, report=report)
+
+
+def _template(flags: dict[str, Any]) -> BacktestRequest:
+    """The request every symbol gets (``symbol`` left empty), from the command's flags."""
+    from algotrader.app.backtests import BacktestRequest
+    from algotrader.backtest.result import BacktestConfig
+    from algotrader.timeframes import parse_duration, parse_resolution
+
+    fetch = parse_duration(flags["fetch_duration"]) if flags["fetch_duration"] else None
+    return BacktestRequest(
+        symbol="",
+        resolution=parse_resolution(flags["resolution"]),
+        strategy=flags["strategy"],
+        params=parse_params(flags["param"]),
+        config=BacktestConfig(**{k: flags[k] for k in _CONFIG_FLAGS}),
+        duration=parse_duration(flags["duration"]) if flags["duration"] else fetch,
+        auto_fetch=flags["auto_fetch"],
+        fetch_duration=fetch,
+        source=_source(flags["source"]),
+    )
 
 
 def outputs_ready(settings: Settings, *, plot: bool = False, report: bool = False) -> Settings:
