@@ -138,7 +138,8 @@ def run_batch(
         for k, message in failed.items():
             sink.put(k, _Failed(requests[k].symbol, message))
         todo = [k for k in range(len(requests)) if k not in failed]
-        rest = _run_inline(stores, requests, todo, sink, _inline_policy(requests, jobs, dask))
+        policy = _inline_policy(requests, jobs, dask) if len(todo) > 1 else _POLICY_INLINE
+        rest = _run_inline(stores, requests, todo, sink, policy)
         if rest:
             _run_elsewhere(settings, requests, rest, sink, jobs=jobs, dask=dask)
     return sorted(items, key=_batch_rank)
