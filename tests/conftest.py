@@ -66,6 +66,7 @@ _TABLES = (
     "watchlist",
     "refresh_runs",
     "jobs",
+    "universes",
 )
 
 

@@ -88,3 +88,26 @@ def test_tasks_map_back_to_their_index_exactly_once(
     seen = [i for i, r in dask_executor.map_unordered(evaluate_task, {"X": daily}, tasks)
             if r[0].point == i]
     assert sorted(seen) == list(range(12))
+
+
+def test_a_batch_on_the_cluster_stores_what_a_serial_batch_stores(
+    dask_executor: Any, db_url: str, workdir: Any
+) -> None:
+    from algotrader.app.backtests import BacktestRequest, run_batch
+    from algotrader.app.ingest import IngestRequest, IngestWindow, ingest
+    from algotrader.config import load_settings
+    from algotrader.timeframes import parse_duration, parse_resolution
+
+    settings = load_settings(database_url=db_url, data_dir=str(workdir), log_dir=str(workdir))
+    daily = parse_resolution("1d")
+    window = IngestWindow(parse_duration("2 Y"))
+    ingest(settings, IngestRequest(("SPY", "TLT"), (daily,), window, source="synthetic"))
+    requests = [BacktestRequest(s, daily, "macd") for s in ("SPY", "NOPE", "TLT")]
+    serial = run_batch(settings, requests, jobs=1)
+    on_cluster = run_batch(settings, requests, dask=dask_executor.address)
+    assert [i.symbol for i in on_cluster] == [i.symbol for i in serial]
+    assert on_cluster[-1].symbol == "NOPE" and "no 1d bars of NOPE" in (on_cluster[-1].error or "")
+    for a, b in zip(serial[:-1], on_cluster[:-1], strict=True):
+        assert a.run is not None and b.run is not None
+        assert a.run.fingerprint == b.run.fingerprint
+        assert a.run.result.metrics == b.run.result.metrics

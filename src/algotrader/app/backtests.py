@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -108,9 +109,22 @@ def run_batch(
     requests: list[BacktestRequest],
     on_done: Callable[[BatchItem], None] | None = None,
     listener: IngestListener | None = None,
+    *,
+    jobs: int | None = None,
+    dask: str | None = None,
 ) -> list[BatchItem]:
     """Run independent backtests (one per symbol); a symbol that fails is reported, and the
-    others still run. Items come back best total return first, failures last."""
+    others still run. Items come back best total return first, failures last.
+
+    Each symbol's load and backtest runs where ``jobs``/``dask`` say (as for optimisation:
+    ``jobs=1`` this process, ``jobs=N`` N worker processes, ``dask`` a Dask cluster); this
+    process alone stores the runs, in request order (run ids as a serial batch gives them), and
+    calls ``on_done`` as each is stored. By default the batch starts in this process and hands
+    what is left to worker processes on every core only once the time the first symbols took
+    says the rest would outlast starting the workers (:func:`_pool_pays`): a batch of quick
+    backtests never waits for a pool, a long one uses all cores. Results are identical either
+    way (the workers run the same code on the same bars).
+    """
     failed: dict[int, str] = {}
     for k, request in enumerate(requests):
         if request.auto_fetch:
@@ -120,18 +134,163 @@ def run_batch(
                 failed[k] = exc.message
     items: list[BatchItem] = []
     with open_stores(settings) as stores:
-        for k, request in enumerate(requests):
-            if k in failed:
-                item = BatchItem(request.symbol, None, failed[k])
-            else:
-                try:
-                    item = BatchItem(request.symbol, run_stored(stores, request))
-                except UserError as exc:
-                    item = BatchItem(request.symbol, None, exc.message)
-            items.append(item)
-            if on_done is not None:
-                on_done(item)
+        sink = _BatchSink(stores, requests, items, on_done)
+        for k, message in failed.items():
+            sink.put(k, _Failed(requests[k].symbol, message))
+        todo = [k for k in range(len(requests)) if k not in failed]
+        policy = _inline_policy(requests, jobs, dask) if len(todo) > 1 else _POLICY_INLINE
+        rest = _run_inline(stores, requests, todo, sink, policy)
+        if rest:
+            _run_elsewhere(settings, requests, rest, sink, jobs=jobs, dask=dask)
     return sorted(items, key=_batch_rank)
+
+
+@dataclass(frozen=True)
+class _Computed:
+    """One backtest computed (here or in a worker), ready to be stored by this process."""
+
+    frame: pd.DataFrame
+    result: Result
+    record: RunRecord
+    sources: frozenset[str]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _Failed:
+    symbol: str
+    error: str
+
+
+_Outcome = _Computed | _Failed
+
+
+class _BatchSink:
+    """Stores computed runs in request order (whatever order they arrive in) and reports each
+    stored item to ``on_done``: the one writer of a batch."""
+
+    def __init__(
+        self,
+        stores: Stores,
+        requests: list[BacktestRequest],
+        items: list[BatchItem],
+        on_done: Callable[[BatchItem], None] | None,
+    ) -> None:
+        self._stores = stores
+        self._requests = requests
+        self._items = items
+        self._on_done = on_done
+        self._waiting: dict[int, _Outcome] = {}
+        self._next = 0
+
+    def put(self, k: int, outcome: _Outcome) -> None:
+        self._waiting[k] = outcome
+        while self._next in self._waiting:
+            self._emit(self._requests[self._next], self._waiting.pop(self._next))
+            self._next += 1
+
+    def _emit(self, request: BacktestRequest, outcome: _Outcome) -> None:
+        if isinstance(outcome, _Failed):
+            item = BatchItem(request.symbol, None, outcome.error)
+        else:
+            item = BatchItem(request.symbol, _commit(self._stores, request, outcome))
+        self._items.append(item)
+        if self._on_done is not None:
+            self._on_done(item)
+
+
+# Starting a pool of spawned workers costs ~5 s here before the first result comes back (each
+# worker imports the package, opens the database and loads the compiled kernels, all on the same
+# cores). With w idle cores the rest of a batch, R seconds in this process, takes about S + R / w
+# on the pool, which wins only when R > S * w / (w - 1): 10 s of work on two idle cores.
+_POOL_START_S = 5.0
+_JUDGED_AFTER = 3  # symbols run here before judging (the first pays for imports and kernels)
+_POLICY_INLINE, _POLICY_ELSEWHERE, _POLICY_ADAPTIVE = "inline", "elsewhere", "adaptive"
+
+
+def _inline_policy(requests: list[BacktestRequest], jobs: int | None, dask: str | None) -> str:
+    from algotrader.research.tasks import StrategyRef
+
+    if jobs == 1 or len(requests) <= 1:
+        return _POLICY_INLINE
+    try:
+        if any(StrategyRef.of(r.strategy).local_only for r in requests):
+            return _POLICY_INLINE  # a class defined interactively cannot reach another process
+    except UserError:
+        return _POLICY_INLINE  # an unknown strategy: each symbol reports it, as it always did
+    if dask is not None or jobs is not None:
+        return _POLICY_ELSEWHERE
+    return _POLICY_ADAPTIVE if (os.cpu_count() or 1) > 1 else _POLICY_INLINE
+
+
+def _run_inline(
+    stores: Stores,
+    requests: list[BacktestRequest],
+    todo: list[int],
+    sink: _BatchSink,
+    policy: str,
+) -> list[int]:
+    """Run the batch here, symbol after symbol, until ``policy`` says to hand the rest over;
+    what is left comes back."""
+    if policy == _POLICY_ELSEWHERE:
+        return todo
+    fastest = float("inf")
+    for done, k in enumerate(todo, start=1):
+        outcome = _compute_or_fail(stores, requests[k])
+        sink.put(k, outcome)
+        left = todo[done:]
+        if isinstance(outcome, _Computed) and done > 1:
+            fastest = min(fastest, outcome.seconds)  # the least disturbed by other work
+        judge = policy == _POLICY_ADAPTIVE and done >= _JUDGED_AFTER and len(left) >= 2
+        if judge and fastest < float("inf") and _pool_pays(fastest, len(left)):
+            return left
+    return []
+
+
+def _pool_pays(seconds_per_symbol: float, left: int) -> bool:
+    """Whether ``left`` more symbols at ``seconds_per_symbol`` each would finish sooner on a pool
+    of the idle cores, its start-up included, than here. Cores that other programs keep busy
+    (the load average) do not count: workers on them would only slow each other down."""
+    cores = os.cpu_count() or 1
+    busy = os.getloadavg()[0] - 1.0 if hasattr(os, "getloadavg") else 0.0  # less this process
+    idle = min(float(cores), max(1.0, cores - busy))
+    return idle > 1.0 and seconds_per_symbol * left > _POOL_START_S * idle / (idle - 1.0)
+
+
+def _run_elsewhere(
+    settings: Settings,
+    requests: list[BacktestRequest],
+    rest: list[int],
+    sink: _BatchSink,
+    *,
+    jobs: int | None,
+    dask: str | None,
+) -> None:
+    """Hand each symbol of ``rest`` (load and backtest) to worker processes or a Dask cluster;
+    store what comes back here."""
+    from algotrader.executors import make_executor
+
+    tasks = [requests[k] for k in rest]
+    workers = min(jobs or os.cpu_count() or 1, len(tasks))
+    with make_executor(jobs=workers if dask is None else jobs, dask=dask) as ex:
+        log.info("batch: %d of %d symbols on %d workers", len(tasks), len(requests), ex.workers)
+        for i, outcome in ex.map_unordered(_batch_task, settings, tasks):
+            sink.put(rest[i], outcome)
+
+
+# Worker side: each worker process opens the database once (the first task) and keeps it.
+_worker_stores: dict[str, Stores] = {}
+
+
+def _batch_task(settings: Settings, request: BacktestRequest) -> _Outcome:
+    """Load ``request``'s bars and backtest them (in a worker); nothing is stored here."""
+    from algotrader.app._stores import stores_of
+    from algotrader.db.engine import open_database
+
+    key = settings.db_url
+    if key not in _worker_stores:
+        _worker_stores[key] = stores_of(open_database(settings), settings.data_dir)
+    return _compute_or_fail(_worker_stores[key], request)
 
 
 def _batch_rank(item: BatchItem) -> tuple[int, float, str]:
@@ -143,14 +302,39 @@ def _batch_rank(item: BatchItem) -> tuple[int, float, str]:
 
 def run_stored(stores: Stores, request: BacktestRequest) -> StoredRun:
     """Backtest ``request`` on the stored bars and store the run (within open stores)."""
+    return _commit(stores, request, _compute(stores, request))
+
+
+def _compute_or_fail(stores: Stores, request: BacktestRequest) -> _Outcome:
+    try:
+        return _compute(stores, request)
+    except UserError as exc:
+        return _Failed(request.symbol, exc.message)
+
+
+def _compute(stores: Stores, request: BacktestRequest) -> _Computed:
+    """Load the bars and run the backtest; the run record, ready to store."""
     started = time.perf_counter()
     instance = get_strategy(request.strategy, **request.params)
     frame = load_bars(stores, request.symbol, request.resolution, request.duration)
     result = run_engine(frame, instance, request.config, resolution=request.resolution)
     name = request.strategy if isinstance(request.strategy, str) else strategy_name(instance)
-    stored = _store(stores, request.symbol, frame, name, instance, result)
-    metrics.record_backtest(request.resolution.name, time.perf_counter() - started)
-    return stored
+    sources = frozenset(stores.bars.sources(request.symbol, result.resolution))
+    record = _record(request.symbol, frame, name, instance, result, sources)
+    return _Computed(frame, result, record, sources, time.perf_counter() - started)
+
+
+def _commit(stores: Stores, request: BacktestRequest, computed: _Computed) -> StoredRun:
+    run_id = stores.runs.add(computed.record)
+    record, result = computed.record, computed.result
+    log.info(
+        "run %d: %s %s %s %s",
+        run_id, record.symbol, record.resolution, record.strategy, result.summary(),
+    )  # fmt: skip
+    metrics.record_backtest(request.resolution.name, computed.seconds)
+    return StoredRun(
+        run_id, record.symbol, result, computed.frame, record.data_fingerprint, computed.sources
+    )
 
 
 def store_result(
@@ -160,16 +344,23 @@ def store_result(
     instance = get_strategy(strategy, **result.params)
     name = strategy if isinstance(strategy, str) else strategy_name(instance)
     with open_stores(settings) as stores:
-        return _store(stores, symbol, frame, name, instance, result).run_id
+        sources = frozenset(stores.bars.sources(symbol, result.resolution))
+        record = _record(symbol, frame, name, instance, result, sources)
+        run_id = stores.runs.add(record)
+    log.info("run %d: %s %s %s %s", run_id, symbol, record.resolution, name, result.summary())
+    return run_id
 
 
-def _store(
-    stores: Stores, symbol: str, frame: pd.DataFrame, name: str, instance: Any, result: Result
-) -> StoredRun:
-    fp = fingerprint(frame)
-    sources = frozenset(stores.bars.sources(symbol, result.resolution))
+def _record(
+    symbol: str,
+    frame: pd.DataFrame,
+    name: str,
+    instance: Any,
+    result: Result,
+    sources: frozenset[str],
+) -> RunRecord:
     document = result.to_dict()
-    record = RunRecord(
+    return RunRecord(
         symbol=symbol,
         resolution=result.resolution,
         strategy=name,
@@ -178,15 +369,12 @@ def _store(
         start_ts=frame.index[0].to_pydatetime(),
         end_ts=frame.index[-1].to_pydatetime(),
         bars=len(frame),
-        data_fingerprint=fp,
+        data_fingerprint=fingerprint(frame),
         data_source=",".join(sorted(sources)),
         code_version=code_version(instance),
         metrics=document["metrics"],
         trades=document["trades"],
     )
-    run_id = stores.runs.add(record)
-    log.info("run %d: %s %s %s %s", run_id, symbol, record.resolution, name, result.summary())
-    return StoredRun(run_id, symbol, result, frame, fp, sources)
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:

@@ -44,6 +44,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "watchlist",
     "stream",
     "trade",
+    "universe",
 )
 
 app = typer.Typer(

@@ -16,7 +16,7 @@ from algotrader.cli.report import print_saved
 from algotrader.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from algotrader.app.backtests import BatchItem, StoredRun
+    from algotrader.app.backtests import BacktestRequest, BatchItem, StoredRun
     from algotrader.backtest.result import Result
     from algotrader.config import Settings
 
@@ -29,6 +29,8 @@ _EXAMPLES = """Examples:
   algotrader backtest -s AAPL --strategy ma_cross --param fast=10 --param slow=30 --json
 
   algotrader backtest -s AAPL,MSFT,SPY --strategy rsi     (one run per symbol, ranked)
+
+  algotrader backtest --universe tech --jobs 2            (a stored list, on 2 processes)
 
   algotrader backtest -s AAPL --strategy strategies/my_strategy.py:MyStrategy
 
@@ -51,17 +53,11 @@ def parse_params(pairs: list[str] | None) -> dict[str, str]:
     return params
 
 
-def read_universe(path: Path) -> list[str]:
-    """Symbols from a file: one a line (``#`` starts a comment; commas also separate)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(
-            f"cannot read the universe file {path} ({exc})",
-            "give a UTF-8 text file with one symbol a line",
-        ) from None
-    lines = [line.split("#", 1)[0] for line in text.splitlines()]
-    return parse_symbols(",".join(lines))
+def read_universe(settings: Settings, universe: str) -> list[str]:
+    """The symbols of ``--universe NAME_OR_FILE``: an existing file, else a stored list."""
+    from algotrader.app.universes import resolve_universe
+
+    return resolve_universe(settings, universe)
 
 
 def metrics_table(result: Result) -> Table:
@@ -96,7 +92,10 @@ _SYMBOL = typer.Option(
     None, "-s", "--symbol", "--symbols", help="Symbol(s) with stored bars: SPY or AAPL,MSFT."
 )
 _UNIVERSE = typer.Option(
-    None, "--universe", help="A file of symbols, one a line: one backtest per symbol."
+    None,
+    "--universe",
+    help="A file of symbols (one a line) or a stored list (`algotrader universe`): "
+    "one backtest per symbol.",
 )
 _RESOLUTION = typer.Option("1d", "-r", "--resolution", help="Bar size: 1m ... 1w.")
 _STRATEGY = typer.Option(
@@ -167,6 +166,16 @@ _LIMIT_ENTRY = typer.Option(
     None, "--limit-entry", help="Enter with a limit this fraction better than the signal close."
 )
 _LIMIT_BARS = typer.Option(1, "--limit-bars", help="Bars an unfilled limit entry rests.")
+_JOBS = typer.Option(
+    None,
+    "--jobs",
+    min=1,
+    help="Several symbols: worker processes (1: this process; default: all cores once the "
+    "batch is long enough to pay for them).",
+)
+_DASK = typer.Option(
+    None, "--dask", help="Several symbols: run on a Dask cluster, tcp://host:8786 or local."
+)
 # The flags that are BacktestConfig fields of the same name.
 _CONFIG_FLAGS = (
     "cash",
@@ -193,7 +202,7 @@ _CONFIG_FLAGS = (
 def backtest(
     ctx: typer.Context,
     symbol: str | None = _SYMBOL,
-    universe: Path | None = _UNIVERSE,
+    universe: str | None = _UNIVERSE,
     resolution: str = _RESOLUTION,
     strategy: str = _STRATEGY,
     param: list[str] | None = _PARAM,
@@ -223,37 +232,49 @@ def backtest(
     atr_period: int = _ATR_PERIOD,
     limit_entry: float | None = _LIMIT_ENTRY,
     limit_bars: int = _LIMIT_BARS,
+    jobs: int | None = _JOBS,
+    dask: str | None = _DASK,
 ) -> None:
     """Backtest a strategy on stored bars; prints the summary line and a metrics table.
 
     Several symbols run one independent backtest each and print one ranked table."""
-    from algotrader.app.backtests import BacktestRequest, run_backtest
-    from algotrader.backtest.result import BacktestConfig
-    from algotrader.timeframes import parse_duration, parse_resolution
+    from algotrader.app.backtests import run_backtest
 
     full = _full_plot(plot, plot_mode)
-    fetch = parse_duration(fetch_duration) if fetch_duration else None
-    config = BacktestConfig(**{k: ctx.params[k] for k in _CONFIG_FLAGS})
-    template = BacktestRequest(
-        symbol="",
-        resolution=parse_resolution(resolution),
-        strategy=strategy,
-        params=parse_params(param),
-        config=config,
-        duration=parse_duration(duration) if duration else fetch,
-        auto_fetch=auto_fetch,
-        fetch_duration=fetch,
-        source=_source(source),
-    )
-    requests = [replace(template, symbol=s) for s in symbols_from(symbol, universe)]
-    settings = outputs_ready(settings_from(ctx), plot=plot, report=report)
+    template = _template(ctx.params)
+    settings = settings_from(ctx)
+    requests = [replace(template, symbol=s) for s in symbols_from(settings, symbol, universe)]
+    settings = outputs_ready(settings, plot=plot, report=report)
     if len(requests) > 1:
-        _run_batch(settings, requests, as_json=as_json, plot=plot, full=full, report=report)
+        _run_batch(
+            settings, requests, as_json=as_json, plot=plot, full=full, report=report,
+            jobs=jobs, dask=dask,
+        )  # fmt: skip
         return
     # --json prints nothing but the document: the ingest lines are left out.
     with ConsoleListener("auto-fetch") as listener:
         stored = run_backtest(settings, requests[0], None if as_json else listener)
     _report(settings, stored, as_json=as_json, plot=plot, full=full, report=report)
+
+
+def _template(flags: dict[str, Any]) -> BacktestRequest:
+    """The request every symbol gets (``symbol`` left empty), from the command's flags."""
+    from algotrader.app.backtests import BacktestRequest
+    from algotrader.backtest.result import BacktestConfig
+    from algotrader.timeframes import parse_duration, parse_resolution
+
+    fetch = parse_duration(flags["fetch_duration"]) if flags["fetch_duration"] else None
+    return BacktestRequest(
+        symbol="",
+        resolution=parse_resolution(flags["resolution"]),
+        strategy=flags["strategy"],
+        params=parse_params(flags["param"]),
+        config=BacktestConfig(**{k: flags[k] for k in _CONFIG_FLAGS}),
+        duration=parse_duration(flags["duration"]) if flags["duration"] else fetch,
+        auto_fetch=flags["auto_fetch"],
+        fetch_duration=fetch,
+        source=_source(flags["source"]),
+    )
 
 
 def outputs_ready(settings: Settings, *, plot: bool = False, report: bool = False) -> Settings:
@@ -286,13 +307,16 @@ def _full_plot(plot: bool, plot_mode: str | None) -> bool:
     return plot_mode is not None
 
 
-def symbols_from(symbol: str | None, universe: Path | None) -> list[str]:
-    """The symbols of ``-s`` or of a ``--universe`` file (exactly one of them)."""
+def symbols_from(settings: Settings, symbol: str | None, universe: str | None) -> list[str]:
+    """The symbols of ``-s`` or of ``--universe`` (a file or a stored list; exactly one)."""
     if (symbol is None) == (universe is None):
         raise InvalidInputError(
-            "give either -s SYMBOLS or --universe FILE", "e.g. -s SPY or --universe sp100.txt"
+            "give either -s SYMBOLS or --universe FILE_OR_NAME",
+            "e.g. -s SPY, --universe sp100.txt or --universe tech",
         )
-    return parse_symbols(symbol) if symbol is not None else read_universe(universe)  # type: ignore[arg-type]
+    if symbol is not None:
+        return parse_symbols(symbol)
+    return read_universe(settings, universe)  # type: ignore[arg-type]
 
 
 def _chart(settings: Settings, stored: StoredRun, plot: bool, full: bool) -> Path | None:
@@ -359,6 +383,8 @@ def _run_batch(
     plot: bool,
     full: bool,
     report: bool = False,
+    jobs: int | None = None,
+    dask: str | None = None,
 ) -> None:
     from rich.progress import Progress
 
@@ -371,6 +397,8 @@ def _run_batch(
             requests,
             on_done=lambda _: progress.advance(task),
             listener=None if as_json else ConsoleListener("auto-fetch"),
+            jobs=jobs,
+            dask=dask,
         )
     charts = {i.symbol: _chart(settings, i.run, plot, full) for i in items if i.run is not None}
     reports = _batch_reports(settings, items) if report else {}

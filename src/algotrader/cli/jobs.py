@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -16,6 +15,7 @@ from algotrader.cli.backtest import parse_params, read_universe
 from algotrader.errors import InvalidInputError
 
 if TYPE_CHECKING:
+    from algotrader.config import Settings
     from algotrader.ports.jobs import JobRecord
 
 jobs_app = typer.Typer(
@@ -61,12 +61,14 @@ def _payload(
     return payload
 
 
-def _symbols(symbol: str | None, universe: Path | None) -> list[str]:
+def _symbols(settings: Settings, symbol: str | None, universe: str | None) -> list[str]:
     symbols = parse_symbols(symbol) if symbol else []
     if universe is not None:
-        symbols += [s for s in read_universe(universe) if s not in symbols]
+        symbols += [s for s in read_universe(settings, universe) if s not in symbols]
     if not symbols:
-        raise InvalidInputError("no symbol given", "pass -s SPY, -s AAPL,MSFT or --universe FILE")
+        raise InvalidInputError(
+            "no symbol given", "pass -s SPY, -s AAPL,MSFT or --universe FILE_OR_NAME"
+        )
     return symbols
 
 
@@ -87,7 +89,9 @@ def submit(
     ctx: typer.Context,
     kind: str = typer.Argument(..., help="Job kind: backtest, batch or optimise."),
     symbol: str | None = typer.Option(None, "-s", "--symbol", "--symbols", help="Symbol(s)."),
-    universe: Path | None = typer.Option(None, "--universe", help="A file of symbols (batch)."),
+    universe: str | None = typer.Option(
+        None, "--universe", help="A file of symbols or a stored list (batch)."
+    ),
     resolution: str = typer.Option("1d", "-r", "--resolution", help="Bar size: 1m ... 1w."),
     strategy: str = typer.Option("ma_cross", "--strategy", help="Strategy name or file:Class."),
     param: list[str] | None = typer.Option(None, "--param", help="NAME=VALUE (repeatable)."),
@@ -111,6 +115,7 @@ def submit(
     """Queue a job; a worker runs it (see `algotrader jobs show ID`)."""
     from algotrader.app.jobs import submit_job
 
+    settings = settings_from(ctx)
     if payload is not None:
         document = _json_payload(payload)
     else:
@@ -123,8 +128,8 @@ def submit(
             "cash": cash, "commission_bps": commission_bps, "slippage_bps": slippage_bps,
             "commission_per_share": commission_per_share, "fill": fill, "allow_short": allow_short,
         }  # fmt: skip
-        document = _payload(kind, _symbols(symbol, universe), options, config)
-    job = submit_job(settings_from(ctx), kind, document)
+        document = _payload(kind, _symbols(settings, symbol, universe), options, config)
+    job = submit_job(settings, kind, document)
     console.print(f"Queued job {job.id} ({job.kind}): `algotrader jobs show {job.id}`.")
 
 

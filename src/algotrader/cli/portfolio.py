@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -26,7 +25,9 @@ _EXAMPLES = """Examples:
 """
 
 _SYMBOLS = typer.Option(None, "-s", "--symbol", "--symbols", help="The basket: AAPL,MSFT,SPY.")
-_UNIVERSE = typer.Option(None, "--universe", help="A file of symbols, one a line.")
+_UNIVERSE = typer.Option(
+    None, "--universe", help="A file of symbols (one a line) or a stored list (`universe add`)."
+)
 _RESOLUTION = typer.Option("1d", "-r", "--resolution", help="Bar size: 1m ... 1w.")
 _ALLOCATOR = typer.Option(
     "equal",
@@ -105,7 +106,7 @@ def portfolio(
     from algotrader.app.portfolios import PortfolioRequest, run_portfolio
     from algotrader.timeframes import parse_duration, parse_resolution
 
-    symbols = symbols_from(symbol, Path(universe) if universe else None)
+    symbols = symbols_from(settings_from(ctx), symbol, universe)
     config: dict[str, Any] = {
         "cash": cash,
         "fill": fill,

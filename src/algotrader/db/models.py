@@ -443,3 +443,16 @@ class TradingFill(Base):
     price: Mapped[float] = mapped_column(Double)
     commission: Mapped[float] = mapped_column(Double, default=0.0)
     ts: Mapped[datetime] = mapped_column(UtcTimestamp())
+
+
+class UniverseList(Base):
+    """A named list of symbols (``algotrader universe add tech AAPL,MSFT``), usable wherever
+    ``--universe`` takes a file. ``name`` is lower case; ``symbols`` keeps the order given."""
+
+    __tablename__ = "universes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    symbols: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcTimestamp(), default=_utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcTimestamp(), default=_utcnow)
