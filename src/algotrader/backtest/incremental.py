@@ -203,6 +203,7 @@ class IncrementalDecider:
             bars = normalise_bars(history)
             for ts, row in zip(bars.index, bars[list(_COLUMNS)].to_numpy(np.float64), strict=True):
                 self._append(ts, row)
+        self._load_compiled_code()
         if self._rule is not None:
             return  # the backtest's fused path calls no hook
         if self._vectorized or not self._index:
@@ -211,6 +212,14 @@ class IncrementalDecider:
         # on_bar strategies keep state on self: replay the history through them, as the
         # backtest would have, so the first live bar sees the same state.
         signals_from_on_bar(self.strategy, prepared(self.strategy, self.frame()))
+
+    def _load_compiled_code(self) -> None:
+        # numba compiles (or loads from its cache) on a function's first call: make those calls
+        # now, with the live calls' types, so that the first live order is not late by seconds.
+        probe = decide(self.book, 1, self._costs.allow_short)
+        at_open(probe, 1.0, 1.0, math.nan, self._costs)
+        if self._rule is not None and self._index:
+            self._signal()  # the compiled rule; pure, unlike an on_bar strategy's hook
 
     def _append(self, ts: Any, values: Any) -> None:
         stamp = pd.Timestamp(ts)
