@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import inspect
-import sys
-from pathlib import Path
 from typing import Any
 
 from algotrader.errors import InvalidInputError
 from algotrader.portfolio.allocators import _ALIASES, ALLOCATORS
 from algotrader.portfolio.strategy import PortfolioStrategy
+from algotrader.strategies.registry import import_user_file
 
 
 def allocator_names() -> list[str]:
@@ -49,29 +47,13 @@ def get_allocator(spec: Any, **params: Any) -> PortfolioStrategy:
 
 
 def _from_file(spec: str) -> type[PortfolioStrategy]:
-    path_text, _, class_name = spec.partition(".py:")
-    path = Path(path_text if not class_name else path_text + ".py")
-    if not path.is_file():
-        raise InvalidInputError(f"allocator file {str(path)!r} not found", "check the path")
-    module_name = f"_algotrader_user_allocator_{path.stem}_{abs(hash(path.resolve()))}"
-    file_spec = importlib.util.spec_from_file_location(module_name, path)
-    if file_spec is None or file_spec.loader is None:
-        raise InvalidInputError(f"cannot import {str(path)!r}", "give a .py file")
-    module = importlib.util.module_from_spec(file_spec)
-    sys.modules[module_name] = module
-    try:
-        file_spec.loader.exec_module(module)
-    except Exception as exc:
-        del sys.modules[module_name]
-        raise InvalidInputError(
-            f"cannot import {str(path)!r}: {type(exc).__name__}: {exc}", "fix the file"
-        ) from exc
+    module, class_name, path = import_user_file(spec, "allocator")
     found = {
         name: obj
         for name, obj in vars(module).items()
         if inspect.isclass(obj)
         and issubclass(obj, PortfolioStrategy)
-        and obj.__module__ == module_name
+        and obj.__module__ == module.__name__
     }
     if class_name in found or (not class_name and len(found) == 1):
         return found[class_name] if class_name else next(iter(found.values()))

@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 from algotrader.errors import InvalidInputError
@@ -224,12 +225,15 @@ def _from_entry_point(name: str) -> type | None:
     return None
 
 
-def _from_file(spec: str) -> type:
+def import_user_file(spec: str, what: str) -> tuple[ModuleType, str, Path]:
+    """Import the user's ``path/to/file.py`` (of ``path/to/file.py:ClassName``) as a module of its
+    own; returns the module, ``ClassName`` ("" when not given) and the file's path. ``what`` names
+    the file in errors ("strategy", "allocator")."""
     path_text, _, class_name = spec.partition(".py:")
     path = Path(path_text if not class_name else path_text + ".py")
     if not path.is_file():
-        raise InvalidInputError(f"strategy file {str(path)!r} not found", "check the path")
-    module_name = f"_algotrader_user_strategy_{path.stem}_{abs(hash(path.resolve()))}"
+        raise InvalidInputError(f"{what} file {str(path)!r} not found", "check the path")
+    module_name = f"_algotrader_user_{what}_{path.stem}_{abs(hash(path.resolve()))}"
     file_spec = importlib.util.spec_from_file_location(module_name, path)
     if file_spec is None or file_spec.loader is None:
         raise InvalidInputError(f"cannot import {str(path)!r}", "give a .py file")
@@ -252,10 +256,15 @@ def _from_file(spec: str) -> type:
     finally:
         if added:
             sys.path.remove(root)
+    return module, class_name, path
+
+
+def _from_file(spec: str) -> type:
+    module, class_name, path = import_user_file(spec, "strategy")
     candidates = {
         name: obj
         for name, obj in vars(module).items()
-        if is_strategy_class(obj) and obj.__module__ == module_name
+        if is_strategy_class(obj) and obj.__module__ == module.__name__
     }
     if class_name:
         if class_name in candidates:
