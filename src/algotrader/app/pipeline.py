@@ -15,7 +15,9 @@ of one series take turns and never leave wrong indicators behind. Every ingest f
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -82,14 +84,73 @@ class IngestReport:
 
 @dataclass(frozen=True)
 class _Merge:
-    """Incoming bars compared with the stored series."""
+    """Incoming bars compared with the stored series: ``merged`` is the series once they are
+    stored, ``from_new_rows`` marks its rows that come from them, ``is_new`` those of them that
+    were not stored at all, ``same_source`` its rows that will carry the incoming source."""
 
     merged: pd.DataFrame
     from_new_rows: np.ndarray
+    is_new: np.ndarray
+    same_source: np.ndarray
     inserted: int
     updated: int
     unchanged: int
     first_changed: datetime | None
+
+    def stored(self) -> StoredSeries:
+        """The stored series once the merge is written (what a :class:`SeriesCache` keeps)."""
+        return StoredSeries(self.merged, self.same_source)
+
+
+@dataclass(frozen=True)
+class _Cached:
+    revision: int
+    series: StoredSeries
+
+
+class SeriesCache:
+    """The stored OHLCV of the series a long-running writer keeps writing (the stream
+    consumer), kept in memory between writes so that a write reads only the series' revision
+    instead of its whole history.
+
+    An entry is used only while the series' revision, which every write by any process bumps,
+    is the one it was taken at; otherwise the series is read again. An entry is taken out for
+    the duration of a write and put back only once the write has committed, so a failed write
+    never leaves a stale copy behind. Beyond ``max_bars`` bars in all, the least recently used
+    series are dropped. A series' history is held once per source that writes it.
+    """
+
+    def __init__(self, max_bars: int = 5_000_000) -> None:
+        self.max_bars = max_bars
+        self._entries: OrderedDict[tuple[str, str, str], _Cached] = OrderedDict()
+        self._bars = 0
+        self._guard = threading.Lock()  # writers store several series side by side
+        self.hits = 0
+        self.misses = 0
+
+    def take(self, key: tuple[str, str, str], series: SeriesWriter) -> StoredSeries:
+        """The stored series ``key`` (symbol, resolution, source), from memory when current."""
+        with self._guard:
+            entry = self._entries.pop(key, None)
+            if entry is not None:
+                self._bars -= len(entry.series.bars)
+        current = entry is not None and entry.revision == series.revision()
+        with self._guard:
+            self.hits += current
+            self.misses += not current
+        return entry.series if entry is not None and current else series.load(key[2])
+
+    def put(self, key: tuple[str, str, str], revision: int, stored: StoredSeries) -> None:
+        """Keep ``stored``: what the series holds at ``revision``, now committed."""
+        if len(stored.bars) > self.max_bars:
+            return
+        entry = _Cached(revision, stored)
+        with self._guard:
+            self._entries[key] = entry
+            self._bars += len(stored.bars)
+            while self._bars > self.max_bars:
+                _, dropped = self._entries.popitem(last=False)
+                self._bars -= len(dropped.series.bars)
 
 
 def store_bars(
@@ -100,12 +161,15 @@ def store_bars(
     bars: pd.DataFrame,
     *,
     progress: Progress | None = None,
+    cache: SeriesCache | None = None,
 ) -> IngestReport:
     """Merge validated ``bars`` into the stored series and refresh its indicators.
 
-    ``bars`` must be a validated bar frame (see :mod:`algotrader.data.validation`).
+    ``bars`` must be a validated bar frame (see :mod:`algotrader.data.validation`). A writer
+    that stores the same series again and again passes a :class:`SeriesCache`, so the stored
+    history is read once rather than on every call.
     """
-    report = _store_bars(store, symbol, resolution, source, bars, progress)
+    report = _store_bars(store, symbol, resolution, source, bars, progress, cache)
     _log(report)
     return report
 
@@ -131,21 +195,24 @@ def _store_bars(
     source: str,
     bars: pd.DataFrame,
     progress: Progress | None,
+    cache: SeriesCache | None = None,
 ) -> IngestReport:
     started = time.perf_counter()
+    key = (symbol, resolution, source)
     with store.lock(symbol, resolution) as series:
-        stored = series.load(source)
+        stored = series.load(source) if cache is None else cache.take(key, series)
         merge = _merge(stored, bars)
         recompute_from = min(
             (t for t in (merge.first_changed, series.dirty_from()) if t is not None), default=None
         )
         indicator_rows = 0
         if recompute_from is not None and len(merge.merged):
-            indicator_rows = _write_indicators(
-                series, source, merge, recompute_from, all_new=stored.bars.empty, progress=progress
-            )
+            indicator_rows = _write_indicators(series, source, merge, recompute_from, progress)
         elif progress is not None:
             progress(len(bars))
+        revision = series.revision() if cache is not None else 0
+    if cache is not None:  # only once committed (SQLite commits as the lock is released)
+        cache.put(key, revision, merge.stored())
     return IngestReport(
         symbol=symbol,
         resolution=resolution,
@@ -165,21 +232,35 @@ def _merge(stored: StoredSeries, bars: pd.DataFrame) -> _Merge:
     old = stored.bars
     if old.empty:
         first = bars.index[0].to_pydatetime() if len(bars) else None
-        return _Merge(bars, np.ones(len(bars), dtype=bool), len(bars), 0, 0, first)
+        every = np.ones(len(bars), dtype=bool)
+        return _Merge(bars[list(OHLCV_COLUMNS)], every, every, every, len(bars), 0, 0, first)
     changed, pos = changed_rows(stored, bars)
     exists = pos >= 0
     inserted = int((~exists).sum())
     updated = int(changed.sum()) - inserted
     unchanged = len(bars) - int(changed.sum())
     if not changed.any():
-        return _Merge(old, np.zeros(len(old), dtype=bool), inserted, updated, unchanged, None)
+        none = np.zeros(len(old), dtype=bool)
+        return _Merge(old, none, none, stored.same_source, inserted, updated, unchanged, None)
     keep_old = np.ones(len(old), dtype=bool)
     keep_old[pos[exists]] = False
+    kept = int(keep_old.sum())
     merged = pd.concat([old[keep_old], bars[list(OHLCV_COLUMNS)]])
-    from_new_rows = np.concatenate([np.zeros(int(keep_old.sum()), bool), np.ones(len(bars), bool)])
+    from_new_rows = np.concatenate([np.zeros(kept, bool), np.ones(len(bars), bool)])
+    is_new = np.concatenate([np.zeros(kept, bool), ~exists])
+    same_source = np.concatenate([stored.same_source[keep_old], np.ones(len(bars), bool)])
     order = np.argsort(pd.DatetimeIndex(merged.index).asi8, kind="stable")
     first = bars.index[changed][0].to_pydatetime()
-    return _Merge(merged.iloc[order], from_new_rows[order], inserted, updated, unchanged, first)
+    return _Merge(
+        merged.iloc[order],
+        from_new_rows[order],
+        is_new[order],
+        same_source[order],
+        inserted,
+        updated,
+        unchanged,
+        first,
+    )
 
 
 def _write_indicators(
@@ -187,14 +268,15 @@ def _write_indicators(
     source: str,
     merge: _Merge,
     recompute_from: datetime,
-    *,
-    all_new: bool,
     progress: Progress | None,
 ) -> int:
-    full = pd.concat([merge.merged, compute_indicators(merge.merged)], axis=1)
     tail = merge.merged.index >= recompute_from
-    rows, mine = full[tail], merge.from_new_rows[tail]
+    indicators = compute_indicators(merge.merged)
+    rows = pd.concat([merge.merged[tail], indicators[tail]], axis=1)
+    mine = merge.from_new_rows[tail]
     theirs = rows[~mine]
+    # Only new rows: PostgreSQL COPYs them straight into the table.
+    all_new = bool(merge.is_new[tail].all())
     # New bars: written with their source. Stored bars after the change point (possibly from
     # another source): only their values are refreshed.
     series.write_bars(

@@ -1,20 +1,24 @@
-"""Price-stream use cases: publish bars to Kafka, store them from Kafka, refresh indicators as
-a separate job, handle dead letters, archive to a Parquet lake.
+"""Price-stream use cases: publish bars to Kafka, store them from Kafka (with their indicators,
+or raw with indicator jobs), handle dead letters, archive to a Parquet lake.
 
 ::
 
-    provider --publish_ingest--> algotrader.bars --consume_bars--> database (OHLCV, marked)
+    provider --publish_ingest--> algotrader.bars --consume_bars--> database (OHLCV + indicators)
                                       |                  |
-                                      | poison           +--> algotrader.indicator-jobs
-                                      v                                  |
-                              algotrader.bars.dlq          run_indicator_jobs --> indicators
+                                      | poison           +-- --indicators jobs: OHLCV, marked,
+                                      v                      and algotrader.indicator-jobs
+                              algotrader.bars.dlq                          |
+                                                           run_indicator_jobs --> indicators
 
-:func:`consume_bars` writes each batch with the same idempotent upsert as ``algotrader ingest``
-(through :func:`algotrader.app.pipeline.store_raw_bars`, under the series' writer lock), queues
-one indicator job per changed series and commits the batch's offsets only after the database
-commit and the cluster's acknowledgements, so a kill, a rebalance or a broker restart loses and
-duplicates nothing. Indicators are computed by :func:`run_indicator_jobs`, which may run in
-another process or on another machine: writing never waits for them.
+:func:`consume_bars` writes each batch with the same idempotent merge as ``algotrader ingest``
+(under the series' writer lock) and commits the batch's offsets only after the database commit
+and the cluster's acknowledgements, so a kill, a rebalance or a broker restart loses and
+duplicates nothing. By default it stores the bars with their indicators in one write
+(:func:`algotrader.app.pipeline.store_bars` with a :class:`SeriesCache`: the stored history is
+read once per series and then kept in memory while no other writer changes it). With
+``indicators="jobs"`` it writes the raw bars (:func:`algotrader.app.pipeline.store_raw_bars`)
+and queues one indicator job per series for :func:`run_indicator_jobs`, which may run in another
+process or on another machine, so the writer never computes anything.
 """
 
 from __future__ import annotations
@@ -34,7 +38,13 @@ import pandas as pd
 
 from algotrader.app._stores import Stores, open_stores
 from algotrader.app.ingest import IngestRequest, IngestWindow
-from algotrader.app.pipeline import refresh_indicators, store_raw_bars
+from algotrader.app.pipeline import (
+    IngestReport,
+    SeriesCache,
+    refresh_indicators,
+    store_bars,
+    store_raw_bars,
+)
 from algotrader.config import Settings
 from algotrader.data.providers import get_provider
 from algotrader.data.validation import validate_bars
@@ -90,6 +100,7 @@ DeadLetter = dlq.DeadLetter
 log = logging.getLogger(__name__)
 _EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 _PARALLEL_SERIES = 2
+_INDICATOR_MODES = ("inline", "jobs")
 
 
 # ------------------------------------------------------------------------------- publishing
@@ -226,12 +237,26 @@ def _window_bounds(window: IngestWindow) -> tuple[datetime, datetime]:
 # --------------------------------------------------------------------------------- consuming
 @dataclass(frozen=True)
 class ConsumeRequest:
-    """One member of the group that stores bars (``group`` None: the configured one)."""
+    """One member of the group that stores bars (``group`` None: the configured one).
+
+    ``indicators``: ``inline`` stores each batch's bars with their indicators in one write,
+    computed from the series the consumer holds in memory (a :class:`SeriesCache`: the stored
+    history is read once per series, then only when another writer changed it); ``jobs``
+    stores the raw bars and queues an indicator job per series for ``stream indicators``, so
+    the writer never computes anything (each bar is then written twice).
+    """
 
     group: str | None = None
     until_idle: bool = False
     idle_seconds: float = 5.0
     batch_messages: int = 2_000
+    indicators: str = "inline"
+
+    def __post_init__(self) -> None:
+        if self.indicators not in _INDICATOR_MODES:
+            raise InvalidInputError(
+                f"invalid --indicators {self.indicators!r}", "use inline or jobs"
+            )
 
 
 @dataclass
@@ -243,6 +268,7 @@ class ConsumeReport:
     bars_written: int = 0
     dead_letters: int = 0
     indicator_jobs: int = 0
+    indicator_rows: int = 0  # rows stored with fresh indicators (inline mode)
     series: set[tuple[str, str]] = field(default_factory=set)
     seconds: float = 0.0
     active_seconds: float = 0.0  # from the first batch received to the last one stored
@@ -265,7 +291,8 @@ def consume_bars(
                              request.batch_messages)  # fmt: skip
     started = time.monotonic()
     with open_stores(settings) as stores:
-        writer = _BarWriter(stores, Publisher(kafka, linger_ms=2), kafka, group)
+        inline = SeriesCache() if request.indicators == "inline" else None
+        writer = _BarWriter(stores, Publisher(kafka, linger_ms=2), kafka, group, inline)
 
         def handle(batch: Sequence[Message]) -> None:
             writer.handle(batch)
@@ -285,12 +312,18 @@ class _BarWriter:
     """Makes one consumed batch durable: dead letters, bars, indicator jobs, acknowledgements."""
 
     def __init__(
-        self, stores: Stores, publisher: Publisher, kafka: KafkaSettings, group: str
+        self,
+        stores: Stores,
+        publisher: Publisher,
+        kafka: KafkaSettings,
+        group: str,
+        inline: SeriesCache | None,
     ) -> None:
         self.stores = stores
         self.publisher = publisher
         self.kafka = kafka
         self.group = group
+        self.inline = inline  # None: raw bars and indicator jobs
         self.report = ConsumeReport()
         self._instruments: set[str] = set()
         # Series are written side by side (each under its own writer lock): PostgreSQL then
@@ -308,19 +341,22 @@ class _BarWriter:
             if symbol not in self._instruments:  # the bars' foreign key
                 self.stores.instruments.ensure(InstrumentInfo(symbol=symbol), runs[0][0])
                 self._instruments.add(symbol)
-        written = sum(self._pool.map(self._store_series, grouped.items()))
-        # A job for every series of the batch, even when nothing changed: a consumer killed
-        # after writing but before queueing left the series marked, and the re-delivered batch
-        # writes nothing.
-        for symbol, resolution in grouped:
-            self.publisher.send(self.kafka.jobs_topic, series_key(symbol, resolution),
-                                encode_job(symbol, resolution))  # fmt: skip
+        reports = [r for rs in self._pool.map(self._store_series, grouped.items()) for r in rs]
+        written = sum(r.written for r in reports)
+        if self.inline is None:
+            # A job for every series of the batch, even when nothing changed: a consumer killed
+            # after writing but before queueing left the series marked, and the re-delivered
+            # batch writes nothing.
+            for symbol, resolution in grouped:
+                self.publisher.send(self.kafka.jobs_topic, series_key(symbol, resolution),
+                                    encode_job(symbol, resolution))  # fmt: skip
+            self.report.indicator_jobs += len(grouped)
         self.publisher.flush()  # dead letters and jobs acknowledged before the offsets commit
         bars = sum(len(p) for p in good)
         self.report.messages += len(batch)
         self.report.bars_received += bars
         self.report.bars_written += written
-        self.report.indicator_jobs += len(grouped)
+        self.report.indicator_rows += sum(r.indicator_rows for r in reports)
         self.report.series.update(grouped)
         metrics.BARS_STORED.inc(written)
         metrics.BARS_RECEIVED.inc(bars)
@@ -328,15 +364,19 @@ class _BarWriter:
         metrics.BATCH_SECONDS.labels("bars").observe(time.perf_counter() - started)
         self.report.active_seconds = time.monotonic() - self._first_batch_at
 
-    def _store_series(self, item: tuple[tuple[str, str], list[tuple[str, list[RawBars]]]]) -> int:
+    def _store_series(
+        self, item: tuple[tuple[str, str], list[tuple[str, list[RawBars]]]]
+    ) -> list[IngestReport]:
         """One series' bars of the batch, source by source in the order they came."""
         (symbol, resolution), by_source = item
-        return sum(
-            store_raw_bars(
-                self.stores.bars, symbol, resolution, source, _series_frame(parts)
-            ).written
+        store = self.stores.bars
+        if self.inline is None:
+            return [store_raw_bars(store, symbol, resolution, source, _series_frame(parts))
+                    for source, parts in by_source]  # fmt: skip
+        return [
+            store_bars(store, symbol, resolution, source, _series_frame(parts), cache=self.inline)
             for source, parts in by_source
-        )
+        ]
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

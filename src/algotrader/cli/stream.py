@@ -29,6 +29,7 @@ _EXAMPLES = """Examples:
 
   algotrader stream consume --group algotrader-store --metrics-port 9108
 
+  algotrader stream consume --indicators jobs      # raw bars; indicators by:
   algotrader stream indicators
 
   algotrader stream dlq list
@@ -103,11 +104,15 @@ class _Ticker:
 
 def _consume_line(report: ConsumeReport) -> str:
     rate = report.bars_received / report.active_seconds if report.active_seconds else 0.0
+    indicators = (
+        f"{report.indicator_jobs} indicator jobs queued"
+        if report.indicator_jobs
+        else f"{report.indicator_rows} rows with indicators"
+    )
     return (
         f"{report.messages} messages: {report.bars_received} bars received, "
         f"{report.bars_written} written, {report.dead_letters} dead letters, "
-        f"{report.indicator_jobs} indicator jobs queued for {len(report.series)} series "
-        f"({rate:,.0f} bars/s)"
+        f"{indicators} for {len(report.series)} series ({rate:,.0f} bars/s)"
     )
 
 
@@ -121,6 +126,12 @@ def consume(
         False, "--until-idle", help="Stop once the group has read everything and nothing new came."
     ),
     idle_seconds: float = _IDLE_SECONDS,
+    indicators: str = typer.Option(
+        "inline",
+        "--indicators",
+        help="inline: store bars with their indicators in one write; jobs: store raw bars and "
+        "queue indicator jobs for 'stream indicators'.",
+    ),
     metrics_port: int | None = _METRICS_PORT,
     bootstrap: str | None = _BOOTSTRAP,
 ) -> None:
@@ -128,11 +139,12 @@ def consume(
     _require_extra()
     from algotrader.app.stream import ConsumeRequest, consume_bars, serve_metrics
 
+    request = ConsumeRequest(group=group, until_idle=until_idle, idle_seconds=idle_seconds,
+                             indicators=indicators)  # fmt: skip
     settings = settings_from(ctx)
     kafka = kafka_settings(bootstrap)
     if metrics_port is not None:
         serve_metrics(metrics_port)
-    request = ConsumeRequest(group=group, until_idle=until_idle, idle_seconds=idle_seconds)
     console.print(f"Consuming {kafka.topic} from {kafka.describe()} as {group or kafka.group}")
     report = consume_bars(settings, kafka, request, stop=_stop_on_sigterm(), on_batch=_Ticker())
     console.print(f"Consumed {_consume_line(report)} in {report.seconds:.1f} s.")

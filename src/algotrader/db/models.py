@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -98,6 +99,8 @@ class SeriesState(Base):
     write whose indicators are not final yet and cleared with the last one, so a killed ingest
     leaves a marker the next run acts on. ``fetch_start``/``fetch_reached``: a chunked fetch
     (walking backwards) that has not finished; the next run fetches only ``[start, reached)``.
+    ``revision``: bumped by every transaction that writes the series' bars, so a long-running
+    writer can tell whether the copy of the series it holds in memory is still what is stored.
     """
 
     __tablename__ = "series_state"
@@ -107,6 +110,7 @@ class SeriesState(Base):
     dirty_from: Mapped[datetime | None] = mapped_column(UtcTimestamp())
     fetch_start: Mapped[datetime | None] = mapped_column(UtcTimestamp())
     fetch_reached: Mapped[datetime | None] = mapped_column(UtcTimestamp())
+    revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     updated_at: Mapped[datetime] = mapped_column(UtcTimestamp(), default=_utcnow)
 
 

@@ -176,6 +176,13 @@ class SeriesWriter:
         with self._connect() as conn:
             return _state(conn, self.symbol, self.resolution)[1]
 
+    def revision(self) -> int:
+        """A number that changes with every committed write of this series' bars (0: never
+        written since revisions were counted)."""
+        with self._connect() as conn:
+            found = conn.execute(select(SeriesState.revision).where(*self._key())).scalar()
+        return int(found or 0)
+
     def load(
         self, source: str, start: datetime | None = None, end: datetime | None = None
     ) -> StoredSeries:
@@ -226,6 +233,7 @@ class SeriesWriter:
             # The dirty marker is set before any chunk commits and cleared only after all did.
             with self._begin() as conn:
                 self._mark(conn, dirty_from, None, None)
+                self._bump_revision(conn)  # here: parallel chunks would queue on the state row
             with ThreadPoolExecutor(max_workers=writers) as pool:
                 chunks = [
                     pool.submit(self._write_chunk, rows, lo, hi, on_chunk) for lo, hi in bounds
@@ -245,7 +253,7 @@ class SeriesWriter:
                 clear_dirty_from if last else None,
                 fetch if last else None,
             )
-            self._write_chunk(rows, lo, hi, on_chunk, marks)
+            self._write_chunk(rows, lo, hi, on_chunk, marks, bump=first)
         return n
 
     def _write_chunk(
@@ -255,10 +263,16 @@ class SeriesWriter:
         hi: int,
         on_chunk: Callable[[int], None] | None,
         marks: tuple[datetime | None, datetime | None, FetchProgress | None] = (None, None, None),
+        *,
+        bump: bool = False,
     ) -> None:
-        """Rows ``[lo, hi)`` and the series-state ``marks`` in one transaction."""
+        """Rows ``[lo, hi)`` and the series-state ``marks`` in one transaction; ``bump``: the
+        write's first transaction, which changes the series' revision (the writer holds the lock
+        until its last chunk, so no reader can see a later chunk under the same revision)."""
         with self._begin() as conn:
             self._mark(conn, *marks)
+            if bump:
+                self._bump_revision(conn)
             self.db.dialect.write_bars(
                 conn,
                 (self.symbol, self.resolution, rows.source),
@@ -291,6 +305,18 @@ class SeriesWriter:
             )
         if fetch is not None:
             self._upsert_state(conn, fetch_start=fetch.start, fetch_reached=fetch.reached)
+
+    def _bump_revision(self, conn: Connection) -> None:
+        now = datetime.now(UTC)
+        insert = self.db.dialect.insert(_STATE).values(
+            symbol=self.symbol, resolution=self.resolution, revision=1, updated_at=now
+        )
+        conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=["symbol", "resolution"],
+                set_={"revision": _STATE.c.revision + 1, "updated_at": now},
+            )
+        )
 
     def _key(self) -> tuple[Any, ...]:
         return (_STATE.c.symbol == self.symbol, _STATE.c.resolution == self.resolution)
