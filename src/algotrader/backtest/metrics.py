@@ -77,16 +77,19 @@ def _session_stats(ticks: np.ndarray, per_day: int) -> tuple[float, float]:
     k = 0
     day = ticks[0] // per_day
     first_day = day
-    counts[0] = 1
+    start = 0
     next_day = (day + 1) * per_day
     for t in range(1, n):
         # Sorted input: divide only at day boundaries (int64 division dominates otherwise).
+        # A day's count is stored when it ends: a running count in memory would make every bar
+        # wait for the previous bar's store.
         if ticks[t] >= next_day:
             day = ticks[t] // per_day
             next_day = (day + 1) * per_day
+            counts[k] = t - start
+            start = t
             k += 1
-            counts[k] = 0
-        counts[k] += 1
+    counts[k] = n - start
     sessions = k + 1
     median = float(np.median(counts[:sessions]))
     span = float(day - first_day)

@@ -183,16 +183,19 @@ def _bollinger_into(x, n, dev_up, dev_dn, mid, upper, lower):
 
 
 @njit(inline="always", cache=True)
+def _true_range(high, low, prev_close):
+    # Conditional expressions compile to selects (maxsd), not branches: which of the three
+    # ranges is greatest is a coin flip. A NaN range never replaces the current one, as before.
+    greatest = high - low
+    v = abs(prev_close - high)
+    greatest = v if v > greatest else greatest
+    v = abs(prev_close - low)
+    return v if v > greatest else greatest
+
+
+@njit(inline="always", cache=True)
 def _true_range_at(high, low, close, i):
-    prev_close = close[i - 1]
-    greatest = high[i] - low[i]
-    v = abs(prev_close - high[i])
-    if v > greatest:
-        greatest = v
-    v = abs(prev_close - low[i])
-    if v > greatest:
-        greatest = v
-    return greatest
+    return _true_range(high[i], low[i], close[i - 1])
 
 
 @njit(types.void(_IN, _IN, _IN, _OUT), cache=True, nogil=True)
@@ -201,8 +204,10 @@ def _true_range_into(high, low, close, out):
     if size == 0:
         return
     out[0] = np.nan
-    for i in range(1, size):
-        out[i] = _true_range_at(high, low, close, i)
+    # Views starting at 0 (see _atr_into): the bar's high/low and the previous close.
+    hi, lo, prev_close, dst = high[1:], low[1:], close[: size - 1], out[1:]
+    for j in range(dst.shape[0]):
+        dst[j] = _true_range(hi[j], lo[j], prev_close[j])
 
 
 @njit(types.void(_IN, _I8, _OUT), cache=True, nogil=True)
@@ -250,9 +255,13 @@ def _atr_into(high, low, close, n, out):
     out[n] = prev
     a = (n - 1) / n
     b = 1.0 - a
-    for i in range(n + 1, size):
-        prev = _fma(a, prev, _true_range_at(high, low, close, i) * b)
-        out[i] = prev
+    # Views starting at 0: indexing them with a range from 0 compiles without numba's negative-
+    # index wraparound arithmetic (x[i - 1] with a runtime start needs it), which made this loop
+    # twice as long as the fma chain it feeds and slower than TA-Lib.
+    hi, lo, prev_close, dst = high[n + 1 :], low[n + 1 :], close[n : size - 1], out[n + 1 :]
+    for j in range(dst.shape[0]):
+        prev = _fma(a, prev, _true_range(hi[j], lo[j], prev_close[j]) * b)
+        dst[j] = prev
 
 
 @njit(types.void(_IN, _I8, _OUT), cache=True, nogil=True)
