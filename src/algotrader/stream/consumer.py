@@ -103,7 +103,15 @@ class GroupMember:
         }
 
     def _poll(self) -> list[Message]:
-        batch = self._consumer.consume(self.options.batch_messages, self.options.poll_seconds)
+        # Whatever is already fetched is one batch, handed out at once; an empty queue waits up
+        # to poll_seconds for the first message only. Batches thus grow with the backlog (while
+        # one is stored, the next accumulates) and a lone live bar is not held back.
+        size = self.options.batch_messages
+        batch = self._consumer.consume(size, 0)
+        if not batch:
+            batch = self._consumer.consume(1, self.options.poll_seconds)
+            if batch and size > 1:
+                batch += self._consumer.consume(size - 1, 0)
         good = []
         for message in batch:
             error = message.error()
