@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from sqlalchemy import text
 from tests.conftest import bar_store_for_test, daily_test_bars
 
 from algotrader.app.pipeline import SeriesCache, store_bars
@@ -145,6 +146,27 @@ def test_a_cached_writer_merges_corrections_and_other_sources_exactly(db_url: st
     assert store.sources("TEST", "1d") == {"csv", "ibkr"}
     expected = _stored_with_indicators(corrected)
     pd.testing.assert_frame_equal(store.load_bars("TEST", "1d"), expected, check_freq=False)
+
+
+def test_two_sources_writing_one_series_share_its_cached_copy(db_url: str) -> None:
+    store = bar_store_for_test(db_url)
+    bars = daily_test_bars(300)
+    store_bars(store, "TEST", "1d", "csv", bars.iloc[:100])  # stored before the writer starts
+    store_bars(store, "TEST", "1d", "ibkr", bars.iloc[100:150])
+    cache = SeriesCache()
+    for k, lo in enumerate(range(150, 300, 30)):
+        store_bars(store, "TEST", "1d", ("csv", "ibkr")[k % 2], bars.iloc[lo : lo + 30],
+                   cache=cache)  # fmt: skip
+    # Rewritten by the other source: only the bar's source changes (indicators stay).
+    store_bars(store, "TEST", "1d", "ibkr", bars.iloc[10:11], cache=cache)
+    assert (cache.misses, cache.hits) == (1, 5)
+    expected = _stored_with_indicators(bars)
+    pd.testing.assert_frame_equal(store.load_bars("TEST", "1d"), expected, check_freq=False)
+    with store.db.engine.connect() as conn:
+        sources = [r[0] for r in conn.execute(
+            text("SELECT source FROM market_prices ORDER BY ts"))]  # fmt: skip
+    assert sources == ["csv"] * 10 + ["ibkr"] + ["csv"] * 89 + ["ibkr"] * 50 + (
+        ["csv"] * 30 + ["ibkr"] * 30) * 2 + ["csv"] * 30
 
 
 def test_the_cache_drops_the_least_recently_used_series_beyond_its_size(tmp_path: Path) -> None:

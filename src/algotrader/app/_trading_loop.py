@@ -9,9 +9,9 @@ the broker has the order):
    deterministic client reference), then sent; a rejection is recorded with its reason;
 3. off the order path, at most every second (:meth:`TradingLoop.flush`) and at the end: the
    bars are stored (raw, under the series' writer lock, with ``store_raw_bars`` as the stream
-   consumer does), then, in one transaction, the decisions without orders and each symbol's
-   high-water mark and book; indicators are refreshed from the series' marker every few
-   seconds. A crash loses only bars without side effects: the restarted session is fed them
+   consumer's jobs mode does), then, in one transaction, the decisions without orders and each
+   symbol's high-water mark and book; indicators are refreshed from the series' marker every
+   few seconds. A crash loses only bars without side effects: the restarted session is fed them
    again and decides the same (an order decision found stored is never sent again).
 
 Backfilled bars are stored and shown to the strategy but never traded. Fills and status

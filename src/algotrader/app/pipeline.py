@@ -86,26 +86,40 @@ class IngestReport:
 class _Merge:
     """Incoming bars compared with the stored series: ``merged`` is the series once they are
     stored, ``from_new_rows`` marks its rows that come from them, ``is_new`` those of them that
-    were not stored at all, ``same_source`` its rows that will carry the incoming source."""
+    were not stored at all, ``kept`` the stored rows that stay as they are (in order, the rest of
+    ``merged``)."""
 
     merged: pd.DataFrame
     from_new_rows: np.ndarray
     is_new: np.ndarray
-    same_source: np.ndarray
+    kept: np.ndarray
     inserted: int
     updated: int
     unchanged: int
     first_changed: datetime | None
 
-    def stored(self) -> StoredSeries:
-        """The stored series once the merge is written (what a :class:`SeriesCache` keeps)."""
-        return StoredSeries(self.merged, self.same_source)
-
 
 @dataclass(frozen=True)
 class _Cached:
+    """A series as stored at ``revision``: its OHLCV and each row's source (an index into
+    ``names``)."""
+
     revision: int
-    series: StoredSeries
+    bars: pd.DataFrame
+    sources: np.ndarray
+    names: tuple[str, ...]
+
+    def seen_by(self, source: str) -> StoredSeries:
+        same = self.sources == self.names.index(source) if source in self.names else None
+        return StoredSeries(self.bars, np.zeros(len(self.bars), bool) if same is None else same)
+
+    def after(self, merge: _Merge, source: str, revision: int) -> _Cached:
+        """The series once ``merge`` (of bars from ``source``) is written, at ``revision``."""
+        names = self.names if source in self.names else (*self.names, source)
+        sources = np.empty(len(merge.merged), dtype=np.int16)
+        sources[merge.from_new_rows] = names.index(source)
+        sources[~merge.from_new_rows] = self.sources[merge.kept]
+        return _Cached(revision, merge.merged, sources, names)
 
 
 class SeriesCache:
@@ -116,41 +130,48 @@ class SeriesCache:
     An entry is used only while the series' revision, which every write by any process bumps,
     is the one it was taken at; otherwise the series is read again. An entry is taken out for
     the duration of a write and put back only once the write has committed, so a failed write
-    never leaves a stale copy behind. Beyond ``max_bars`` bars in all, the least recently used
-    series are dropped. A series' history is held once per source that writes it.
+    never leaves a stale copy behind. Each row's source is kept, so bars of several sources
+    share one entry. Beyond ``max_bars`` bars in all (about 50 bytes a bar), the least recently
+    used series are dropped.
     """
 
     def __init__(self, max_bars: int = 5_000_000) -> None:
         self.max_bars = max_bars
-        self._entries: OrderedDict[tuple[str, str, str], _Cached] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], _Cached] = OrderedDict()
         self._bars = 0
         self._guard = threading.Lock()  # writers store several series side by side
         self.hits = 0
         self.misses = 0
 
-    def take(self, key: tuple[str, str, str], series: SeriesWriter) -> StoredSeries:
-        """The stored series ``key`` (symbol, resolution, source), from memory when current."""
+    def take(self, key: tuple[str, str], series: SeriesWriter, source: str) -> _Cached:
+        """Series ``key`` (symbol, resolution) as stored now: from memory when current."""
         with self._guard:
             entry = self._entries.pop(key, None)
             if entry is not None:
-                self._bars -= len(entry.series.bars)
+                self._bars -= len(entry.bars)
         current = entry is not None and entry.revision == series.revision()
         with self._guard:
             self.hits += current
             self.misses += not current
-        return entry.series if entry is not None and current else series.load(key[2])
+        if entry is not None and current:
+            return entry
+        stored = series.load(source)
+        if stored.same_source.all():
+            return _Cached(0, stored.bars, np.zeros(len(stored.bars), np.int16), (source,))
+        codes, names = pd.factorize(series.row_sources())
+        return _Cached(0, stored.bars, codes.astype(np.int16), tuple(str(n) for n in names))
 
-    def put(self, key: tuple[str, str, str], revision: int, stored: StoredSeries) -> None:
-        """Keep ``stored``: what the series holds at ``revision``, now committed."""
-        if len(stored.bars) > self.max_bars:
+    def put(self, key: tuple[str, str], entry: _Cached) -> None:
+        """Keep ``entry``, the series as committed at ``entry.revision``."""
+        if len(entry.bars) > self.max_bars:
             return
-        entry = _Cached(revision, stored)
         with self._guard:
+            replaced = self._entries.pop(key, None)
+            self._bars += len(entry.bars) - (len(replaced.bars) if replaced else 0)
             self._entries[key] = entry
-            self._bars += len(stored.bars)
             while self._bars > self.max_bars:
                 _, dropped = self._entries.popitem(last=False)
-                self._bars -= len(dropped.series.bars)
+                self._bars -= len(dropped.bars)
 
 
 def store_bars(
@@ -198,9 +219,9 @@ def _store_bars(
     cache: SeriesCache | None = None,
 ) -> IngestReport:
     started = time.perf_counter()
-    key = (symbol, resolution, source)
     with store.lock(symbol, resolution) as series:
-        stored = series.load(source) if cache is None else cache.take(key, series)
+        before = None if cache is None else cache.take((symbol, resolution), series, source)
+        stored = series.load(source) if before is None else before.seen_by(source)
         merge = _merge(stored, bars)
         recompute_from = min(
             (t for t in (merge.first_changed, series.dirty_from()) if t is not None), default=None
@@ -210,9 +231,9 @@ def _store_bars(
             indicator_rows = _write_indicators(series, source, merge, recompute_from, progress)
         elif progress is not None:
             progress(len(bars))
-        revision = series.revision() if cache is not None else 0
-    if cache is not None:  # only once committed (SQLite commits as the lock is released)
-        cache.put(key, revision, merge.stored())
+        after = None if before is None else before.after(merge, source, series.revision())
+    if cache is not None and after is not None:  # once committed (SQLite: as the lock ends)
+        cache.put((symbol, resolution), after)
     return IngestReport(
         symbol=symbol,
         resolution=resolution,
@@ -233,7 +254,9 @@ def _merge(stored: StoredSeries, bars: pd.DataFrame) -> _Merge:
     if old.empty:
         first = bars.index[0].to_pydatetime() if len(bars) else None
         every = np.ones(len(bars), dtype=bool)
-        return _Merge(bars[list(OHLCV_COLUMNS)], every, every, every, len(bars), 0, 0, first)
+        nothing_kept = np.zeros(0, dtype=bool)
+        return _Merge(bars[list(OHLCV_COLUMNS)], every, every, nothing_kept, len(bars), 0, 0,
+                      first)  # fmt: skip
     changed, pos = changed_rows(stored, bars)
     exists = pos >= 0
     inserted = int((~exists).sum())
@@ -241,21 +264,20 @@ def _merge(stored: StoredSeries, bars: pd.DataFrame) -> _Merge:
     unchanged = len(bars) - int(changed.sum())
     if not changed.any():
         none = np.zeros(len(old), dtype=bool)
-        return _Merge(old, none, none, stored.same_source, inserted, updated, unchanged, None)
+        return _Merge(old, none, none, ~none, inserted, updated, unchanged, None)
     keep_old = np.ones(len(old), dtype=bool)
     keep_old[pos[exists]] = False
     kept = int(keep_old.sum())
     merged = pd.concat([old[keep_old], bars[list(OHLCV_COLUMNS)]])
     from_new_rows = np.concatenate([np.zeros(kept, bool), np.ones(len(bars), bool)])
     is_new = np.concatenate([np.zeros(kept, bool), ~exists])
-    same_source = np.concatenate([stored.same_source[keep_old], np.ones(len(bars), bool)])
     order = np.argsort(pd.DatetimeIndex(merged.index).asi8, kind="stable")
     first = bars.index[changed][0].to_pydatetime()
     return _Merge(
         merged.iloc[order],
         from_new_rows[order],
         is_new[order],
-        same_source[order],
+        keep_old,
         inserted,
         updated,
         unchanged,

@@ -268,7 +268,8 @@ class ConsumeReport:
     bars_written: int = 0
     dead_letters: int = 0
     indicator_jobs: int = 0
-    indicator_rows: int = 0  # rows stored with fresh indicators (inline mode)
+    indicator_rows: int = 0  # rows written with fresh indicators (inline mode)
+    indicators: str = "inline"  # the consumer's mode (ConsumeRequest.indicators)
     series: set[tuple[str, str]] = field(default_factory=set)
     seconds: float = 0.0
     active_seconds: float = 0.0  # from the first batch received to the last one stored
@@ -293,6 +294,7 @@ def consume_bars(
     with open_stores(settings) as stores:
         inline = SeriesCache() if request.indicators == "inline" else None
         writer = _BarWriter(stores, Publisher(kafka, linger_ms=2), kafka, group, inline)
+        writer.report.indicators = request.indicators
 
         def handle(batch: Sequence[Message]) -> None:
             writer.handle(batch)

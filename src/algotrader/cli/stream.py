@@ -29,7 +29,8 @@ _EXAMPLES = """Examples:
 
   algotrader stream consume --group algotrader-store --metrics-port 9108
 
-  algotrader stream consume --indicators jobs      # raw bars; indicators by:
+  algotrader stream consume --indicators jobs
+
   algotrader stream indicators
 
   algotrader stream dlq list
@@ -106,8 +107,8 @@ def _consume_line(report: ConsumeReport) -> str:
     rate = report.bars_received / report.active_seconds if report.active_seconds else 0.0
     indicators = (
         f"{report.indicator_jobs} indicator jobs queued"
-        if report.indicator_jobs
-        else f"{report.indicator_rows} rows with indicators"
+        if report.indicators == "jobs"
+        else f"{report.indicator_rows} rows with fresh indicators"
     )
     return (
         f"{report.messages} messages: {report.bars_received} bars received, "
@@ -129,6 +130,7 @@ def consume(
     indicators: str = typer.Option(
         "inline",
         "--indicators",
+        metavar="[inline|jobs]",
         help="inline: store bars with their indicators in one write; jobs: store raw bars and "
         "queue indicator jobs for 'stream indicators'.",
     ),
@@ -163,7 +165,8 @@ def indicators(
     metrics_port: int | None = _METRICS_PORT,
     bootstrap: str | None = _BOOTSTRAP,
 ) -> None:
-    """Recompute indicators of the series the consumer wrote (the indicator-job queue)."""
+    """Recompute indicators of the series a 'stream consume --indicators jobs' consumer wrote
+    (the indicator-job queue)."""
     _require_extra()
     from algotrader.app.stream import ConsumeRequest, run_indicator_jobs, serve_metrics
 

@@ -192,6 +192,16 @@ class SeriesWriter:
             bars, same = self.db.dialect.read_bars(conn, where, OHLCV_COLUMNS, source)
         return StoredSeries(bars, same)
 
+    def row_sources(self) -> np.ndarray:
+        """Each stored bar's source, in time order."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                select(MarketPrice.source)
+                .where(MarketPrice.symbol == self.symbol, MarketPrice.resolution == self.resolution)
+                .order_by(MarketPrice.ts)
+            ).scalars()
+            return np.asarray(list(rows), dtype=object)
+
     def set_fetch_progress(self, progress: FetchProgress | None) -> None:
         """Record (or clear, with None) an unfinished chunked fetch of this series."""
         with self._begin() as conn:
