@@ -243,7 +243,8 @@ class SeriesWriter:
             # The dirty marker is set before any chunk commits and cleared only after all did.
             with self._begin() as conn:
                 self._mark(conn, dirty_from, None, None)
-                self._bump_revision(conn)  # here: parallel chunks would queue on the state row
+                # Bumped once, here: bumping in each chunk would queue the chunks on this row.
+                self._bump_revision(conn)
             with ThreadPoolExecutor(max_workers=writers) as pool:
                 chunks = [
                     pool.submit(self._write_chunk, rows, lo, hi, on_chunk) for lo, hi in bounds
