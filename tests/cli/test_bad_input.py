@@ -88,6 +88,15 @@ def test_csv_dates_algotrader_cannot_hold_are_one_line_naming_the_row(
 
 
 @pytest.mark.parametrize(
+    "args", [("events", "import", "a\x00b"), ("ingest", "-s", "A", "--csv", "p\x00.csv")]
+)
+def test_an_argument_with_a_nul_character_is_one_line(
+    args: tuple[str, ...], workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "NUL character" in one_line(*run(capsys, *args))
+
+
+@pytest.mark.parametrize(
     ("content", "named"),
     [
         (b"date,open,high,low,close\n\x00\x01\x02\xff\xfe binary", "is not a text file"),

@@ -142,6 +142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         code = 130
+    except ValueError as exc:
+        if "embedded null byte" not in str(exc):
+            raise
+        # A shell cannot pass one, but a caller of main() can: click's path checks hit the OS.
+        print("error: an argument contains a NUL character: remove it", file=sys.stderr)
+        code = 2
     else:
         # click returns the code of a `typer.Exit` raised by a command instead of raising it;
         # typer turns Ctrl-C into Exit(130).
