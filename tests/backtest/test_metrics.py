@@ -5,8 +5,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from algotrader.backtest import metrics as m
+from algotrader.backtest._bars import infer_resolution
 
 
 def test_total_return_is_final_over_start_minus_one() -> None:
@@ -24,6 +27,27 @@ def test_cagr_doubles_over_two_years() -> None:
 def test_years_between_uses_365_25_day_years() -> None:
     idx = pd.DatetimeIndex(["2020-01-01", "2021-01-01"], tz="UTC")
     assert m.years_between(idx) == pytest.approx(366 / 365.25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.sampled_from(["s", "ms", "us", "ns"]))
+def test_years_between_equals_the_timedelta_quotient_to_the_bit(
+    data: st.DataObject, unit: str
+) -> None:
+    # Read from integer ticks: the float must equal what pandas' Timedelta division gives
+    # (stored runs are compared to the bit), whatever the index's unit; ns ticks beyond 2**53
+    # are where a plain integer division would differ.
+    top = {"s": 2**34, "ms": 2**44, "us": 2**54, "ns": 2**62}[unit]
+    ticks = data.draw(st.lists(st.integers(0, top), min_size=2, max_size=6))
+    idx = pd.DatetimeIndex(np.array(sorted(ticks), dtype=f"datetime64[{unit}]")).tz_localize("UTC")
+    expected = float((idx[-1] - idx[0]) / pd.Timedelta(days=1)) / 365.25
+    assert m.years_between(idx) == expected
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_the_bar_size_is_inferred_in_any_index_unit(unit: str) -> None:
+    idx = pd.date_range("2024-01-02", periods=500, freq="5min", tz="UTC").as_unit(unit)
+    assert infer_resolution(idx, None).name == "5m"
 
 
 def test_volatility_sharpe_sortino_on_hand_computed_returns() -> None:

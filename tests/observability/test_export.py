@@ -76,3 +76,15 @@ def _reachable(url: str) -> bool:
             return True
     except OSError:
         return False
+
+
+def test_a_textfile_named_only_in_dot_env_still_receives_the_metrics(tmp_path: Path) -> None:
+    textfile = tmp_path / "textfiles" / "{command}.prom"
+    (tmp_path / ".env").write_text(f"algotrader_metrics_textfile={textfile}\n")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ALGOTRADER_")}
+    env = {**clean, "ALGOTRADER_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run([ALGOTRADER, "ingest", "-s", "SPY", "-r", "1x", "--source", "synthetic"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 2
+    written = (tmp_path / "textfiles" / "ingest.prom").read_text()
+    assert _samples(written)[("algotrader_command_success", (("command", "ingest"),))] == 0

@@ -15,6 +15,7 @@ from algotrader.timeframes import RESOLUTIONS, Resolution, parse_resolution
 
 _OHLCV = ("open", "high", "low", "close", "volume")
 _DATE_COLUMNS = ("ts", "date", "datetime", "timestamp", "time")
+_TICKS_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 
 
 def normalise_bars(frame: pd.DataFrame) -> pd.DataFrame:
@@ -45,6 +46,15 @@ def normalise_bars(frame: pd.DataFrame) -> pd.DataFrame:
     if not bars.index.is_monotonic_increasing:
         raise InvalidInputError("the bars are not in time order", "sort them by timestamp")
     return bars
+
+
+def time_index(bars: pd.DataFrame) -> pd.DatetimeIndex:
+    """The timestamp index of bars that went through :func:`normalise_bars` (no copy: building
+    a DatetimeIndex from one costs more than a 10k-bar simulation's kernel)."""
+    index = bars.index
+    if not isinstance(index, pd.DatetimeIndex):
+        raise TypeError("normalise_bars() first: the bars have no timestamp index")
+    return index
 
 
 def _with_time_index(frame: pd.DataFrame) -> pd.DataFrame:
@@ -122,9 +132,10 @@ def infer_resolution(index: pd.DatetimeIndex, given: str | Resolution | None) ->
         return given if isinstance(given, Resolution) else parse_resolution(given)
     if len(index) < 2:
         return RESOLUTIONS["1d"]
-    # The first 10k spacings are plenty and keep this O(1) for million-bar frames.
-    head = np.asarray(index[: 10_001].as_unit("ns").asi8)
-    step = float(np.median(np.diff(head))) / 1e9
+    # The first 10k spacings are plenty and keep this O(1) for million-bar frames; read in the
+    # index's own unit (a conversion would copy).
+    head = np.asarray(index.asi8[:10_001])
+    step = float(np.median(np.diff(head))) / _TICKS_PER_SECOND[str(index.unit)]
     # Nearest bar size on a log scale: daily bars with weekends still have a median of one day.
     return min(RESOLUTIONS.values(), key=lambda r: abs(math.log(max(step, 1.0) / r.seconds)))
 

@@ -271,18 +271,18 @@ def _sma_quiet(  # type: ignore[no-untyped-def]
     return t, 0, sum_f, sum_s, prev_f, prev_s
 
 
-# The two functions below are real calls, not inlined: they run on few bars, and keeping their
-# code out of the bar loop keeps the loop's values in registers. They take and return scalars
-# only (an array argument would cost reference counting on every call).
+# The two functions below run on few bars. They are inlined since the quiet bars run in loops of
+# their own: a call passed the book and the costs through memory, about a fifth of the cost of
+# a bar with a fill (measured: -6 % for ma_cross, -20 % with stops on every held bar).
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _fill_at_close(b, k, close_t, atr_t):  # type: ignore[no-untyped-def]
     target = b.order
     return move_to(with_order(b, NO_ORDER), target, close_t, atr_t, k)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _orders_in_bar(b, k, o, high, low, prev_close, prev_atr):  # type: ignore[no-untyped-def]
     """The open and intrabar events of one bar (see the module docs): up to four fills."""
     b, f1, f2 = at_open(b, o, prev_close, prev_atr, k)

@@ -22,7 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from algotrader.backtest._bars import infer_resolution, normalise_bars, with_indicators
+from algotrader.backtest._bars import (
+    infer_resolution,
+    normalise_bars,
+    time_index,
+    with_indicators,
+)
 from algotrader.backtest._hooks import (
     ExecutionPath,
     call_hook,
@@ -72,7 +77,7 @@ def run_backtest(
     """
     cfg = config or BacktestConfig()
     bars = normalise_bars(frame)
-    res = infer_resolution(pd.DatetimeIndex(bars.index), resolution)
+    res = infer_resolution(time_index(bars), resolution)
     vectorized = choose_path(strategy, path)
     rule = fused_rule(strategy) if vectorized else None
     if rule is not None:
@@ -94,7 +99,7 @@ def signals_from_on_bar(strategy: Any, frame: pd.DataFrame) -> np.ndarray:
     bars = normalise_bars(frame)
     call_hook(strategy, "start", bars)
     cfg = BacktestConfig()
-    res = infer_resolution(pd.DatetimeIndex(bars.index), None)
+    res = infer_resolution(time_index(bars), None)
     signals, _, _ = on_bar_signals(
         strategy, bars, lambda sig: _simulation(bars, cfg, res, Rule(SIGNALS), sig)
     )
@@ -147,7 +152,7 @@ def _simulation(
         from algotrader.indicators import atr as wilder_atr
 
         atr = wilder_atr(prices[1], prices[2], prices[3], cfg.atr_period)
-    periods = periods_per_year(pd.DatetimeIndex(frame.index), res)
+    periods = periods_per_year(time_index(frame), res)
     rf = float((1.0 + cfg.risk_free_rate) ** (1.0 / periods) - 1.0)
     inputs = rule.arrays(frame) if rule.kind != SIGNALS else (_NO_FLOATS, _NO_FLOATS, _NO_FLOATS)
     return Simulation(
@@ -166,7 +171,7 @@ def _finish(
 ) -> Result:
     sim = sim or _simulation(frame, cfg, res, rule, signals)
     raw = sim.finish()
-    index = pd.DatetimeIndex(frame.index)
+    index = time_index(frame)
     close = sim.prices[3]
     n = close.size
     stats = raw.stats

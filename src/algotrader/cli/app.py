@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import re
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
 import typer
@@ -163,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _export_metrics(args: list[str], code: int) -> None:
     """Write or push the command's metrics when ALGOTRADER_METRICS_TEXTFILE or
     ALGOTRADER_METRICS_PUSHGATEWAY is set (services are scraped instead)."""
+    if not _may_export_metrics():
+        return
     from algotrader.config import load_settings
 
     try:
@@ -177,6 +181,21 @@ def _export_metrics(args: list[str], code: int) -> None:
         from algotrader.observability.export import export
 
         export(name, succeeded=code == 0, textfile=textfile, pushgateway=gateway)
+
+
+_METRICS_SETTINGS = ("ALGOTRADER_METRICS_TEXTFILE", "ALGOTRADER_METRICS_PUSHGATEWAY")
+
+
+def _may_export_metrics() -> bool:
+    """Whether the environment or ``.env`` could set a metrics export: loading the settings
+    imports pydantic, which is half the start-up time of a command like ``--help``."""
+    if any(key.upper() in _METRICS_SETTINGS and value for key, value in os.environ.items()):
+        return True
+    try:
+        text = Path(".env").read_text(encoding="utf-8", errors="replace").upper()
+    except OSError:
+        return False
+    return any(name in text for name in _METRICS_SETTINGS)
 
 
 def _command_name(args: list[str]) -> str:
