@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from tests.conftest import random_walk
 
 from algotrader.backtest import BacktestConfig, run_backtest
 from algotrader.strategies import get_strategy, list_strategies, strategy_class
@@ -30,6 +31,11 @@ CONFIGS = {
         "slippage_bps": 3, "commission_min": 1.0,
     },
     "fill_close": {"fill": "close", "allow_short": True, "stop_loss": 0.03, "take_profit": 0.05},
+    # Nothing resting: SMA crossings run their own loop past the warm-up (_kernel._plain).
+    "plain_short_costs": {
+        "allow_short": True, "commission_bps": 2, "slippage_bps": 3, "commission_min": 1.0,
+    },
+    "plain_vol_target": {"sizing": "volatility", "size": 0.01, "atr_period": 10},
 }
 BUILTINS = [info.name for info in list_strategies() if info.source == "builtin"]
 
@@ -59,6 +65,15 @@ def test_on_bar_signals_and_fused_paths_agree(
     vectorised = run_backtest(indicator_frame, _subclass(name), cfg, path="vectorized")
     _same(reference, fused)
     _same(reference, vectorised)
+
+
+def test_a_plain_sma_crossing_agrees_while_its_fill_buffers_grow() -> None:
+    bars = random_walk(20_000)  # 2/5 crossings: thousands of fills, buffers start at n / 32
+    cfg = BacktestConfig(allow_short=True, commission_bps=1)
+    strategy = get_strategy("ma_cross", fast=2, slow=5)
+    fused = run_backtest(bars, strategy, cfg)
+    assert fused.metrics["num_trades"] > 2_000
+    _same(run_backtest(bars, get_strategy("ma_cross", fast=2, slow=5), cfg, path="on_bar"), fused)
 
 
 def test_the_rules_are_exercised(indicator_frame: pd.DataFrame) -> None:

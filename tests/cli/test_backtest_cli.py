@@ -217,6 +217,15 @@ def test_runs_list_shows_parameters_and_runs_show_says_how_many_trades_are_liste
     assert f"Trades: {trades}\n" in out
 
 
+def test_runs_show_lists_a_trade_still_open_at_the_end_as_open(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _run(capsys, "backtest", *_fetch_args(), "--strategy", "hello_world")
+    code, out, _ = _run(capsys, "runs", "show", "1")
+    row = out.split("Trades: 1\n")[1].splitlines()[-2]
+    assert code == 0 and "│ open " in row and "long" in row
+
+
 def test_sizing_and_exit_flags_reach_the_engine_and_the_stored_run(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -74,9 +74,10 @@ def test_backtest_trades_stored_forecasts_stores_the_run_and_reruns_it_bit_for_b
     with open_stores(settings) as stores:
         index = stores.bars.load_bars("AAPL", "1d").index
         forecasts = stores.events.signals("AAPL", ["ridge_v1"])
+    # An open trade is marked to the last close: its exit_time is the last bar, "open" says so.
     traded = [
-        (pd.Timestamp(t["entry_time"]).isoformat(), pd.Timestamp(t["exit_time"]).isoformat())
-        if t["exit_time"] else (pd.Timestamp(t["entry_time"]).isoformat(), "open")
+        (pd.Timestamp(t["entry_time"]).isoformat(),
+         "open" if t["open"] else pd.Timestamp(t["exit_time"]).isoformat())
         for t in document["trades"]
     ]  # fmt: skip
     assert len(traded) > 5 and traded == _expected_trades(index, forecasts)

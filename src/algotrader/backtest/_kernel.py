@@ -241,24 +241,29 @@ def _open_and_intrabar(  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
+def _sma_next(a, t, n_fast, n_slow, sum_f, sum_s):  # type: ignore[no-untyped-def]
+    # _sma_cross_step's arithmetic in the same order (so the same crossings to the bit) for a
+    # bar past the warm-up, without the rule-kind dispatch and the warm-up tests, which made the
+    # generic loop about three times slower: (fast, slow, updated sums).
+    x = a[t]
+    sum_f += x
+    fast = sum_f / n_fast
+    sum_f -= a[t - n_fast + 1]
+    sum_s += x
+    slow = sum_s / n_slow
+    sum_s -= a[t - n_slow + 1]
+    return fast, slow, sum_f, sum_s
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _sma_quiet(  # type: ignore[no-untyped-def]
     t, t1, p0, p1, a, close, equity, position, cash, qty, pos, sum_f, sum_s, prev_f, prev_s
 ):
-    # The quiet bars of an SMA crossing once both windows are full: _sma_cross_step's
-    # arithmetic in the same order (so the same crossings to the bit), without the rule-kind
-    # dispatch and the warm-up tests, which made the generic loop about three times slower.
-    nf = int(p0)
-    ns = int(p1)
-    lag_f = nf - 1
-    lag_s = ns - 1
+    # The quiet bars of an SMA crossing once both windows are full, up to the next crossing.
+    n_fast = int(p0)
+    n_slow = int(p1)
     while t < t1:
-        x = a[t]
-        sum_f += x
-        fast = sum_f / nf
-        sum_f -= a[t - lag_f]
-        sum_s += x
-        slow = sum_s / ns
-        sum_s -= a[t - lag_s]
+        fast, slow, sum_f, sum_s = _sma_next(a, t, n_fast, n_slow, sum_f, sum_s)
         if fast > slow and prev_f <= prev_s:
             return t, 1, sum_f, sum_s, fast, slow
         if fast < slow and prev_f >= prev_s:
@@ -269,6 +274,50 @@ def _sma_quiet(  # type: ignore[no-untyped-def]
         position[t] = pos
         t += 1
     return t, 0, sum_f, sum_s, prev_f, prev_s
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _sma_plain_pass(  # type: ignore[no-untyped-def]
+    t, t1, p0, p1, a, open_, close, atr, equity, position, b, k, rs,
+    f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
+):
+    """An SMA crossing past its warm-up under plain orders (:func:`_plain`): bars ``t .. t1-1``
+    in one loop that also fills the orders, as ``(next bar, book, rule state, fills)``.
+
+    The only events are market orders at the open, so the loop carries the book and the sums
+    in registers through the fills instead of leaving to the generic loop for each one (-17 %
+    on 1M bars of ma_cross), and the bars and the fills are those of :func:`_book_pass`.
+    """
+    cap = f_bar.shape[0] - _MAX_FILLS_PER_BAR
+    n_fast = int(p0)
+    n_slow = int(p1)
+    has_atr = atr.shape[0] > 0
+    sum_f, sum_s, prev_f, prev_s = rs
+    while t < t1 and nf <= cap:
+        if b.order != NO_ORDER:
+            prev_atr = atr[t - 1] if has_atr and t > 0 else np.nan
+            b, f1, f2 = at_open(b, open_[t], close[t - 1] if t > 0 else np.nan, prev_atr, k)
+            nf = _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f1)
+            nf = _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f2)
+        fast, slow, sum_f, sum_s = _sma_next(a, t, n_fast, n_slow, sum_f, sum_s)
+        if fast > slow and prev_f <= prev_s:
+            b = decide(b, 1, k.allow_short)
+        elif fast < slow and prev_f >= prev_s:
+            b = decide(b, -1, k.allow_short)
+        prev_f = fast
+        prev_s = slow
+        equity[t] = b.cash + b.pos * b.qty * close[t]
+        position[t] = b.pos
+        t += 1
+    return t, b, (sum_f, sum_s, prev_f, prev_s), nf
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _plain(k):  # type: ignore[no-untyped-def]
+    # Orders are market orders decided at the close and filled at the next open: nothing rests
+    # (no stop, take-profit, trailing stop or limit entry), so quiet bars have no events.
+    return (not k.fill_at_close and math.isnan(k.limit_offset) and math.isnan(k.stop_loss)
+            and math.isnan(k.take_profit) and math.isnan(k.trailing_stop))
 
 
 # The two functions below run on few bars. They are inlined since the quiet bars run in loops of
@@ -412,10 +461,20 @@ def run(  # type: ignore[no-untyped-def]
     need to grow first.
     """
     book, rs = _unpack(state)
+    k = _costs(costs)
+    _, _, sma, warm = _sma_lags(kind, p0, p1)
+    # Past the warm-up a plain SMA crossing runs in a loop of its own (the generic loop costs it
+    # a fifth more, in calls and spills at each crossing, if both share one function).
+    split = min(t1, max(t0, warm)) if sma and _plain(k) else t1
     t, book, rs, nf = _book_pass(
-        t0, t1, book, rs, _costs(costs), kind, p0, p1, signals, a, b, c, open_, high, low,
+        t0, split, book, rs, k, kind, p0, p1, signals, a, b, c, open_, high, low,
         close, atr, equity, position, f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
     )
+    if t == split < t1:
+        t, book, rs, nf = _sma_plain_pass(
+            t, t1, p0, p1, a, open_, close, atr, equity, position, book, k, rs,
+            f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
+        )
     _pack(book, rs, state)
     return t, nf
 

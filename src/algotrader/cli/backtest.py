@@ -587,7 +587,7 @@ def _trades_table(trades: list[dict[str, Any]]) -> Table:
     for t in trades:
         table.add_row(
             str(t["entry_time"]),
-            str(t["exit_time"] or "open"),
+            "open" if t.get("open") else str(t["exit_time"]),
             t["side"],
             f"{t['quantity']:.4f}",
             f"{t['entry_price']:.4f}",
