@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import subprocess
@@ -132,7 +133,10 @@ class Programs:
             process.send_signal(signal.SIGTERM)
         try:
             return process.wait(timeout=120)
-        except subprocess.TimeoutExpired:  # a hang: show where the service was
+        except subprocess.TimeoutExpired:  # a hang: show where each thread of the service was
+            process.send_signal(signal.SIGUSR1)
+            with contextlib.suppress(pytest.fail.Exception):
+                wait_for(lambda: "most recent call first" in self.log(name), "stacks", 10.0)
             process.kill()
             process.wait()
             raise AssertionError(f"{name} ignored SIGTERM:\n{self.log(name)[-3000:]}") from None

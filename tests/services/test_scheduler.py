@@ -7,12 +7,15 @@ NYSE hours used below (facts, not outputs of the code): 9:30-16:00 New York time
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 import time_machine
-from tests.services.conftest import LogLines, TravelClock, service_settings
+from tests.services.conftest import LogLines, TravelClock, service_settings, wait_for
 
 from algotrader.app.watchlist import WatchRequest, add_to_watchlist, list_watchlist, refresh_runs
 from algotrader.services.scheduler import RefreshScheduler, SchedulerConfig
@@ -160,3 +163,28 @@ def test_each_resolution_follows_its_own_rhythm(
     # minutes from the open, hourly bars every hour, daily bars after the close.
     trigger = SchedulerConfig(every=timedelta(minutes=every)).trigger(RESOLUTIONS[resolution])
     assert trigger.get_next_fire_time(None, _utc(4, 12, 0)) == first
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_stop_while_the_watchlist_sync_waits_for_the_database_returns(
+    db_url: str, workdir: Path
+) -> None:
+    # The sync job reads and adds jobs: a stop that waited for it while holding the scheduler's
+    # job store lock never returned (seen as a SIGTERM ignored by the service).
+    scheduler = RefreshScheduler(
+        service_settings(db_url, workdir), SchedulerConfig(sync_every=timedelta(seconds=0.1))
+    )
+    runner = threading.Thread(target=scheduler.run, daemon=True)
+    pg = db_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(pg) as holder, psycopg.connect(pg, autocommit=True) as observer:
+        runner.start()
+        wait_for(lambda: scheduler.running, "the scheduler to start")
+        holder.execute("LOCK TABLE watchlist IN ACCESS EXCLUSIVE MODE")
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() " \
+                  "AND wait_event_type = 'Lock'"  # fmt: skip
+        wait_for(lambda: observer.execute(waiting).fetchone()[0], "the sync to wait")  # type: ignore[index]
+        scheduler.stop()
+        time.sleep(0.5)  # lets the stop reach the shutdown while the sync still waits
+        holder.rollback()
+        runner.join(timeout=60)  # a hang guard only
+    assert not runner.is_alive()

@@ -4,13 +4,16 @@ Both services stop on SIGTERM or SIGINT: the scheduler lets the refresh in hand 
 current series (what was stored stays stored; the run is marked ``interrupted``), the worker lets
 the job in hand finish (a job is committed whole or not at all, so even a SIGKILL leaves nothing
 half-written: the job runs again elsewhere). A second signal ends the process at once.
+SIGUSR1 writes every thread's stack to the log, to show where a service that does not stop is.
 """
 
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -55,9 +58,11 @@ def _stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
         threading.Thread(target=stopping, args=(signum,), name="stop").start()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     try:
         yield
     finally:
+        faulthandler.unregister(signal.SIGUSR1)
         for sig, old in previous.items():
             signal.signal(sig, old)
 

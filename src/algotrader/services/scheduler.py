@@ -137,6 +137,12 @@ class _ClockedScheduler(BaseScheduler):  # type: ignore[misc]
                 break
 
     def shutdown(self, wait: bool = True) -> None:
+        if wait:
+            # APScheduler waits for the running jobs while it holds its job store lock, which a
+            # running job needs to read or add jobs (the watchlist sync does): that deadlocked a
+            # SIGTERM. The jobs finish first, outside that lock.
+            for executor in self._executors.values():
+                executor.shutdown(wait=True)
         super().shutdown(wait)
         self._wakeup.set()
 
