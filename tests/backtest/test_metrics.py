@@ -152,3 +152,22 @@ def test_compute_metrics_has_every_documented_key() -> None:
     assert out["num_trades"] == 1
     assert out["max_drawdown"] == pytest.approx(-0.1)
     assert out["max_drawdown_duration_days"] == 2.0
+
+
+def _volatility(equity: np.ndarray) -> float:
+    idx = pd.date_range("2020-01-01", periods=equity.size, freq="D", tz="UTC")
+    position = np.ones(equity.size, np.int8)
+    out = m.compute_metrics(idx, equity, equity, position, np.empty(0), cash=100.0, resolution="1d")
+    return out["volatility"] / math.sqrt(out["periods_per_year"])
+
+
+@pytest.mark.parametrize("drift", [0.0, 1e-3])
+def test_the_spread_of_returns_agrees_with_the_two_pass_form(drift: float) -> None:
+    # drift 1e-3 with a spread of 1e-9: a curve nearly all trend, where squares summed in one
+    # pass would cancel every digit of the spread.
+    spread = 1e-9 if drift else 1e-2
+    rng = np.random.default_rng(7)
+    equity = 100.0 * np.cumprod(np.r_[1.0, 1.0 + drift + spread * rng.standard_normal(4999)])
+    returns = equity[1:] / equity[:-1] - 1.0
+    two_pass = math.sqrt(float(np.sum((returns - returns.mean()) ** 2)) / (returns.size - 1))
+    assert _volatility(equity) == pytest.approx(two_pass, rel=1e-9)

@@ -7,8 +7,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 from numba.core.caching import NullCache
 from numba.core.dispatcher import Dispatcher
+from tests.conftest import build_frame
+
+from algotrader import Backtest
+from algotrader.backtest import _kernel
 
 MODULES = (
     "algotrader.backtest._kernel",
@@ -63,3 +68,13 @@ def test_editing_an_inlined_dependency_recompiles_its_callers(tmp_path: Path) ->
         "import numba\n\n@numba.njit(inline='always')\ndef g(x):\n    return x + 10.0\n"
     )
     assert _run(tmp_path) == "12.0"
+
+
+def test_the_kernel_is_compiled_once_whatever_mix_of_inputs_a_strategy_reads() -> None:
+    # Inputs read from the frame are read-only under pandas' copy-on-write, computed ones are
+    # writable: each mix used to be another argument type, so another minute of compiling.
+    closes = 100.0 + np.cumsum(np.random.default_rng(3).standard_normal(300))
+    frame = build_frame(closes)
+    for strategy in ("hello_world", "ma_cross", "macd", "bollinger", "ath_breakout"):
+        Backtest(frame, strategy).run()
+    assert len(_kernel.run.signatures) == 1

@@ -64,6 +64,7 @@ class Stats(NamedTuple):
     prev_equity: float
     sum_r: float
     down_sq: float
+    sum_sq: float
     peak: float
     peak_bar: int
     worst: float
@@ -73,11 +74,6 @@ class Stats(NamedTuple):
     recovery: int
     exposed: int
     bh_shares: float
-
-
-def new_stats(cash: float) -> Stats:
-    """Statistics before the first bar."""
-    return Stats(cash, 0.0, 0.0, -np.inf, 0, 0.0, 0, np.nan, 0, -1, 0, 0.0)
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -91,10 +87,11 @@ def _bar_return(eq, prev):  # type: ignore[no-untyped-def]
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _update_stats(s, t, eq, pos, rf, bh_bar, bh_price, cash0):  # type: ignore[no-untyped-def]
     # The arithmetic of metrics._return_stats and metrics._drawdown, one bar at a time.
-    sum_r, down_sq = s.sum_r, s.down_sq
+    sum_r, down_sq, sum_sq = s.sum_r, s.down_sq, s.sum_sq
     if t > 0:
         r = _bar_return(eq, s.prev_equity)
         sum_r += r
+        sum_sq += r * r
         # A select, not a branch: the sign of a return is a coin flip, and a mispredicted
         # branch per bar costs more than the multiply-add (adding +0.0 changes nothing).
         e = r - rf
@@ -117,7 +114,7 @@ def _update_stats(s, t, eq, pos, rf, bh_bar, bh_price, cash0):  # type: ignore[n
     if t == bh_bar:
         bh_shares = cash0 / bh_price
     exposed = s.exposed + (1 if pos != 0 else 0)
-    return Stats(eq, sum_r, down_sq, peak, peak_bar, worst, worst_peak, worst_value, trough,
+    return Stats(eq, sum_r, down_sq, sum_sq, peak, peak_bar, worst, worst_peak, worst_value, trough,
                  recovery, exposed, bh_shares)
 
 
@@ -352,16 +349,32 @@ def curve_stats(equity, position, rf, bh_bar, bh_price, cash0):  # type: ignore[
     extra live values make the loop slower than both passes together.
     """
     n = equity.shape[0]
-    s = Stats(equity[0] if n else 0.0, 0.0, 0.0, -np.inf, 0, 0.0, 0, np.nan, 0, -1, 0, 0.0)
+    s = Stats(equity[0] if n else 0.0, 0.0, 0.0, 0.0, -np.inf, 0, 0.0, 0, np.nan, 0, -1, 0, 0.0)
     for t in range(n):
         s = _update_stats(s, t, equity[t], position[t], rf, bh_bar, bh_price, cash0)
     return s
 
 
+def squared_deviations(stats: Stats, equity: np.ndarray) -> float:
+    """The sum of squared deviations of the bar returns of ``equity`` from their mean (the
+    numerator of the sample variance); ``stats`` is :func:`curve_stats` of the same curve.
+
+    From the running sums when that loses at most one bit, which is the usual case (a bar's mean
+    return is tiny against its spread); else, for a curve that is nearly all trend, from a second
+    pass over the curve (the two-pass form, accurate whatever the mean).
+    """
+    returns = equity.shape[0] - 1
+    if returns < 2:
+        return math.nan
+    mean = stats.sum_r / returns
+    one_pass = stats.sum_sq - stats.sum_r * mean
+    if one_pass >= 0.5 * stats.sum_sq:
+        return float(one_pass)
+    return float(_deviations_pass(equity, mean))
+
+
 @numba.njit(cache=True, error_model="numpy")
-def variance_sum(equity, mean):  # type: ignore[no-untyped-def]
-    """Sum of squared deviations of the bar returns from ``mean`` (the second pass of the
-    two-pass sample variance, the accurate textbook form)."""
+def _deviations_pass(equity, mean):  # type: ignore[no-untyped-def]
     sq = 0.0
     for t in range(1, equity.shape[0]):
         r = _bar_return(equity[t], equity[t - 1])

@@ -8,6 +8,7 @@ import numpy as np
 
 from algotrader.backtest import _kernel
 from algotrader.backtest._orders import Book, Costs
+from algotrader.strategies._rules import read_only
 
 
 class Raw(NamedTuple):
@@ -62,7 +63,7 @@ class Simulation:
         self._costs = _kernel.pack_costs(costs)
         self._k = costs
         self._rule = (kind, float(params[0]), float(params[1]))
-        self._arrays = (signals, *inputs, *prices, atr)
+        self._arrays = tuple(map(read_only, (signals, *inputs, *prices, atr)))
         self.prices = prices
         self.state = _kernel.new_state(costs.cash0, kind)
         self.equity = np.empty(self.n, np.float64)
@@ -104,7 +105,6 @@ class Simulation:
         stats = _kernel.curve_stats(
             self.equity, self.position, k.rf_per_bar, bh_bar, bh_price, k.cash0
         )
-        mean = stats.sum_r / (n - 1) if n > 1 else np.nan
-        spread = float(_kernel.variance_sum(self.equity, mean)) if n > 2 else np.nan
+        spread = _kernel.squared_deviations(stats, self.equity)
         fills = tuple(buf[: self.nf].copy() for buf in self.bufs)
         return Raw(self.equity, self.position, fills, stats, spread)

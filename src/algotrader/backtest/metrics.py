@@ -140,27 +140,18 @@ def bar_returns(equity: np.ndarray) -> np.ndarray:
     return np.asarray(equity[1:] / equity[:-1] - 1.0, dtype=np.float64)
 
 
-@numba.njit(cache=True, error_model="numpy")
 def _return_stats(equity: np.ndarray, rf: float) -> tuple[int, float, float, float]:
-    # Two fused passes over the bar returns: (count, mean, sample std, downside deviation of
-    # returns in excess of the per-bar risk-free rate ``rf``).
+    # (count, mean, sample std, downside deviation of the returns in excess of the per-bar
+    # risk-free rate ``rf``), by the engine's own passes: the same numbers to the bit.
+    from algotrader.backtest._kernel import curve_stats, squared_deviations
+
     n = equity.shape[0] - 1
     if n < 1:
-        return 0, np.nan, np.nan, np.nan
-    total = 0.0
-    for t in range(1, n + 1):
-        total += equity[t] / equity[t - 1] - 1.0
-    mean = total / n
-    sq = 0.0
-    down = 0.0
-    for t in range(1, n + 1):
-        r = equity[t] / equity[t - 1] - 1.0
-        sq += (r - mean) * (r - mean)
-        e = r - rf
-        if e < 0.0:
-            down += e * e
-    std = np.sqrt(sq / (n - 1)) if n > 1 else np.nan
-    return n, mean, std, np.sqrt(down / n)
+        return 0, math.nan, math.nan, math.nan
+    s = curve_stats(equity, np.zeros(equity.shape[0], np.int8), rf, -1, 1.0, 0.0)
+    spread = squared_deviations(s, equity)
+    std = math.sqrt(spread / (n - 1)) if n > 1 else math.nan
+    return n, s.sum_r / n, std, math.sqrt(s.down_sq / n)
 
 
 def _per_period_rate(annual_rate: float, periods: float) -> float:
@@ -169,7 +160,7 @@ def _per_period_rate(annual_rate: float, periods: float) -> float:
 
 def annualized_volatility(equity: np.ndarray, periods: float) -> float:
     """Annualised volatility: sample std (ddof=1) of the bar returns x sqrt(periods per year)."""
-    _, _, std, _ = _return_stats(np.asarray(equity, np.float64), 0.0)
+    _, _, std, _ = _return_stats(np.ascontiguousarray(equity, np.float64), 0.0)
     return float(std * math.sqrt(periods))
 
 
@@ -179,14 +170,14 @@ def sharpe_ratio(equity: np.ndarray, periods: float, risk_free_rate: float = 0.0
     ``risk_free_rate`` is annual, converted to a per-bar rate as (1 + rf) ** (1 / periods) - 1.
     """
     rf = _per_period_rate(risk_free_rate, periods)
-    _, mean, std, _ = _return_stats(np.asarray(equity, np.float64), rf)
+    _, mean, std, _ = _return_stats(np.ascontiguousarray(equity, np.float64), rf)
     return _ratio(mean - rf, std, periods)
 
 
 def sortino_ratio(equity: np.ndarray, periods: float, risk_free_rate: float = 0.0) -> float:
     """Sortino: mean(r - rf) / sqrt(mean(min(r - rf, 0) ** 2)) x sqrt(periods), r = bar returns."""
     rf = _per_period_rate(risk_free_rate, periods)
-    _, mean, _, down = _return_stats(np.asarray(equity, np.float64), rf)
+    _, mean, _, down = _return_stats(np.ascontiguousarray(equity, np.float64), rf)
     return _ratio(mean - rf, down, periods)
 
 
@@ -284,16 +275,14 @@ def compute_metrics(
     profit_factor, exposure, periods_per_year, years. The backtest engine computes the same
     statistics inside its simulation pass; this function derives them from the curves.
     """
-    from algotrader.backtest._kernel import curve_stats, variance_sum
+    from algotrader.backtest._kernel import curve_stats, squared_deviations
 
     eq = np.ascontiguousarray(equity, np.float64)
     pos = np.ascontiguousarray(position, np.int8)
     periods = periods_per_year(index, resolution)
     rf = _per_period_rate(risk_free_rate, periods)
     s = curve_stats(eq, pos, rf, -1, 1.0, 0.0)
-    n = eq.size
-    mean = s.sum_r / (n - 1) if n > 1 else math.nan
-    spread = float(variance_sum(eq, mean)) if n > 2 else math.nan
+    spread = squared_deviations(s, eq)
     bh_final = float(buy_hold[-1]) if len(buy_hold) else math.nan
     return assemble_metrics(
         index, s, spread, bh_final, trade_pnl,

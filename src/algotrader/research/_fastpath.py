@@ -91,10 +91,10 @@ class _Frame:
     @property
     def settings(self) -> tuple[Any, ...]:
         c = self.spec.config
-        return (
-            c.fill == "close", c.allow_short, c.whole_shares, float(c.cash),
-            c.commission_per_share, c.commission_bps, c.commission_min, c.slippage_bps,
-        )
+        # All floats: an int (commission_min=0) would compile the kernels again for that type.
+        costs = (c.cash, c.commission_per_share, c.commission_bps, c.commission_min,
+                 c.slippage_bps)  # fmt: skip
+        return (c.fill == "close", c.allow_short, c.whole_shares, *map(float, costs))
 
 
 def evaluate_points(

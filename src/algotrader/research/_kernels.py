@@ -76,16 +76,16 @@ def _simulate(
     """The engine's bar loop fused with the return and drawdown statistics of the metrics module.
 
     Per bar: the fill rule and :func:`rebalance` exactly as ``_kernel._book``, the equity at the
-    close, the running sum of bar returns (``_return_stats``' first pass) and the running peak and
-    deepest drawdown (``_drawdown``), in the same order of operations as those functions, so the
-    numbers are the same to the bit. Trade P&Ls go into ``pnl``/``bars`` from ``used`` on (room
-    reserved by :func:`_reserve`); an open position at the end is marked to the last close
-    without exit costs. Fills ``stats``; returns ``(used, bars_in_position)``.
+    close, the running sums of bar returns and of their squares (``_kernel.curve_stats``) and
+    the running peak and deepest drawdown (``_drawdown``), in the same order of operations as
+    those functions, so the numbers are the same to the bit. Trade P&Ls go into ``pnl``/``bars``
+    from ``used`` on (room reserved by :func:`_reserve`); an open position at the end is marked
+    to the last close without exit costs. Fills ``stats``; returns ``(used, bars_in_position)``.
     """
     n = close.shape[0]
     cash, qty, pos, exposed = cash0, 0.0, 0, 0
     entry = np.zeros(5)
-    total, peak_value, peak_bar, worst, worst_peak, trough = 0.0, 0.0, 0, 0.0, 0, 0
+    total, total_sq, peak_value, peak_bar, worst, worst_peak, trough = 0.0, 0.0, 0.0, 0, 0.0, 0, 0
     for t in range(n):
         s = sig[t] if fill_at_close else (sig[t - 1] if t > 0 else 0)
         if s != 0:
@@ -103,7 +103,9 @@ def _simulate(
         if t == 0:
             peak_value = value
         else:
-            total += value / equity[t - 1] - 1.0
+            r = value / equity[t - 1] - 1.0
+            total += r
+            total_sq += r * r
         if value > peak_value:
             peak_value, peak_bar = value, t
         dd = value / peak_value - 1.0
@@ -113,7 +115,7 @@ def _simulate(
         pnl[used] = int(entry[0]) * entry[1] * (close[n - 1] - entry[2]) - (entry[3] + 0.0)
         bars[used, 0], bars[used, 1] = int(entry[4]), n - 1
         used += 1
-    _finish_stats(equity, rf, total, worst, worst_peak, trough, stats)
+    _finish_stats(equity, rf, total, total_sq, worst, worst_peak, trough, stats)
     return used, exposed
 
 
@@ -122,12 +124,14 @@ def _finish_stats(
     equity: np.ndarray,
     rf: float,
     total: float,
+    total_sq: float,
     worst: float,
     worst_peak: int,
     trough: int,
     stats: np.ndarray,
 ) -> None:
-    # _return_stats' second pass and _drawdown's recovery scan, same arithmetic.
+    # _kernel.squared_deviations, the downside deviation and _drawdown's recovery scan, with
+    # the same arithmetic.
     n = equity.shape[0] - 1
     stats[S_FINAL] = equity[equity.shape[0] - 1]
     if n < 1:
@@ -136,11 +140,15 @@ def _finish_stats(
         stats[S_DOWN] = np.nan
     else:
         mean = total / n
-        sq = 0.0
+        sq = total_sq - total * mean
+        two_pass = not sq >= 0.5 * total_sq
+        if two_pass:
+            sq = 0.0
         down = 0.0
         for t in range(1, n + 1):
             r = equity[t] / equity[t - 1] - 1.0
-            sq += (r - mean) * (r - mean)
+            if two_pass:
+                sq += (r - mean) * (r - mean)
             e = r - rf
             if e < 0.0:
                 down += e * e

@@ -46,7 +46,23 @@ _ARITY = {
     BREAKOUT: 3,
     STREAK: 1,
 }
-_EMPTY = np.empty(0, np.float64)
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """``array``, or a read-only view of it, for a compiled kernel.
+
+    numba compiles a kernel once per argument type, and a writable array is another type than a
+    read-only one (what pandas' copy-on-write hands out): a mix of both would compile the
+    kernel again, about a minute for the backtest kernel.
+    """
+    if not array.flags.writeable:
+        return array
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+_EMPTY = read_only(np.empty(0, np.float64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +86,8 @@ class Rule:
     def arrays(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The input columns as contiguous float64 arrays (empty for unused slots)."""
         cols = [
-            np.ascontiguousarray(frame[name].to_numpy(dtype=np.float64)) for name in self.inputs
+            read_only(np.ascontiguousarray(frame[name].to_numpy(dtype=np.float64)))
+            for name in self.inputs
         ]
         cols += [_EMPTY] * (3 - len(cols))
         return cols[0], cols[1], cols[2]
