@@ -171,3 +171,43 @@ def test_the_spread_of_returns_agrees_with_the_two_pass_form(drift: float) -> No
     returns = equity[1:] / equity[:-1] - 1.0
     two_pass = math.sqrt(float(np.sum((returns - returns.mean()) ** 2)) / (returns.size - 1))
     assert _volatility(equity) == pytest.approx(two_pass, rel=1e-9)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(
+        st.sampled_from([0.0, 0.0, 0.01, -0.01, 0.2, -0.3, 1e-12, -1e-12]), min_size=1, max_size=60
+    )
+)
+def test_the_drawdown_of_the_statistics_pass_is_the_reference_drawdown(steps: list[float]) -> None:
+    # Flat runs, tiny moves next to the worst drawdown and deep falls: the statistics pass skips
+    # the division far above the worst drawdown, which must never change the answer.
+    from algotrader.backtest._kernel import curve_stats
+
+    equity = 100.0 * np.cumprod(1.0 + np.array(steps))
+    stats = curve_stats(equity, np.zeros(equity.size, np.int8), 0.0, -1, 1.0, 0.0)
+    depth, peak, _, end = m.max_drawdown(equity)
+    assert (stats.worst, stats.worst_peak) == (depth, peak)
+    if depth < 0.0:
+        assert (stats.recovery if stats.recovery >= 0 else equity.size - 1) == end
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    gaps=st.lists(st.integers(0, 3_000), min_size=1, max_size=300),
+    unit=st.sampled_from(["s", "ns"]),
+)
+def test_sessions_are_the_distinct_utc_dates_of_the_index(gaps: list[int], unit: str) -> None:
+    minutes = np.cumsum(gaps) * 7
+    index = pd.DatetimeIndex(
+        pd.Timestamp("2021-03-01 13:00", tz="UTC") + pd.to_timedelta(minutes, "min")
+    ).as_unit(unit)
+    bars_per_date = index.normalize().value_counts()
+    span = (bars_per_date.index.max() - bars_per_date.index.min()).days
+    per_year = m.FALLBACK_SESSIONS_PER_YEAR
+    if len(bars_per_date) > 1 and span >= m.MIN_SPAN_DAYS_TO_ESTIMATE:
+        per_year = (len(bars_per_date) - 1) / (span / 365.25)
+    ticks, ticks_per_day = m._ticks(index)
+    assert m._session_stats(ticks, ticks_per_day) == (
+        pytest.approx(per_year), float(np.median(bars_per_date.to_numpy()))
+    )
