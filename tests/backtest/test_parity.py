@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import random_walk
 
 from algotrader.backtest import BacktestConfig, run_backtest
+from algotrader.backtest.metrics import compute_metrics
 from algotrader.strategies import get_strategy, list_strategies, strategy_class
 
 CONFIGS = {
@@ -65,6 +66,31 @@ def test_on_bar_signals_and_fused_paths_agree(
     vectorised = run_backtest(indicator_frame, _subclass(name), cfg, path="vectorized")
     _same(reference, fused)
     _same(reference, vectorised)
+
+
+@pytest.mark.parametrize("risk_free_rate", [0.0, 0.04])
+@pytest.mark.parametrize("config", list(CONFIGS), ids=list(CONFIGS))
+@pytest.mark.parametrize("path", ["fused", "signals", "portfolio"])
+def test_the_statistics_kept_while_simulating_are_those_of_the_finished_curves(
+    indicator_frame: pd.DataFrame, path: str, config: str, risk_free_rate: float
+) -> None:
+    # The order loops keep the return and drawdown statistics as they go (skipping flat bars
+    # that change nothing); computed afresh from the curves they must be the same to the bit.
+    cfg = BacktestConfig(**CONFIGS[config], risk_free_rate=risk_free_rate)
+    strategy = {
+        "fused": lambda: get_strategy("ma_cross", fast=5, slow=20),
+        "signals": lambda: _subclass("rsi"),
+        "portfolio": lambda: SeedStyle(),
+    }[path]()
+    result = run_backtest(indicator_frame, strategy, cfg, resolution="1d")
+    assert result.metrics["exposure"] < 1.0  # flat stretches, which the loops skip
+    fresh = compute_metrics(
+        result.equity.index, result.equity.to_numpy(), result.buy_hold.to_numpy(),
+        result.position.to_numpy(), result._record.trade_pnl(), cash=cfg.cash,
+        resolution="1d", risk_free_rate=risk_free_rate,
+    )
+    for key, value in result.metrics.items():
+        assert value == fresh[key] or (value != value and fresh[key] != fresh[key]), key
 
 
 def test_a_plain_sma_crossing_agrees_while_its_fill_buffers_grow() -> None:

@@ -6,9 +6,10 @@ or the signal array ``on_bar`` / ``signals()`` produced), executes orders, check
 equity, with no full-length temporaries beyond the equity and position curves. The state is
 packed into a vector passed in and out, which is how the ``on_bar`` engine keeps a live portfolio
 for seed-style strategies that read it; being the same compiled code, it gives the same numbers
-to the last bit. :func:`curve_stats` then takes the return, drawdown, exposure and buy & hold
-statistics in one tight pass over the fresh curve (measured: folding them into the order loop
-makes that loop slower than both passes together).
+to the last bit. The return, drawdown and exposure statistics are kept as the curve is written:
+in the plain loops' quiet stretches, where few values are live and a flat bar changes nothing
+(measured: about a seventh faster than a second pass over the curve); the generic loop's bars get
+theirs in a tight pass of their own (folded into that loop they made it slower than both passes).
 
 Order of events in a bar (documented in the README):
 
@@ -152,8 +153,9 @@ def _book_pass(  # type: ignore[no-untyped-def]
             continue
         cash, qty, pos = b.cash, b.qty, b.pos
         if sma and t >= warm:
-            t, sig, r0, r1, r2, r3 = _sma_quiet(
-                t, t1, p0, p1, a, close, equity, position, cash, qty, pos, r0, r1, r2, r3
+            t, sig, r0, r1, r2, r3, _ = _sma_quiet(
+                t, t1, p0, p1, a, close, equity, position, cash, qty, pos, r0, r1, r2, r3,
+                _NEW_STATS, 0.0, False,
             )
             have_sig = sig != 0
             continue
@@ -212,23 +214,30 @@ def _sma_next(a, t, n_fast, n_slow, sum_f, sum_s):  # type: ignore[no-untyped-de
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _sma_quiet(  # type: ignore[no-untyped-def]
-    t, t1, p0, p1, a, close, equity, position, cash, qty, pos, sum_f, sum_s, prev_f, prev_s
+    t, t1, p0, p1, a, close, equity, position, cash, qty, pos, sum_f, sum_s, prev_f, prev_s,
+    st, rf, with_stats,
 ):
-    # The quiet bars of an SMA crossing once both windows are full, up to the next crossing.
+    # The quiet bars of an SMA crossing once both windows are full, up to the next crossing:
+    # (bar, its signal, rule state, statistics). ``with_stats`` is a constant at each call
+    # site, so the compiled loop has no test of it.
     n_fast = int(p0)
     n_slow = int(p1)
+    skip_flat = with_stats and _flat_is_unchanged(pos, cash, rf)
     while t < t1:
         fast, slow, sum_f, sum_s = _sma_next(a, t, n_fast, n_slow, sum_f, sum_s)
         if fast > slow and prev_f <= prev_s:
-            return t, 1, sum_f, sum_s, fast, slow
+            return t, 1, sum_f, sum_s, fast, slow, st
         if fast < slow and prev_f >= prev_s:
-            return t, -1, sum_f, sum_s, fast, slow
+            return t, -1, sum_f, sum_s, fast, slow, st
         prev_f = fast
         prev_s = slow
-        equity[t] = cash + pos * qty * close[t]
+        eq = cash + pos * qty * close[t]
+        equity[t] = eq
         position[t] = pos
+        if with_stats and not (skip_flat and eq == st[0]):
+            st = _stat(st, t, eq, pos, rf)
         t += 1
-    return t, 0, sum_f, sum_s, prev_f, prev_s
+    return t, 0, sum_f, sum_s, prev_f, prev_s, st
 
 
 # Under plain orders (:func:`_plain`) the only events are market orders at the open, so the two
@@ -241,7 +250,7 @@ def _sma_quiet(  # type: ignore[no-untyped-def]
 
 @numba.njit(cache=True, error_model="numpy")
 def _sma_plain_pass(  # type: ignore[no-untyped-def]
-    t, t1, p0, p1, a, open_, close, atr, equity, position, b, k, rs,
+    t, t1, p0, p1, a, open_, close, atr, equity, position, b, k, rs, st,
     f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
 ):
     """Bars ``t .. t1-1`` of an SMA crossing past its warm-up, under plain orders."""
@@ -249,6 +258,7 @@ def _sma_plain_pass(  # type: ignore[no-untyped-def]
     n_fast = int(p0)
     n_slow = int(p1)
     has_atr = atr.shape[0] > 0
+    rf = k.rf_per_bar
     sum_f, sum_s, prev_f, prev_s = rs
     while t < t1 and nf <= cap:
         if b.order != NO_ORDER:
@@ -256,39 +266,57 @@ def _sma_plain_pass(  # type: ignore[no-untyped-def]
             b, f1, f2 = at_open(b, open_[t], close[t - 1] if t > 0 else np.nan, prev_atr, k)
             nf = _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f1)
             nf = _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f2)
-        fast, slow, sum_f, sum_s = _sma_next(a, t, n_fast, n_slow, sum_f, sum_s)
-        if fast > slow and prev_f <= prev_s:
-            b = decide(b, 1, k.allow_short)
-        elif fast < slow and prev_f >= prev_s:
-            b = decide(b, -1, k.allow_short)
-        prev_f = fast
-        prev_s = slow
-        equity[t] = b.cash + b.pos * b.qty * close[t]
+            fast, slow, sum_f, sum_s = _sma_next(a, t, n_fast, n_slow, sum_f, sum_s)
+            sig = 0
+            if fast > slow and prev_f <= prev_s:
+                sig = 1
+            elif fast < slow and prev_f >= prev_s:
+                sig = -1
+            prev_f = fast
+            prev_s = slow
+        else:
+            t, sig, sum_f, sum_s, prev_f, prev_s, st = _sma_quiet(
+                t, t1, p0, p1, a, close, equity, position, b.cash, b.qty, b.pos,
+                sum_f, sum_s, prev_f, prev_s, st, rf, True,
+            )
+            if t == t1:
+                break
+        if sig != 0:
+            b = decide(b, sig, k.allow_short)
+        eq = b.cash + b.pos * b.qty * close[t]
+        equity[t] = eq
         position[t] = b.pos
+        st = _stat(st, t, eq, b.pos, rf)
         t += 1
-    return t, b, (sum_f, sum_s, prev_f, prev_s), nf
+    return t, b, (sum_f, sum_s, prev_f, prev_s), st, nf
 
 
 @numba.njit(cache=True, error_model="numpy")
 def _signals_plain_pass(  # type: ignore[no-untyped-def]
-    t, t1, signals, open_, close, atr, equity, position, b, k, rs,
+    t, t1, signals, open_, close, atr, equity, position, b, k, rs, st,
     f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
 ):
     """Bars ``t .. t1-1`` of a signal array, under plain orders."""
     cap = f_bar.shape[0] - _MAX_FILLS_PER_BAR
     has_atr = atr.shape[0] > 0
+    rf = k.rf_per_bar
+    skip_flat = _flat_is_unchanged(b.pos, b.cash, rf)
     while t < t1 and nf <= cap:
         if b.order != NO_ORDER:
             prev_atr = atr[t - 1] if has_atr and t > 0 else np.nan
             b, f1, f2 = at_open(b, open_[t], close[t - 1] if t > 0 else np.nan, prev_atr, k)
             nf = _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f1)
             nf = _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f2)
+            skip_flat = _flat_is_unchanged(b.pos, b.cash, rf)
         if signals[t] != 0:
             b = decide(b, signals[t], k.allow_short)
-        equity[t] = b.cash + b.pos * b.qty * close[t]
+        eq = b.cash + b.pos * b.qty * close[t]
+        equity[t] = eq
         position[t] = b.pos
+        if not (skip_flat and eq == st[0]):
+            st = _stat(st, t, eq, b.pos, rf)
         t += 1
-    return t, b, rs, nf
+    return t, b, rs, st, nf
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -323,49 +351,84 @@ def _orders_in_bar(b, k, o, high, low, prev_close, prev_atr):  # type: ignore[no
     return b, f1, f2, f3, f4
 
 
+# The running statistics of an equity curve, one bar at a time: a tuple of (equity of the last
+# bar, sum of returns, sum of squared downside excess returns, sum of squared returns, peak,
+# peak bar, worst drawdown, its peak bar, its peak value, its trough bar, recovery bar (-1: not
+# yet), bars in a position, level below which a bar may set a new worst drawdown). The order
+# loops fold it into their quiet bars; :func:`curve_stats` runs it over a whole curve.
+STATS_SIZE = 13
+
+
+_NEW_STATS = (0.0, 0.0, 0.0, 0.0, -np.inf, 0, 0.0, 0, np.nan, 0, -1, 0, -np.inf)
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _stat(st, t, eq, pos, rf):  # type: ignore[no-untyped-def]
+    # Bar t of the curve: the arithmetic metrics._return_stats and metrics._drawdown define.
+    prev, sum_r, down_sq, sum_sq, peak, peak_bar, worst, worst_peak, worst_value = st[:9]
+    trough, recovery, exposed, floor = st[9:]
+    if t > 0:
+        r = eq / prev - 1.0
+        sum_r += r
+        sum_sq += r * r
+        # A select, not a branch: the sign of a return is a coin flip, and a mispredicted
+        # branch per bar costs more than the multiply-add (adding +0.0 changes nothing).
+        e = r - rf
+        below = e if e < 0.0 else 0.0
+        down_sq += below * below
+    if eq > peak:
+        peak, peak_bar = eq, t
+        floor = peak * (1.0 + worst) * (1.0 + 1e-9)
+    # eq / peak - 1 is only needed near a new worst: above the floor (a relative margin much
+    # wider than rounding) it cannot be one, so the division is skipped.
+    if not eq > floor or not eq > 0.0:
+        dd = eq / peak - 1.0
+        if dd < worst:
+            worst, worst_peak, worst_value, trough, recovery = dd, peak_bar, peak, t, -1
+            floor = peak * (1.0 + worst) * (1.0 + 1e-9)
+    if recovery < 0 and worst < 0.0 and eq >= worst_value and t != trough:
+        recovery = t
+    exposed += 1 if pos != 0 else 0
+    return (eq, sum_r, down_sq, sum_sq, peak, peak_bar, worst, worst_peak, worst_value, trough,
+            recovery, exposed, floor)
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _flat_is_unchanged(pos, cash, rf):  # type: ignore[no-untyped-def]
+    # Whether a flat bar whose equity equals the last bar's changes no statistic: its return is
+    # exactly 0 (the equity is a finite non-zero cash), which adds nothing to the downside sum
+    # when rf >= 0, and its drawdown and recovery tests repeat the last bar's.
+    return pos == 0 and not 0.0 - rf < 0.0 and cash != 0.0 and math.isfinite(cash)
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _stats_over(st, equity, position, rf, t0, t1):  # type: ignore[no-untyped-def]
+    for t in range(t0, t1):
+        st = _stat(st, t, equity[t], position[t], rf)
+    return st
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _as_stats(st, n, bh_bar, bh_price, cash0):  # type: ignore[no-untyped-def]
+    bh_shares = cash0 / bh_price if 0 <= bh_bar < n else 0.0
+    return Stats(st[0], st[1], st[2], st[3], st[4], st[5], st[6], st[7], st[8], st[9], st[10],
+                 st[11], bh_shares)
+
+
 @numba.njit(cache=True, error_model="numpy")
 def curve_stats(equity, position, rf, bh_bar, bh_price, cash0):  # type: ignore[no-untyped-def]
-    """Return and drawdown statistics, exposure and buy & hold of a whole equity curve.
-
-    A second tight pass over the fresh curve rather than part of the order loop: there the
-    extra live values make the loop slower than both passes together. Measured faster than
-    the variants tried: skipping flat bars, or their division (a branch per bar costs more).
-    """
+    """Return and drawdown statistics, exposure and buy & hold of a whole equity curve."""
     n = equity.shape[0]
-    prev = equity[0] if n else 0.0
-    sum_r = sum_sq = down_sq = bh_shares = worst = 0.0
-    peak, peak_bar, worst_peak, worst_value, trough, recovery = -np.inf, 0, 0, np.nan, 0, -1
-    exposed = 0
-    # eq / peak - 1 is only needed near a new worst: above this level (a relative margin much
-    # wider than rounding) it cannot be one, so the division is skipped.
-    floor = -np.inf
-    for t in range(n):
-        eq = equity[t]
-        if t > 0:
-            r = eq / prev - 1.0
-            sum_r += r
-            sum_sq += r * r
-            # A select, not a branch: the sign of a return is a coin flip, and a mispredicted
-            # branch per bar costs more than the multiply-add (adding +0.0 changes nothing).
-            e = r - rf
-            below = e if e < 0.0 else 0.0
-            down_sq += below * below
-        prev = eq
-        if eq > peak:
-            peak, peak_bar = eq, t
-            floor = peak * (1.0 + worst) * (1.0 + 1e-9)
-        if not eq > floor or not eq > 0.0:
-            dd = eq / peak - 1.0
-            if dd < worst:
-                worst, worst_peak, worst_value, trough, recovery = dd, peak_bar, peak, t, -1
-                floor = peak * (1.0 + worst) * (1.0 + 1e-9)
-        if recovery < 0 and worst < 0.0 and eq >= worst_value and t != trough:
-            recovery = t
-        if t == bh_bar:
-            bh_shares = cash0 / bh_price
-        exposed += 1 if position[t] != 0 else 0
-    return Stats(prev, sum_r, down_sq, sum_sq, peak, peak_bar, worst, worst_peak, worst_value,
-                 trough, recovery, exposed, bh_shares)
+    st = _stats_over(_NEW_STATS, equity, position, rf, 0, n)
+    return _as_stats(st, n, bh_bar, bh_price, cash0)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def packed_stats(state, n, bh_bar, bh_price, cash0):  # type: ignore[no-untyped-def]
+    """The :class:`Stats` of a finished :func:`run` (its packed ``state``), as
+    :func:`curve_stats` computes them from the curve."""
+    _, _, st = _unpack(state)
+    return _as_stats(st, n, bh_bar, bh_price, cash0)
 
 
 def squared_deviations(stats: Stats, equity: np.ndarray) -> float:
@@ -449,7 +512,8 @@ def rebalance(  # type: ignore[no-untyped-def]
 # Packed state: the book and the rule state in one float64 vector, so Python can resume a
 # simulation with a cheap call (typing a handful of arrays, not named tuples).
 BOOK_SIZE = 13
-STATE_SIZE = BOOK_SIZE + 4
+RULE_SIZE = 4
+STATE_SIZE = BOOK_SIZE + RULE_SIZE + STATS_SIZE
 
 
 @numba.njit(cache=True, inline="always")
@@ -457,17 +521,24 @@ def _unpack(v):  # type: ignore[no-untyped-def]
     b = Book(v[0], v[1], int(v[2]), int(v[3]), v[4], v[5], v[6], v[7], v[8], int(v[9]), v[10],
              int(v[11]), v[12])
     o = BOOK_SIZE
-    return b, (v[o], v[o + 1], v[o + 2], v[o + 3])
+    rs = (v[o], v[o + 1], v[o + 2], v[o + 3])
+    o += RULE_SIZE
+    st = (v[o], v[o + 1], v[o + 2], v[o + 3], v[o + 4], int(v[o + 5]), v[o + 6], int(v[o + 7]),
+          v[o + 8], int(v[o + 9]), int(v[o + 10]), int(v[o + 11]), v[o + 12])
+    return b, rs, st
 
 
 @numba.njit(cache=True, inline="always")
-def _pack(b, rs, v):  # type: ignore[no-untyped-def]
+def _pack(b, rs, st, v):  # type: ignore[no-untyped-def]
     v[0], v[1], v[2], v[3], v[4], v[5], v[6] = (
         b.cash, b.qty, b.pos, b.order, b.stop_px, b.take_px, b.trail_px)
     v[7], v[8], v[9], v[10], v[11], v[12] = (
         b.trail_dist, b.extreme, b.pend_side, b.pend_px, b.pend_left, b.pend_atr)
     o = BOOK_SIZE
     v[o], v[o + 1], v[o + 2], v[o + 3] = rs
+    o += RULE_SIZE
+    v[o], v[o + 1], v[o + 2], v[o + 3], v[o + 4], v[o + 5], v[o + 6] = st[:7]
+    v[o + 7], v[o + 8], v[o + 9], v[o + 10], v[o + 11], v[o + 12] = st[7:]
 
 
 @numba.njit(cache=True, inline="always")
@@ -486,12 +557,13 @@ def run(  # type: ignore[no-untyped-def]
     Returns ``(next bar, number of fills)``; the next bar is below ``t1`` when the fill buffers
     need to grow first.
     """
-    book, rs = _unpack(state)
+    book, rs, st = _unpack(state)
     k = _costs(costs)
     _, _, sma, warm = _sma_lags(kind, p0, p1)
     # Under plain orders a signal array, and an SMA crossing past its warm-up, run in a loop of
-    # their own (the generic loop costs them a fifth more, in calls and spills at each signal,
-    # if both share one function).
+    # their own that also keeps the curve's statistics (the generic loop costs them a fifth
+    # more, in calls and spills at each signal, if both share one function); the generic loop's
+    # bars get theirs in a pass of their own.
     split = t1
     if _plain(k) and (sma or kind == SIGNALS):
         split = min(t1, max(t0, warm)) if sma else t0
@@ -499,18 +571,19 @@ def run(  # type: ignore[no-untyped-def]
         t0, split, book, rs, k, kind, p0, p1, signals, a, b, c, open_, high, low,
         close, atr, equity, position, f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
     )
+    st = _stats_over(st, equity, position, k.rf_per_bar, t0, t)
     if t == split < t1:
         if sma:
-            t, book, rs, nf = _sma_plain_pass(
-                t, t1, p0, p1, a, open_, close, atr, equity, position, book, k, rs,
+            t, book, rs, st, nf = _sma_plain_pass(
+                t, t1, p0, p1, a, open_, close, atr, equity, position, book, k, rs, st,
                 f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
             )
         else:
-            t, book, rs, nf = _signals_plain_pass(
-                t, t1, signals, open_, close, atr, equity, position, book, k, rs,
+            t, book, rs, st, nf = _signals_plain_pass(
+                t, t1, signals, open_, close, atr, equity, position, book, k, rs, st,
                 f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
             )
-    _pack(book, rs, state)
+    _pack(book, rs, st, state)
     return t, nf
 
 
@@ -523,7 +596,8 @@ def new_state(cash: float, kind: int) -> np.ndarray:
     """The packed state before the first bar."""
     out = np.empty(STATE_SIZE, np.float64)
     out[:BOOK_SIZE] = new_book(cash)
-    out[BOOK_SIZE:] = initial_state(kind)
+    out[BOOK_SIZE : BOOK_SIZE + RULE_SIZE] = initial_state(kind)
+    out[BOOK_SIZE + RULE_SIZE :] = _NEW_STATS
     return out
 
 

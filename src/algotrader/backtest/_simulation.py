@@ -102,9 +102,7 @@ class Simulation:
         bh_bar = 0 if k.fill_at_close else 1
         opens, closes = self.prices[0], self.prices[3]
         bh_price = closes[0] if k.fill_at_close else (opens[1] if n > 1 else np.nan)
-        stats = _kernel.curve_stats(
-            self.equity, self.position, k.rf_per_bar, bh_bar, bh_price, k.cash0
-        )
+        stats = _kernel.packed_stats(self.state, n, bh_bar, bh_price, k.cash0)
         spread = _kernel.squared_deviations(stats, self.equity)
         fills = tuple(buf[: self.nf].copy() for buf in self.bufs)
         return Raw(self.equity, self.position, fills, stats, spread)
