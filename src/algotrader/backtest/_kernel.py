@@ -53,7 +53,7 @@ from algotrader.backtest._orders import (
     with_order,
 )
 from algotrader.strategies import _kernels as _rule_kernels
-from algotrader.strategies._kernels import initial_state, rule_step
+from algotrader.strategies._kernels import crossing, initial_state, rule_step
 from algotrader.strategies._rules import SIGNALS, SMA_CROSS
 
 _MAX_FILLS_PER_BAR = 6  # a bar makes at most 3 fills; the buffers keep room for 6
@@ -225,10 +225,9 @@ def _sma_quiet(  # type: ignore[no-untyped-def]
     skip_flat = with_stats and _flat_is_unchanged(pos, cash, rf)
     while t < t1:
         fast, slow, sum_f, sum_s = _sma_next(a, t, n_fast, n_slow, sum_f, sum_s)
-        if fast > slow and prev_f <= prev_s:
-            return t, 1, sum_f, sum_s, fast, slow, st
-        if fast < slow and prev_f >= prev_s:
-            return t, -1, sum_f, sum_s, fast, slow, st
+        sig = crossing(fast, slow, prev_f, prev_s)
+        if sig != 0:
+            return t, sig, sum_f, sum_s, fast, slow, st
         prev_f = fast
         prev_s = slow
         eq = cash + pos * qty * close[t]
@@ -267,11 +266,7 @@ def _sma_plain_pass(  # type: ignore[no-untyped-def]
             nf = _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f1)
             nf = _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f2)
             fast, slow, sum_f, sum_s = _sma_next(a, t, n_fast, n_slow, sum_f, sum_s)
-            sig = 0
-            if fast > slow and prev_f <= prev_s:
-                sig = 1
-            elif fast < slow and prev_f >= prev_s:
-                sig = -1
+            sig = crossing(fast, slow, prev_f, prev_s)
             prev_f = fast
             prev_s = slow
         else:

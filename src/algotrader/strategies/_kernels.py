@@ -56,12 +56,18 @@ def _sma_cross_step(t, x, old_fast, old_slow, fast_n, slow_n, sum_f, sum_s, prev
     if t >= ns - 1:
         slow = sum_s / ns
         sum_s -= old_slow
-    sig = 0
-    if fast > slow and prev_f <= prev_s:
-        sig = 1
-    elif fast < slow and prev_f >= prev_s:
-        sig = -1
-    return sig, sum_f, sum_s, fast, slow
+    return crossing(fast, slow, prev_f, prev_s), sum_f, sum_s, fast, slow
+
+
+@numba.njit(cache=True, inline="always")
+def crossing(x, y, prev_x, prev_y):  # type: ignore[no-untyped-def]
+    """+1 when ``x`` crosses above ``y`` on this bar, -1 when below, else 0 (a NaN never
+    crosses)."""
+    if x > y and prev_x <= prev_y:
+        return 1
+    if x < y and prev_x >= prev_y:
+        return -1
+    return 0
 
 
 @numba.njit(cache=True, inline="always")
@@ -80,10 +86,7 @@ def rule_step(  # type: ignore[no-untyped-def]
     elif kind == SMA_CROSS:
         sig, s0, s1, s2, s3 = _sma_cross_step(t, x0, old_fast, old_slow, p0, p1, s0, s1, s2, s3)
     elif kind == CROSS:
-        if x0 > x1 and s0 <= s1:
-            sig = 1
-        elif x0 < x1 and s0 >= s1:
-            sig = -1
+        sig = crossing(x0, x1, s0, s1)
         s0 = x0
         s1 = x1
     elif kind == ABOVE_BELOW:
