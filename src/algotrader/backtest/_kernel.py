@@ -504,8 +504,8 @@ def rebalance(  # type: ignore[no-untyped-def]
     return cash, qty, pos, exit_qty, exit_px, exit_fee, entry_qty, entry_px, entry_fee
 
 
-# Packed state: the book and the rule state in one float64 vector, so Python can resume a
-# simulation with a cheap call (typing a handful of arrays, not named tuples).
+# Packed state: the book, the rule state and the curve statistics in one float64 vector, so
+# Python can resume a simulation with a cheap call (typing a handful of arrays, not named tuples).
 BOOK_SIZE = 13
 RULE_SIZE = 4
 STATE_SIZE = BOOK_SIZE + RULE_SIZE + STATS_SIZE
