@@ -93,6 +93,43 @@ def test_the_statistics_kept_while_simulating_are_those_of_the_finished_curves(
         assert value == fresh[key] or (value != value and fresh[key] != fresh[key]), key
 
 
+@pytest.mark.parametrize("path", ["fused", "signals", "portfolio"])
+def test_the_curves_drawn_from_the_fills_are_those_the_generic_loop_writes(
+    indicator_frame: pd.DataFrame, path: str
+) -> None:
+    # Under plain orders the loops leave the curves to be drawn from the fills' books; a stop
+    # too far away to trigger sends the same run through the loop that writes them bar by bar.
+    strategy = {
+        "fused": lambda: get_strategy("ma_cross", fast=5, slow=20),
+        "signals": lambda: _subclass("rsi"),
+        "portfolio": lambda: SeedStyle(),
+    }[path]
+    cfg = {"allow_short": True, "commission_bps": 2, "slippage_bps": 3}
+    plain = run_backtest(indicator_frame, strategy(), BacktestConfig(**cfg))
+    written = run_backtest(indicator_frame, strategy(), BacktestConfig(**cfg, stop_loss=0.99))
+    assert plain.metrics["num_trades"] > 3
+    _same(plain, written)
+    assert plain.position.to_numpy().tobytes() == written.position.to_numpy().tobytes()
+
+
+def test_a_curve_nearly_all_trend_gets_its_spread_from_the_drawn_curve() -> None:
+    # Returns of 1e-3 +- 1e-9: the running sums cancel every digit of the spread, so the engine
+    # takes a second pass over the equity curve, which the plain loop did not write.
+    rng = np.random.default_rng(3)
+    close = 100.0 * np.cumprod(np.r_[1.0, 1.0 + 1e-3 + 1e-9 * rng.standard_normal(2999)])
+    bars = pd.DataFrame(
+        {"open": close, "high": close, "low": close, "close": close},
+        index=pd.date_range("2020-01-01", periods=close.size, freq="D", tz="UTC"),
+    )
+    cfg = BacktestConfig(whole_shares=False)
+    result = run_backtest(bars, _subclass("hello_world"), cfg, resolution="1d")
+    fresh = compute_metrics(
+        result.equity.index, result.equity.to_numpy(), result.buy_hold.to_numpy(),
+        result.position.to_numpy(), result._record.trade_pnl(), cash=cfg.cash, resolution="1d",
+    )
+    assert result.metrics["volatility"] == fresh["volatility"] > 0.0
+
+
 def test_a_plain_sma_crossing_agrees_while_its_fill_buffers_grow() -> None:
     bars = random_walk(20_000)  # 2/5 crossings: thousands of fills, buffers start at n / 32
     cfg = BacktestConfig(allow_short=True, commission_bps=1)

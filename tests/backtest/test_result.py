@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import math
 from typing import Any
@@ -64,9 +65,20 @@ def test_result_is_a_plain_frozen_dataclass(make_frame: Any) -> None:
     assert dataclasses.is_dataclass(result)
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.strategy = "x"  # type: ignore[misc]
-    assert {"strategy", "params", "config", "equity", "metrics"} <= {
+    assert {"strategy", "params", "config", "metrics"} <= {
         f.name for f in dataclasses.fields(Result)
     }
+    # The curves are read-only attributes, drawn from the run when first read.
+    for name in ("equity", "position"):
+        assert isinstance(inspect.getattr_static(Result, name), property)
+
+
+def test_the_curves_are_drawn_when_first_read(make_frame: Any) -> None:
+    result = run_backtest(make_frame([10, 11, 12, 11, 13, 14]), get_strategy("hello_world"))
+    assert "equity" not in result._cache and result.summary().startswith("bars=6 ")
+    equity = result.equity
+    assert result.equity is equity and result.position is result._cache["position"]
+    assert equity.index.equals(result.position.index) and len(equity) == 6
 
 
 def test_trades_record_their_exit_reason(make_frame: Any) -> None:

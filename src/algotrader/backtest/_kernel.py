@@ -6,10 +6,13 @@ or the signal array ``on_bar`` / ``signals()`` produced), executes orders, check
 equity, with no full-length temporaries beyond the equity and position curves. The state is
 packed into a vector passed in and out, which is how the ``on_bar`` engine keeps a live portfolio
 for seed-style strategies that read it; being the same compiled code, it gives the same numbers
-to the last bit. The return, drawdown and exposure statistics are kept as the curve is written:
-in the plain loops' quiet stretches, where few values are live and a flat bar changes nothing
-(measured: about a seventh faster than a second pass over the curve); the generic loop's bars get
-theirs in a tight pass of their own (folded into that loop they made it slower than both passes).
+to the last bit. The return, drawdown and exposure statistics are kept bar by bar: in the plain
+loops' quiet stretches, where few values are live and a flat bar changes nothing (measured: about
+a seventh faster than a second pass over the curve); the generic loop's bars get theirs in a
+tight pass of their own (folded into that loop they made it slower than both passes). The plain
+loops do not write the curves: each fill records the book it leaves, from which
+:func:`fill_curves` draws them when they are read (a run read only for its metrics saves the
+stores, about a seventh of a million-bar run).
 
 Order of events in a bar (documented in the README):
 
@@ -30,6 +33,7 @@ The order logic itself is in :mod:`algotrader.backtest._orders`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numba
@@ -78,15 +82,20 @@ class Stats(NamedTuple):
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f):  # type: ignore[no-untyped-def]
+def _record(fills, nf, t, f, b):  # type: ignore[no-untyped-def]
+    # Fill f of bar t, and the book b once the events of its phase of the bar are done: the
+    # last fill of a bar holds the book at its close, from which fill_curves draws the curves.
     if not f[2] > 0.0:
         return nf
-    f_bar[nf] = t
-    f_side[nf] = f[0]
-    f_price[nf] = f[1]
-    f_qty[nf] = f[2]
-    f_comm[nf] = f[3]
-    f_why[nf] = f[4]
+    fills[0][nf] = t
+    fills[1][nf] = f[0]
+    fills[2][nf] = f[1]
+    fills[3][nf] = f[2]
+    fills[4][nf] = f[3]
+    fills[5][nf] = f[4]
+    fills[6][nf] = b.cash
+    fills[7][nf] = b.pos * b.qty
+    fills[8][nf] = b.pos
     return nf + 1
 
 
@@ -110,14 +119,14 @@ def _rule_at(  # type: ignore[no-untyped-def]
 @numba.njit(cache=True, error_model="numpy")
 def _book_pass(  # type: ignore[no-untyped-def]
     t0, t1, b, rs, k, kind, p0, p1, signals, a, bb, c, open_, high, low, close, atr,
-    equity, position, f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
+    equity, position, fills, nf,
 ):
     """Signals, orders, fills and equity for bars ``t0 .. t1-1``: ``(next bar, book, rule
     state, fills so far)``; stops early when the fill buffers might overflow. The inner loops
     (generic, or _sma_quiet) run quiet bars (nothing to execute, no signal) calling nothing, so
     their values stay in registers; the outer one handles bars with something to do. One loop
     with the calls inside runs about twice as slow."""
-    cap = f_bar.shape[0] - _MAX_FILLS_PER_BAR
+    cap = fills[0].shape[0] - _MAX_FILLS_PER_BAR
     has_atr = atr.shape[0] > 0
     has_exits = not (
         math.isnan(k.stop_loss) and math.isnan(k.take_profit) and math.isnan(k.trailing_stop)
@@ -132,8 +141,7 @@ def _book_pass(  # type: ignore[no-untyped-def]
     while t < t1:
         if not have_sig:
             if b.order != NO_ORDER or b.pend_side != 0 or (has_exits and b.pos != 0):
-                b, nf = _open_and_intrabar(t, b, k, open_, high, low, close, atr, f_bar,
-                                           f_side, f_price, f_qty, f_comm, f_why, nf)
+                b, nf = _open_and_intrabar(t, b, k, open_, high, low, close, atr, fills, nf)
             sig, r0, r1, r2, r3 = _rule_at(
                 t, kind, p0, p1, lag_fast, lag_slow, signals, a, bb, c, r0, r1, r2, r3
             )
@@ -141,8 +149,8 @@ def _book_pass(  # type: ignore[no-untyped-def]
             b = decide(b, sig, k.allow_short)
             if k.fill_at_close and b.order != NO_ORDER:
                 b, f5, f6 = _fill_at_close(b, k, close[t], atr[t] if has_atr else np.nan)
-                nf = _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f5)
-                nf = _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f6)
+                nf = _record(fills, nf, t, f5, b)
+                nf = _record(fills, nf, t, f6, b)
         equity[t] = b.cash + b.pos * b.qty * close[t]
         position[t] = b.pos
         t += 1
@@ -186,14 +194,14 @@ def _sma_lags(kind, p0, p1):  # type: ignore[no-untyped-def]
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _open_and_intrabar(  # type: ignore[no-untyped-def]
-    t, b, k, open_, high, low, close, atr, f_bar, f_side, f_price, f_qty, f_comm, f_why, nf
+    t, b, k, open_, high, low, close, atr, fills, nf
 ):
     # Bar t's open and intrabar events (_orders_in_bar), its fills recorded.
     prev_close = close[t - 1] if t > 0 else np.nan
     prev_atr = atr[t - 1] if atr.shape[0] > 0 and t > 0 else np.nan
     b, f1, f2, f3, f4 = _orders_in_bar(b, k, open_[t], high[t], low[t], prev_close, prev_atr)
     for f in (f1, f2, f3, f4):
-        nf = _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f)
+        nf = _record(fills, nf, t, f, b)
     return b, nf
 
 
@@ -215,14 +223,15 @@ def _sma_next(a, t, n_fast, n_slow, sum_f, sum_s):  # type: ignore[no-untyped-de
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _sma_quiet(  # type: ignore[no-untyped-def]
     t, t1, p0, p1, a, close, equity, position, cash, qty, pos, sum_f, sum_s, prev_f, prev_s,
-    st, rf, with_stats,
+    st, rf, plain,
 ):
     # The quiet bars of an SMA crossing once both windows are full, up to the next crossing:
-    # (bar, its signal, rule state, statistics). ``with_stats`` is a constant at each call
-    # site, so the compiled loop has no test of it.
+    # (bar, its signal, rule state, statistics). With ``plain`` (a constant at each call site,
+    # so the compiled loop has no test of it) the bars' statistics are kept and the curves left
+    # to fill_curves; else the curves are written.
     n_fast = int(p0)
     n_slow = int(p1)
-    skip_flat = with_stats and _flat_is_unchanged(pos, cash, rf)
+    skip_flat = plain and _flat_is_unchanged(pos, cash, rf)
     while t < t1:
         fast, slow, sum_f, sum_s = _sma_next(a, t, n_fast, n_slow, sum_f, sum_s)
         sig = crossing(fast, slow, prev_f, prev_s)
@@ -231,9 +240,10 @@ def _sma_quiet(  # type: ignore[no-untyped-def]
         prev_f = fast
         prev_s = slow
         eq = cash + pos * qty * close[t]
-        equity[t] = eq
-        position[t] = pos
-        if with_stats and not (skip_flat and eq == st[0]):
+        if not plain:
+            equity[t] = eq
+            position[t] = pos
+        elif not (skip_flat and eq == st[0]):
             st = _stat(st, t, eq, pos, rf)
         t += 1
     return t, 0, sum_f, sum_s, prev_f, prev_s, st
@@ -250,10 +260,10 @@ def _sma_quiet(  # type: ignore[no-untyped-def]
 @numba.njit(cache=True, error_model="numpy")
 def _sma_plain_pass(  # type: ignore[no-untyped-def]
     t, t1, p0, p1, a, open_, close, atr, equity, position, b, k, rs, st,
-    f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
+    fills, nf,
 ):
     """Bars ``t .. t1-1`` of an SMA crossing past its warm-up, under plain orders."""
-    cap = f_bar.shape[0] - _MAX_FILLS_PER_BAR
+    cap = fills[0].shape[0] - _MAX_FILLS_PER_BAR
     n_fast = int(p0)
     n_slow = int(p1)
     has_atr = atr.shape[0] > 0
@@ -263,8 +273,8 @@ def _sma_plain_pass(  # type: ignore[no-untyped-def]
         if b.order != NO_ORDER:
             prev_atr = atr[t - 1] if has_atr and t > 0 else np.nan
             b, f1, f2 = at_open(b, open_[t], close[t - 1] if t > 0 else np.nan, prev_atr, k)
-            nf = _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f1)
-            nf = _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f2)
+            nf = _record(fills, nf, t, f1, b)
+            nf = _record(fills, nf, t, f2, b)
             fast, slow, sum_f, sum_s = _sma_next(a, t, n_fast, n_slow, sum_f, sum_s)
             sig = crossing(fast, slow, prev_f, prev_s)
             prev_f = fast
@@ -278,21 +288,18 @@ def _sma_plain_pass(  # type: ignore[no-untyped-def]
                 break
         if sig != 0:
             b = decide(b, sig, k.allow_short)
-        eq = b.cash + b.pos * b.qty * close[t]
-        equity[t] = eq
-        position[t] = b.pos
-        st = _stat(st, t, eq, b.pos, rf)
+        st = _stat(st, t, b.cash + b.pos * b.qty * close[t], b.pos, rf)
         t += 1
     return t, b, (sum_f, sum_s, prev_f, prev_s), st, nf
 
 
 @numba.njit(cache=True, error_model="numpy")
 def _signals_plain_pass(  # type: ignore[no-untyped-def]
-    t, t1, signals, open_, close, atr, equity, position, b, k, rs, st,
-    f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
+    t, t1, signals, open_, close, atr, b, k, rs, st,
+    fills, nf,
 ):
     """Bars ``t .. t1-1`` of a signal array, under plain orders."""
-    cap = f_bar.shape[0] - _MAX_FILLS_PER_BAR
+    cap = fills[0].shape[0] - _MAX_FILLS_PER_BAR
     has_atr = atr.shape[0] > 0
     rf = k.rf_per_bar
     skip_flat = _flat_is_unchanged(b.pos, b.cash, rf)
@@ -300,14 +307,12 @@ def _signals_plain_pass(  # type: ignore[no-untyped-def]
         if b.order != NO_ORDER:
             prev_atr = atr[t - 1] if has_atr and t > 0 else np.nan
             b, f1, f2 = at_open(b, open_[t], close[t - 1] if t > 0 else np.nan, prev_atr, k)
-            nf = _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f1)
-            nf = _record(f_bar, f_side, f_price, f_qty, f_comm, f_why, nf, t, f2)
+            nf = _record(fills, nf, t, f1, b)
+            nf = _record(fills, nf, t, f2, b)
             skip_flat = _flat_is_unchanged(b.pos, b.cash, rf)
         if signals[t] != 0:
             b = decide(b, signals[t], k.allow_short)
         eq = b.cash + b.pos * b.qty * close[t]
-        equity[t] = eq
-        position[t] = b.pos
         if not (skip_flat and eq == st[0]):
             st = _stat(st, t, eq, b.pos, rf)
         t += 1
@@ -426,22 +431,23 @@ def packed_stats(state, n, bh_bar, bh_price, cash0):  # type: ignore[no-untyped-
     return _as_stats(st, n, bh_bar, bh_price, cash0)
 
 
-def squared_deviations(stats: Stats, equity: np.ndarray) -> float:
-    """The sum of squared deviations of the bar returns of ``equity`` from their mean (the
-    numerator of the sample variance); ``stats`` is :func:`curve_stats` of the same curve.
+def squared_deviations(stats: Stats, bars: int, equity: Callable[[], np.ndarray]) -> float:
+    """The sum of squared deviations of the bar returns of an equity curve of ``bars`` values
+    from their mean (the numerator of the sample variance); ``stats`` is :func:`curve_stats` of
+    the same curve, which ``equity()`` returns when it is needed.
 
     From the running sums when that loses at most one bit, which is the usual case (a bar's mean
     return is tiny against its spread); else, for a curve that is nearly all trend, from a second
     pass over the curve (the two-pass form, accurate whatever the mean).
     """
-    returns = equity.shape[0] - 1
+    returns = bars - 1
     if returns < 2:
         return math.nan
     mean = stats.sum_r / returns
     one_pass = stats.sum_sq - stats.sum_r * mean
     if one_pass >= 0.5 * stats.sum_sq:
         return float(one_pass)
-    return float(_deviations_pass(equity, mean))
+    return float(_deviations_pass(equity(), mean))
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -545,7 +551,7 @@ def _costs(c):  # type: ignore[no-untyped-def]
 @numba.njit(cache=True, error_model="numpy")
 def run(  # type: ignore[no-untyped-def]
     t0, t1, state, costs, kind, p0, p1, signals, a, b, c, open_, high, low, close, atr,
-    equity, position, f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
+    equity, position, fills, nf,
 ):
     """Simulate bars ``t0 .. t1-1`` from the packed ``state`` (updated in place).
 
@@ -554,32 +560,67 @@ def run(  # type: ignore[no-untyped-def]
     """
     book, rs, st = _unpack(state)
     k = _costs(costs)
-    _, _, sma, warm = _sma_lags(kind, p0, p1)
     # Under plain orders a signal array, and an SMA crossing past its warm-up, run in a loop of
     # their own that also keeps the curve's statistics (the generic loop costs them a fifth
     # more, in calls and spills at each signal, if both share one function); the generic loop's
     # bars get theirs in a pass of their own.
-    split = t1
-    if _plain(k) and (sma or kind == SIGNALS):
-        split = min(t1, max(t0, warm)) if sma else t0
+    split = min(t1, max(t0, _first_plain_bar(k, kind, p0, p1)))
     t, book, rs, nf = _book_pass(
         t0, split, book, rs, k, kind, p0, p1, signals, a, b, c, open_, high, low,
-        close, atr, equity, position, f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
+        close, atr, equity, position, fills, nf,
     )
     st = _stats_over(st, equity, position, k.rf_per_bar, t0, t)
     if t == split < t1:
-        if sma:
+        if kind == SMA_CROSS:
             t, book, rs, st, nf = _sma_plain_pass(
                 t, t1, p0, p1, a, open_, close, atr, equity, position, book, k, rs, st,
-                f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
+                fills, nf,
             )
         else:
             t, book, rs, st, nf = _signals_plain_pass(
-                t, t1, signals, open_, close, atr, equity, position, book, k, rs, st,
-                f_bar, f_side, f_price, f_qty, f_comm, f_why, nf,
+                t, t1, signals, open_, close, atr, book, k, rs, st,
+                fills, nf,
             )
     _pack(book, rs, st, state)
     return t, nf
+
+
+_NEVER = 2**62
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _first_plain_bar(k, kind, p0, p1):  # type: ignore[no-untyped-def]
+    if not _plain(k):
+        return _NEVER
+    if kind == SIGNALS:
+        return 0
+    _, _, sma, warm = _sma_lags(kind, p0, p1)
+    return warm if sma else _NEVER
+
+
+@numba.njit(cache=True, error_model="numpy")
+def first_plain_bar(costs, kind, p0, p1):  # type: ignore[no-untyped-def]
+    """The first bar :func:`run` leaves to the plain loops, which keep the statistics but not
+    the curves (:func:`fill_curves` draws them when they are read); ``_NEVER`` when none."""
+    return _first_plain_bar(_costs(costs), kind, p0, p1)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def fill_curves(equity, position, start, close, fills, nf, cash0):  # type: ignore[no-untyped-def]
+    """Bars ``start ..`` of the equity and position curves, from the book the last fill at or
+    before each bar left (the book changes only with a fill): the arithmetic of the loops, so
+    the same values to the bit."""
+    bar, cash_after, held_after, pos_after = fills[0], fills[6], fills[7], fills[8]
+    cash = cash0
+    held = 0.0
+    pos = 0
+    j = 0
+    for t in range(start, close.shape[0]):
+        while j < nf and bar[j] <= t:
+            cash, held, pos = cash_after[j], held_after[j], pos_after[j]
+            j += 1
+        equity[t] = cash + held * close[t]
+        position[t] = pos
 
 
 def pack_costs(k: Costs) -> np.ndarray:

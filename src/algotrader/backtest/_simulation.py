@@ -11,22 +11,59 @@ from algotrader.backtest._orders import Book, Costs
 from algotrader.strategies._rules import read_only
 
 
+class Curves:
+    """The equity and position curves of a run, drawn from the fills' books when first read.
+
+    The kernel's plain loops leave the bars from ``start`` on unwritten (a run read only for its
+    metrics does not pay for them); :meth:`arrays` writes them, once.
+    """
+
+    def __init__(
+        self,
+        equity: np.ndarray,
+        position: np.ndarray,
+        start: int,
+        close: np.ndarray,
+        fills: tuple[np.ndarray, ...],
+        cash: float,
+    ) -> None:
+        self._equity = equity
+        self._position = position
+        self._start = start
+        self._close = close
+        self._fills = fills
+        self._cash = cash
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Equity and position (-1/0/+1) at each bar's close."""
+        if self._start < self._close.shape[0]:
+            _kernel.fill_curves(  # type: ignore[call-arg]
+                self._equity, self._position, self._start, self._close, self._fills,
+                self._fills[0].shape[0], self._cash,
+            )
+            self._start = self._close.shape[0]
+        return self._equity, self._position
+
+
 class Raw(NamedTuple):
     """What one simulation produced (arrays owned by the caller)."""
 
-    equity: np.ndarray
-    position: np.ndarray
+    curves: Curves
     fills: tuple[np.ndarray, ...]
     stats: _kernel.Stats
     variance_sum: float
 
 
 def fill_buffers(capacity: int) -> tuple[np.ndarray, ...]:
-    """Empty fill records: bar, side (+1 buy / -1 sell), price, quantity, commission, reason."""
+    """Empty fill records: bar, side (+1 buy / -1 sell), price, quantity, commission, reason,
+    then the book the fill left: cash, signed shares held, position (-1/0/+1)."""
     return (
         np.empty(capacity, np.int64),
         np.empty(capacity, np.int8),
         np.empty(capacity, np.float64),
+        np.empty(capacity, np.float64),
+        np.empty(capacity, np.float64),
+        np.empty(capacity, np.int8),
         np.empty(capacity, np.float64),
         np.empty(capacity, np.float64),
         np.empty(capacity, np.int8),
@@ -69,6 +106,7 @@ class Simulation:
         self.equity = np.empty(self.n, np.float64)
         self.position = np.empty(self.n, np.int8)
         self.bufs = fill_buffers(max(64, self.n // 32))
+        self.curve_start = min(self.n, int(_kernel.first_plain_bar(self._costs, *self._rule)))
         self.t = 0
         self.nf = 0
 
@@ -77,7 +115,7 @@ class Simulation:
         while self.t < end:
             self.t, self.nf = _kernel.run(  # type: ignore[call-arg]
                 self.t, end, self.state, self._costs, *self._rule, *self._arrays, self.equity,
-                self.position, *self.bufs, self.nf,
+                self.position, self.bufs, self.nf,
             )
             if self.t < end:
                 self.bufs = tuple(
@@ -103,6 +141,7 @@ class Simulation:
         opens, closes = self.prices[0], self.prices[3]
         bh_price = closes[0] if k.fill_at_close else (opens[1] if n > 1 else np.nan)
         stats = _kernel.packed_stats(self.state, n, bh_bar, bh_price, k.cash0)
-        spread = _kernel.squared_deviations(stats, self.equity)
         fills = tuple(buf[: self.nf].copy() for buf in self.bufs)
-        return Raw(self.equity, self.position, fills, stats, spread)
+        curves = Curves(self.equity, self.position, self.curve_start, closes, fills, k.cash0)
+        spread = _kernel.squared_deviations(stats, n, lambda: curves.arrays()[0])
+        return Raw(curves, fills, stats, spread)

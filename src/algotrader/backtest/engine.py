@@ -178,7 +178,7 @@ def _finish(
     bh_bar = buy_hold_start(n, cfg.fill)
     bh_price = float(close[0] if cfg.fill == "close" else (sim.prices[0][1] if n > 1 else np.nan))
     bh_final = stats.bh_shares * close[-1] if bh_bar < n else float(cfg.cash)
-    bar, side, price, qty, fee, why = raw.fills
+    bar, side, price, qty, fee, why = raw.fills[:6]
     record = FillRecord(
         index, close, bar, side, price, qty, fee, why, float(cfg.cash), bh_bar, bh_price
     )
@@ -191,9 +191,7 @@ def _finish(
         params=strategy_params(strategy),
         config=cfg,
         resolution=res.name,
-        # copy=False: the kernel's arrays are fresh and owned by the Result.
-        equity=pd.Series(raw.equity, index=index, name="equity", copy=False),
-        position=pd.Series(raw.position, index=index, name="position", copy=False),
         metrics=metrics,
         _record=record,
+        _curves=raw.curves,
     )

@@ -165,7 +165,7 @@ def _return_stats(equity: np.ndarray, rf: float) -> tuple[int, float, float, flo
     if n < 1:
         return 0, math.nan, math.nan, math.nan
     s = curve_stats(equity, np.zeros(equity.shape[0], np.int8), rf, -1, 1.0, 0.0)
-    spread = squared_deviations(s, equity)
+    spread = squared_deviations(s, equity.shape[0], lambda: equity)
     std = math.sqrt(spread / (n - 1)) if n > 1 else math.nan
     return n, s.sum_r / n, std, math.sqrt(s.down_sq / n)
 
@@ -298,7 +298,7 @@ def compute_metrics(
     periods = periods_per_year(index, resolution)
     rf = _per_period_rate(risk_free_rate, periods)
     s = curve_stats(eq, pos, rf, -1, 1.0, 0.0)
-    spread = squared_deviations(s, eq)
+    spread = squared_deviations(s, eq.shape[0], lambda: eq)
     bh_final = float(buy_hold[-1]) if len(buy_hold) else math.nan
     return assemble_metrics(
         index, s, spread, bh_final, trade_pnl,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from algotrader.backtest.config import BacktestConfig, FillMode
+
+if TYPE_CHECKING:
+    from algotrader.backtest._simulation import Curves
 
 TRADE_COLUMNS: tuple[str, ...] = (
     "entry_time",
@@ -62,8 +65,8 @@ class Result:
         params: the strategy parameters used.
         config: the execution settings used.
         resolution: the bar size used for annualisation (e.g. ``"1d"``).
-        equity: portfolio value at each bar's close, on the frame's index.
-        position: -1/0/+1 held at each bar's close.
+        equity: portfolio value at each bar's close, on the frame's index. Built on first use.
+        position: -1/0/+1 held at each bar's close. Built on first use.
         metrics: see :func:`algotrader.backtest.metrics.compute_metrics`.
         trades: one row per round trip, columns :data:`TRADE_COLUMNS`; ``side`` is ``"long"`` or
             ``"short"``; ``pnl`` is net of both commissions; ``return_pct`` is pnl / entry notional
@@ -82,11 +85,34 @@ class Result:
     params: dict[str, Any]
     config: BacktestConfig
     resolution: str
-    equity: pd.Series
-    position: pd.Series
     metrics: dict[str, float]
     _record: FillRecord = field(repr=False)
+    _curves: Curves = field(repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def equity(self) -> pd.Series:
+        """Portfolio value at each bar's close (see the class docs)."""
+        series: pd.Series = self._curve("equity")
+        return series
+
+    @property
+    def position(self) -> pd.Series:
+        """-1/0/+1 held at each bar's close (see the class docs)."""
+        series: pd.Series = self._curve("position")
+        return series
+
+    def _curve(self, name: str) -> pd.Series:
+        if name not in self._cache:
+            index = self._record.index
+            # copy=False: the kernel's arrays are fresh and owned by the Result.
+            equity, position = self._curves.arrays()
+            self._cache["equity"] = pd.Series(equity, index=index, name="equity", copy=False)
+            self._cache["position"] = pd.Series(
+                position, index=index, name="position", copy=False
+            )
+        series: pd.Series = self._cache[name]
+        return series
 
     @property
     def trades(self) -> pd.DataFrame:
@@ -121,7 +147,7 @@ class Result:
         """One line: ``bars=1256 total_return=18.96% cagr=3.54% max_drawdown=-29.64% ...``."""
         from algotrader.backtest.metrics import format_metrics
 
-        return f"bars={len(self.equity)} {format_metrics(self.metrics)}"
+        return f"bars={len(self._record.index)} {format_metrics(self.metrics)}"
 
     def plot(self, bars: pd.DataFrame | None = None, **options: Any) -> Any:
         """The interactive chart (Plotly): candles with the strategy's indicators and trades,
@@ -164,20 +190,21 @@ class Result:
         The equity, buy-and-hold and position curves are included only with
         ``include_series=True`` (they have one value per bar).
         """
+        index = self._record.index
         out: dict[str, Any] = {
             "strategy": self.strategy,
             "params": {k: _json_value(v) for k, v in self.params.items()},
             "config": self.config.to_dict(),
             "resolution": self.resolution,
-            "bars": len(self.equity),
-            "start": _iso(self.equity.index[0]) if len(self.equity) else None,
-            "end": _iso(self.equity.index[-1]) if len(self.equity) else None,
+            "bars": len(index),
+            "start": _iso(index[0]) if len(index) else None,
+            "end": _iso(index[-1]) if len(index) else None,
             "metrics": {k: _json_value(v) for k, v in self.metrics.items()},
             "trades": _records(self.trades),
             "fills": _records(self.fills),
         }
         if include_series:
-            ts = [_iso(t) for t in self.equity.index]
+            ts = [_iso(t) for t in index]
             out["series"] = {
                 "ts": ts,
                 "equity": [_json_value(v) for v in self.equity.to_numpy()],
