@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from algotrader.backtest import StrategyError, run_backtest
+from algotrader.backtest.engine import signals_from_on_bar
 from algotrader.errors import UserError
 from algotrader.strategies import get_strategy
 
@@ -48,6 +49,44 @@ def test_an_exception_in_on_bar_names_the_file_line_and_bar(
     assert "on bar 5 (2024-01-06" in text
     assert isinstance(caught.value.__cause__, ZeroDivisionError)
     assert isinstance(caught.value, UserError)
+
+
+def test_the_first_unusable_answer_is_the_error_though_a_later_bar_raises(
+    tmp_path: Path, make_frame: Any
+) -> None:
+    # Answers are decoded a block of bars at a time; the error is still the first in bar order.
+    strategy = user_strategy(
+        tmp_path,
+        """
+        class Mine:
+            def on_bar(self, i, row, df):
+                if i == 6:
+                    return 1 / 0
+                return "maybe" if i == 3 else None
+        """,
+    )
+    with pytest.raises(StrategyError) as caught:
+        run_backtest(make_frame(np.arange(12.0) + 1), strategy)
+    text = one_line(caught.value)
+    assert "returned 'maybe' on bar 3" in text and "ZeroDivision" not in text
+
+
+def test_every_accepted_answer_decodes_to_its_signal(tmp_path: Path, make_frame: Any) -> None:
+    answers = ["BUY", "sell ", 1, np.int64(-1), None, "Hold", 0, "", "SELL", np.int8(1)]
+    strategy = user_strategy(
+        tmp_path,
+        """
+        class Mine:
+            answers = []
+
+            def on_bar(self, i, row, df):
+                return self.answers[i % len(self.answers)]
+        """,
+    )
+    strategy.answers = answers
+    signals = signals_from_on_bar(strategy, make_frame(np.arange(25.0) + 1))
+    expected = [1, -1, 1, -1, 0, 0, 0, 0, -1, 1] * 3
+    assert signals.tolist() == expected[:25]
 
 
 def test_returning_a_numpy_array_is_one_clear_line(tmp_path: Path, make_frame: Any) -> None:

@@ -28,7 +28,6 @@ from algotrader.frames import is_indicator_column
 _DATE_NAMES = frozenset({"date", "dt", "ts", "time", "timestamp", "datetime", "bar_time"})
 _INDEX_KEYS = frozenset({"ts", "date", "datetime", "timestamp", "time"})
 _CODES: dict[Any, int] = {"BUY": 1, "SELL": 255, None: 0}
-_UNUSUAL = 9
 _FIRST_BLOCK = 1
 _MAX_BLOCK = 1 << 16
 _ANSWER_FIX = 'return "BUY", "SELL" or None'
@@ -158,6 +157,48 @@ class _ReadOnlyError(InvalidInputError, TypeError):
         return self.message
 
 
+class BarCursor:
+    """The bar the loop is on and the answers not yet decoded.
+
+    The loop appends each bar's answer once ``on_bar`` returns (one list append per bar, which
+    also advances the bar: it is ``lo`` plus the answers pending); :meth:`flush` decodes them
+    into ``codes`` in bulk, at the end of a block or when a portfolio needs the signals so far.
+    """
+
+    __slots__ = ("codes", "decode", "lo", "pending")
+
+    def __init__(
+        self, codes: bytearray, decode: Callable[[Any, int], int], start: int = 0
+    ) -> None:
+        self.codes = codes
+        self.decode = decode
+        self.lo = start
+        self.pending: list[Any] = []
+
+    @property
+    def bar(self) -> int:
+        """The bar being decided (its answer not yet appended)."""
+        return self.lo + len(self.pending)
+
+    def flush(self) -> None:
+        """Decode the pending answers into ``codes``; an unusable one raises its error."""
+        pending = self.pending
+        lo = self.lo
+        try:
+            block = bytes(map(_CODES.__getitem__, pending))
+        except (KeyError, TypeError):  # an int, a lower-case word... or a bad answer
+            block = bytes(self._one(answer, lo + j) for j, answer in enumerate(pending))
+        self.codes[lo : lo + len(block)] = block
+        self.lo = lo + len(block)
+        pending.clear()
+
+    def _one(self, answer: Any, bar: int) -> int:
+        try:
+            return _CODES[answer]
+        except (KeyError, TypeError):
+            return self.decode(answer, bar)
+
+
 class HistoryView:
     """``df`` for ``on_bar``: the frame up to and including the current bar, built on first use.
 
@@ -166,18 +207,23 @@ class HistoryView:
     column is refused (it would silently change nothing).
     """
 
-    __slots__ = ("_cache", "_cache_i", "_i", "_source")
+    __slots__ = ("_cache", "_cache_i", "_cursor", "_source")
 
-    def __init__(self, source: BarSource) -> None:
+    def __init__(self, source: BarSource, cursor: BarCursor) -> None:
         self._source = source
-        self._i = 0
+        self._cursor = cursor
         self._cache: pd.DataFrame | None = None
         self._cache_i = -1
 
+    @property
+    def _i(self) -> int:
+        return self._cursor.bar
+
     def _history(self) -> pd.DataFrame:
-        if self._cache_i != self._i or self._cache is None:
-            self._cache = self._source.frame.iloc[: self._i + 1]
-            self._cache_i = self._i
+        i = self._i
+        if self._cache_i != i or self._cache is None:
+            self._cache = self._source.frame.iloc[: i + 1]
+            self._cache_i = i
         return self._cache
 
     def __getattr__(self, name: str) -> Any:
@@ -225,6 +271,7 @@ class Portfolio:
     def _current(self) -> Any:
         i = self._view._i
         if self._bar != i:
+            self._view._cursor.flush()
             self._sim.run_to(i)
             self._book = self._sim.peek(i)
             self._bar = i
@@ -310,9 +357,12 @@ def on_bar_signals(
     """
     n = len(frame)
     source = BarSource(frame)
-    view = HistoryView(source)
-    row = Row(source, view)
     codes = bytearray(n)
+    cursor = BarCursor(
+        codes, lambda answer, bar: decode_answer(answer, bar, strategy, source.frame) & 0xFF
+    )
+    view = HistoryView(source, cursor)
+    row = Row(source, view)
     signals = np.frombuffer(codes, dtype=np.int8)
     form = call_form(strategy)
     sim = None
@@ -320,26 +370,17 @@ def on_bar_signals(
     if form in ("date", "row_portfolio"):
         sim = simulation(signals)
         extra = Portfolio(sim, view, frame["close"].to_numpy(dtype=np.float64))
-    def slow(answer: Any, bar: int) -> int:
-        return decode_answer(answer, bar, strategy, source.frame) & 0xFF
-
     try:
-        _loop(strategy.on_bar, form, row, view, extra, source, codes, slow)
+        _loop(strategy.on_bar, form, row, extra, source, cursor)
     except Exception as exc:
-        raise _errors.raised(strategy, exc, "on_bar", source.frame, view._i) from exc
+        bar = cursor.bar
+        if not isinstance(exc, _errors.StrategyError):
+            cursor.flush()  # an unusable answer on an earlier bar is the first error
+        raise _errors.raised(strategy, exc, "on_bar", source.frame, bar) from exc
     return signals, source.frame, sim
 
 
-def _loop(
-    call: Any,
-    form: str,
-    row: Row,
-    view: HistoryView,
-    extra: Any,
-    source: BarSource,
-    codes: bytearray,
-    slow: Callable[[Any, int], int],
-) -> None:
+def _loop(call: Any, form: str, row: Row, extra: Any, source: BarSource, cursor: BarCursor) -> None:
     n = len(source.frame)
     tracked: list[tuple[Any, Any]] = []
     lo, block = 0, _FIRST_BLOCK
@@ -353,7 +394,8 @@ def _loop(
         lists = [source.values(c)[lo:hi].tolist() for _, c in tracked]
         dates = list(source.frame.index[lo:hi]) if form == "date" else None
         loop = _compiled_loop(form, len(keys))
-        loop(call, row, view, extra, codes, slow, _CODES.get, lo, hi, keys, lists, dates)
+        loop(call, row, extra, cursor.pending.append, lo, hi, keys, lists, dates)
+        cursor.flush()
         lo, block = hi, min(block * 8, _MAX_BLOCK)
 
 
@@ -370,37 +412,33 @@ def _compiled_loop(form: str, width: int) -> Callable[..., None]:
     """The per-bar loop for a call form and a number of refreshed row keys.
 
     Generated (once per shape) so the loop body has no inner loop over the keys: each refresh
-    is one dict store, each answer one dict lookup. This is the hot path of every ``on_bar``
-    backtest (see benchmarks/backtest.py).
+    is one dict store, each answer one list append (:class:`BarCursor`). This is the hot path
+    of every ``on_bar`` backtest (see benchmarks/backtest.py).
     """
     shape = (form, width)
     if shape not in _LOOPS:
-        names = [f"v{j}" for j in range(width)]
-        iters = ["range(lo, hi)", *(f"lists[{j}]" for j in range(width))]
-        targets = ["i", *names]
+        iters = [f"lists[{j}]" for j in range(width)]
+        targets = [f"v{j}" for j in range(width)]
+        if form == "i":
+            iters.insert(0, "range(lo, hi)")
+            targets.insert(0, "i")
         if form == "date":
             iters.append("dates")
             targets.append("day")
+        if not iters:
+            iters, targets = ["range(lo, hi)"], ["_"]
         # The keys as locals: a tuple index per key and bar is a measurable share of the loop.
         unpack = "".join(f"    k{j} = keys[{j}]\n" for j in range(width))
         sets = "".join(f"        row[k{j}] = v{j}\n" for j in range(width))
-        header = f"for {', '.join(targets)} in zip({', '.join(iters)}, strict=True):"
-        if len(iters) == 1:
-            header = "for i in range(lo, hi):"
+        header = f"for {targets[0]} in {iters[0]}:"
+        if len(iters) > 1:
+            header = f"for {', '.join(targets)} in zip({', '.join(iters)}, strict=True):"
         source = (
-            "def loop(on_bar, row, view, extra, codes, slow, get, lo, hi, keys, lists, dates):\n"
+            "def loop(on_bar, row, extra, answer, lo, hi, keys, lists, dates):\n"
             f"{unpack}"
             f"    {header}\n"
             f"{sets}"
-            "        view._i = i\n"
-            f"        answer = {_CALLS[form]}\n"
-            "        try:\n"
-            f"            code = get(answer, {_UNUSUAL})\n"
-            "        except TypeError:\n"
-            f"            code = {_UNUSUAL}\n"
-            f"        if code == {_UNUSUAL}:\n"
-            "            code = slow(answer, i)\n"
-            "        codes[i] = code\n"
+            f"        answer({_CALLS[form]})\n"
         )
         namespace: dict[str, Any] = {}
         exec(compile(source, f"<on_bar loop {form}/{width}>", "exec"), namespace)

@@ -40,7 +40,14 @@ from algotrader.backtest._hooks import (
     prepared,
     vectorized_signals,
 )
-from algotrader.backtest._on_bar import BarSource, HistoryView, Portfolio, Row, call_form
+from algotrader.backtest._on_bar import (
+    BarCursor,
+    BarSource,
+    HistoryView,
+    Portfolio,
+    Row,
+    call_form,
+)
 from algotrader.backtest._on_bar import decode_answer as _decode
 from algotrader.backtest._orders import (
     NO_ORDER,
@@ -284,8 +291,8 @@ class IncrementalDecider:
             return int(vectorized_signals(self.strategy, frame)[-1])
         i = len(frame) - 1
         source = BarSource(frame)
-        view = HistoryView(source)
-        view._i = i
+        # One decision, decoded below: the cursor stands on bar i with nothing to decode.
+        view = HistoryView(source, BarCursor(bytearray(), lambda answer, bar: 0, start=i))
         row = Row(source, view)
         try:
             answer = self._call(row, view, source, i)
