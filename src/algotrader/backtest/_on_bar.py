@@ -1,11 +1,13 @@
-"""The ``on_bar`` engine: one Python call per bar, answers decoded in the loop.
+"""The ``on_bar`` engine: one Python call per bar, answers decoded a block at a time.
 
-Per bar the loop refreshes only the row keys the strategy has read (as plain dict items, so its
-``row["ma20"]`` is a C-level dict hit), calls ``on_bar`` and stores the decoded answer in a
-``bytearray`` (no per-bar objects). Columns are converted to Python floats block by block, so
-memory stays bounded however long the series. A key read for the first time is served by
-``__missing__`` until the next block starts refreshing it; a stored indicator column the frame
-lacks is computed on that first read. ``df`` is the history up to the current bar, built only
+Per bar the loop refreshes only the row keys the strategy has read (as dict items, so its
+``row["ma20"]`` is a C-level dict hit), calls ``on_bar`` and appends the answer to a list, which
+is decoded into a ``bytearray`` of signals at the end of each block (:class:`BarCursor`).
+Columns are converted to Python floats block by block, so memory stays bounded however long the
+series. A strategy that only ever reads ``row["<constant>"]`` gets a plain dict of those keys
+(CPython's fast paths skip dict subclasses); otherwise the row is a :class:`Row`, where a key
+read for the first time is served by ``__missing__`` until the next block starts refreshing it.
+A stored indicator column the frame lacks is computed on its first read. ``df`` is the history up to the current bar, built only
 if touched and read-only; seed-style strategies that take a ``portfolio`` see the book the
 compiled kernel computes, brought up to date only when they look at it.
 """
@@ -13,6 +15,7 @@ compiled kernel computes, brought up to date only when they look at it.
 from __future__ import annotations
 
 import difflib
+import dis
 import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -362,16 +365,17 @@ def on_bar_signals(
         codes, lambda answer, bar: decode_answer(answer, bar, strategy, source.frame) & 0xFF
     )
     view = HistoryView(source, cursor)
-    row = Row(source, view)
     signals = np.frombuffer(codes, dtype=np.int8)
     form = call_form(strategy)
+    tracked = _constant_reads(strategy.on_bar, form, source)
+    row: dict[Any, Any] = Row(source, view) if tracked is None else {}
     sim = None
     extra: Any = view
     if form in ("date", "row_portfolio"):
         sim = simulation(signals)
         extra = Portfolio(sim, view, frame["close"].to_numpy(dtype=np.float64))
     try:
-        _loop(strategy.on_bar, form, row, extra, source, cursor)
+        _loop(strategy.on_bar, form, row, extra, source, cursor, tracked or [])
     except Exception as exc:
         bar = cursor.bar
         if not isinstance(exc, _errors.StrategyError):
@@ -380,16 +384,24 @@ def on_bar_signals(
     return signals, source.frame, sim
 
 
-def _loop(call: Any, form: str, row: Row, extra: Any, source: BarSource, cursor: BarCursor) -> None:
+def _loop(
+    call: Any,
+    form: str,
+    row: dict[Any, Any],
+    extra: Any,
+    source: BarSource,
+    cursor: BarCursor,
+    tracked: list[tuple[Any, Any]],
+) -> None:
     n = len(source.frame)
-    tracked: list[tuple[Any, Any]] = []
+    new = row._new if isinstance(row, Row) else []
     lo, block = 0, _FIRST_BLOCK
     while lo < n:
         hi = min(n, lo + block)
-        for key, column in row._new:
+        for key, column in new:
             if all(k != key for k, _ in tracked):
                 tracked.append((key, column))
-        row._new.clear()
+        new.clear()
         keys = tuple(k for k, _ in tracked)
         lists = [source.values(c)[lo:hi].tolist() for _, c in tracked]
         dates = list(source.frame.index[lo:hi]) if form == "date" else None
@@ -397,6 +409,54 @@ def _loop(call: Any, form: str, row: Row, extra: Any, source: BarSource, cursor:
         loop(call, row, extra, cursor.pending.append, lo, hi, keys, lists, dates)
         cursor.flush()
         lo, block = hi, min(block * 8, _MAX_BLOCK)
+
+
+def _constant_reads(
+    on_bar: Any, form: str, source: BarSource
+) -> list[tuple[Any, Any]] | None:
+    """``(key, column)`` for each ``row["<constant>"]`` in ``on_bar`` when that is all it does
+    with the row, else None.
+
+    Then a plain dict of those keys serves it: CPython's fast paths for reading and storing
+    dict items skip dict subclasses such as :class:`Row`, about a third of a bar's cost for the
+    seed's MA rule. The bytecode proves the row can be reached no other way (no attribute,
+    call, closure, reassignment or frame introspection); anything unrecognised keeps the Row.
+    """
+    code = getattr(getattr(on_bar, "__func__", on_bar), "__code__", None)
+    if code is None or {"locals", "vars", "eval", "exec", "_getframe"} & set(code.co_names):
+        return None
+    names = list(inspect.signature(on_bar).parameters)
+    name = names[1] if form in ("i", "date") else names[0]
+    if name in code.co_cellvars:
+        return None
+    ops = list(dis.get_instructions(code))
+    keys: list[str] = []
+    for j, op in enumerate(ops):
+        if op.opcode not in dis.haslocal or name not in (op.argval, *_as_tuple(op.argval)):
+            continue
+        nxt = ops[j + 1 : j + 3]
+        if not (
+            op.opname == "LOAD_FAST"
+            and [o.opname for o in nxt] == ["LOAD_CONST", "BINARY_SUBSCR"]
+            and isinstance(nxt[0].argval, str)
+        ):
+            return None
+        keys.append(nxt[0].argval)
+    try:
+        return [(key, _plain_column(source, key)) for key in dict.fromkeys(keys)]
+    except (_UnknownColumnError, KeyError):
+        return None  # the Row raises it, on the bar that reads it
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    return value if isinstance(value, tuple) else ()
+
+
+def _plain_column(source: BarSource, key: str) -> Any:
+    # A column the key names without the Row's own meanings (the bar's timestamp).
+    if key.lower() in _INDEX_KEYS and key not in source.frame.columns:
+        raise KeyError(key)
+    return source.resolve(key)
 
 
 _CALLS = {
