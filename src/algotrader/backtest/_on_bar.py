@@ -7,9 +7,10 @@ Columns are converted to Python floats block by block, so memory stays bounded h
 series. A strategy that only ever reads ``row["<constant>"]`` gets a plain dict of those keys
 (CPython's fast paths skip dict subclasses); otherwise the row is a :class:`Row`, where a key
 read for the first time is served by ``__missing__`` until the next block starts refreshing it.
-A stored indicator column the frame lacks is computed on its first read. ``df`` is the history up to the current bar, built only
-if touched and read-only; seed-style strategies that take a ``portfolio`` see the book the
-compiled kernel computes, brought up to date only when they look at it.
+A stored indicator column the frame lacks is computed on its first read. ``df`` is the history
+up to the current bar, built only if touched and read-only; seed-style strategies that take a
+``portfolio`` see the book the compiled kernel computes, brought up to date only when they look
+at it.
 """
 
 from __future__ import annotations
