@@ -316,7 +316,25 @@ def _signals_plain_pass(  # type: ignore[no-untyped-def]
         if not (skip_flat and eq == st[0]):
             st = _stat(st, t, eq, b.pos, rf)
         t += 1
+        if b.order == NO_ORDER:
+            t, st = _signals_quiet(
+                t, t1, signals, close, b.cash, b.qty, b.pos, k.allow_short, st, rf, skip_flat
+            )
     return t, b, rs, st, nf
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _signals_quiet(t, t1, signals, close, cash, qty, pos, allow_short, st, rf, skip_flat):  # type: ignore[no-untyped-def]
+    # The bars of a signal array up to the next one that moves the position: (bar, statistics).
+    while t < t1:
+        s = signals[t]
+        if s != 0 and (1 if s > 0 else (-1 if allow_short else 0)) != pos:
+            break
+        eq = cash + pos * qty * close[t]
+        if not (skip_flat and eq == st[0]):
+            st = _stat(st, t, eq, pos, rf)
+        t += 1
+    return t, st
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
