@@ -12,7 +12,7 @@ a seventh faster than a second pass over the curve); the generic loop's bars get
 tight pass of their own (folded into that loop they made it slower than both passes). The plain
 loops do not write the curves: each fill records the book it leaves, from which
 :func:`fill_curves` draws them when they are read (a run read only for its metrics saves the
-stores, about a seventh of a million-bar run).
+stores: measured, about a tenth of a million-bar run).
 
 Order of events in a bar (documented in the README):
 
@@ -324,7 +324,9 @@ def _signals_plain_pass(  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _signals_quiet(t, t1, signals, close, cash, qty, pos, allow_short, st, rf, skip_flat):  # type: ignore[no-untyped-def]
+def _signals_quiet(  # type: ignore[no-untyped-def]
+    t, t1, signals, close, cash, qty, pos, allow_short, st, rf, skip_flat
+):
     # The bars of a signal array up to the next one that moves the position: (bar, statistics).
     while t < t1:
         s = signals[t]
