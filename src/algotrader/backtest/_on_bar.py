@@ -16,8 +16,8 @@ at it.
 from __future__ import annotations
 
 import difflib
-import dis
 import inspect
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from algotrader.backtest import _errors
+from algotrader.backtest._argument_uses import constant_subscripts, never_read
 from algotrader.backtest._simulation import Simulation
 from algotrader.errors import InvalidInputError
 from algotrader.frames import is_indicator_column
@@ -368,7 +369,7 @@ def on_bar_signals(
     view = HistoryView(source, cursor)
     signals = np.frombuffer(codes, dtype=np.int8)
     form = call_form(strategy)
-    tracked = _constant_reads(strategy.on_bar, form, source)
+    tracked = _plain_row_columns(strategy.on_bar, form, source)
     row: dict[Any, Any] = Row(source, view) if tracked is None else {}
     sim = None
     extra: Any = view
@@ -396,6 +397,8 @@ def _loop(
 ) -> None:
     n = len(source.frame)
     new = row._new if isinstance(row, Row) else []
+    # A timestamp per bar costs about a microsecond: none for a strategy that never reads it.
+    stamps = form == "date" and not never_read(call, 0)
     lo, block = 0, _FIRST_BLOCK
     while lo < n:
         hi = min(n, lo + block)
@@ -405,52 +408,27 @@ def _loop(
         new.clear()
         keys = tuple(k for k, _ in tracked)
         lists = [source.values(c)[lo:hi].tolist() for _, c in tracked]
-        dates = list(source.frame.index[lo:hi]) if form == "date" else None
+        dates = list(source.frame.index[lo:hi]) if stamps else itertools.repeat(None, hi - lo)
         loop = _compiled_loop(form, len(keys))
         loop(call, row, extra, cursor.pending.append, lo, hi, keys, lists, dates)
         cursor.flush()
         lo, block = hi, min(block * 8, _MAX_BLOCK)
 
 
-def _constant_reads(
+def _plain_row_columns(
     on_bar: Any, form: str, source: BarSource
 ) -> list[tuple[Any, Any]] | None:
     """``(key, column)`` for each ``row["<constant>"]`` in ``on_bar`` when that is all it does
-    with the row, else None.
-
-    Then a plain dict of those keys serves it: CPython's fast paths for reading and storing
-    dict items skip dict subclasses such as :class:`Row`, about a third of a bar's cost for the
-    seed's MA rule. The bytecode proves the row can be reached no other way (no attribute,
-    call, closure, reassignment or frame introspection); anything unrecognised keeps the Row.
-    """
-    code = getattr(getattr(on_bar, "__func__", on_bar), "__code__", None)
-    if code is None or {"locals", "vars", "eval", "exec", "_getframe"} & set(code.co_names):
+    with the row (then a plain dict of those keys serves it: CPython's fast paths for reading
+    and storing dict items skip dict subclasses such as :class:`Row`, about a third of a bar's
+    cost for the seed's MA rule), else None."""
+    keys = constant_subscripts(on_bar, 1 if form in ("i", "date") else 0)
+    if keys is None:
         return None
-    names = list(inspect.signature(on_bar).parameters)
-    name = names[1] if form in ("i", "date") else names[0]
-    if name in code.co_cellvars:
-        return None
-    ops = list(dis.get_instructions(code))
-    keys: list[str] = []
-    for j, op in enumerate(ops):
-        if op.opcode not in dis.haslocal or name not in (op.argval, *_as_tuple(op.argval)):
-            continue
-        nxt = ops[j + 1 : j + 3]
-        if not (
-            op.opname == "LOAD_FAST"
-            and [o.opname for o in nxt] == ["LOAD_CONST", "BINARY_SUBSCR"]
-            and isinstance(nxt[0].argval, str)
-        ):
-            return None
-        keys.append(nxt[0].argval)
     try:
-        return [(key, _plain_column(source, key)) for key in dict.fromkeys(keys)]
+        return [(key, _plain_column(source, key)) for key in keys]
     except (_UnknownColumnError, KeyError):
         return None  # the Row raises it, on the bar that reads it
-
-
-def _as_tuple(value: Any) -> tuple[Any, ...]:
-    return value if isinstance(value, tuple) else ()
 
 
 def _plain_column(source: BarSource, key: str) -> Any:

@@ -1,4 +1,4 @@
-"""Rows read only by constant keys are plain dicts; every other use keeps the Row."""
+"""What on_bar does with its arguments decides the row it gets and the timestamps built."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from algotrader.backtest._on_bar import BarSource, _constant_reads
+from algotrader.backtest._argument_uses import constant_subscripts, never_read
 from algotrader.backtest.engine import run_backtest, signals_from_on_bar
 
 
@@ -67,25 +67,47 @@ class ByDateKey:
         return "BUY" if row["date"].day > 1 else None
 
 
+class ByDateStamp:
+    def on_bar(self, date: Any, row: Any, portfolio: Any) -> Any:
+        return "BUY" if date.day % 2 else "SELL"
+
+
 class SeedForm:
     def on_bar(self, date: Any, row: Any, portfolio: Any) -> Any:
         return "BUY" if row["close"] > 0 else None
 
 
-def test_constant_keys_are_found_with_their_columns(indicator_frame: pd.DataFrame) -> None:
-    source = BarSource(indicator_frame)
-    assert _constant_reads(ByKeys().on_bar, "i", source) == [("ma20", "ma20"), ("MA50", "ma50")]
-    assert _constant_reads(SeedForm().on_bar, "date", source) == [("close", "close")]
+def test_constant_keys_are_found_in_order() -> None:
+    assert constant_subscripts(ByKeys().on_bar, 1) == ["ma20", "MA50"]
+    assert constant_subscripts(SeedForm().on_bar, 1) == ["close"]
 
 
 @pytest.mark.parametrize(
     "strategy",
-    [ByAttributes, ByGet, ByHelper, ByVariableKey, ByClosure, ByLocals, ByRebinding, ByDateKey],
+    [ByAttributes, ByGet, ByHelper, ByVariableKey, ByClosure, ByLocals, ByRebinding],
 )
-def test_any_other_use_of_the_row_keeps_the_row(
-    indicator_frame: pd.DataFrame, strategy: type
-) -> None:
-    assert _constant_reads(strategy().on_bar, "i", BarSource(indicator_frame)) is None
+def test_any_other_use_of_the_row_gives_no_keys(strategy: type) -> None:
+    assert constant_subscripts(strategy().on_bar, 1) is None
+
+
+def test_an_argument_is_never_read_only_when_no_instruction_names_it() -> None:
+    assert never_read(SeedForm().on_bar, 0)  # the date
+    assert not never_read(SeedForm().on_bar, 1)  # the row
+    assert not never_read(ByDateStamp().on_bar, 0)
+    assert not never_read(ByLocals().on_bar, 0)  # locals() can reach every argument
+
+
+def test_a_timestamp_is_built_for_a_strategy_that_reads_it(indicator_frame: pd.DataFrame) -> None:
+    bars = indicator_frame.iloc[:40]
+    signals = signals_from_on_bar(ByDateStamp(), bars)
+    expected = [1 if stamp.day % 2 else -1 for stamp in bars.index]
+    assert signals.tolist() == expected
+
+
+def test_a_date_key_the_frame_lacks_is_the_bar_timestamp(indicator_frame: pd.DataFrame) -> None:
+    bars = indicator_frame.iloc[:40]
+    expected = [1 if stamp.day > 1 else 0 for stamp in bars.index]
+    assert signals_from_on_bar(ByDateKey(), bars).tolist() == expected
 
 
 def test_a_constant_key_the_frame_lacks_is_computed_like_a_row_read(
