@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pandas as pd
@@ -56,6 +57,12 @@ class ByLocals:
         return "BUY" if locals()["row"]["close"] > 0 else None
 
 
+class ByFrame:
+    def on_bar(self, i: int, row: Any, df: Any) -> Any:
+        frame = inspect.currentframe()
+        return "BUY" if frame is not None and frame.f_locals["row"]["close"] > 0 else None
+
+
 class ByRebinding:
     def on_bar(self, i: int, row: Any, df: Any) -> Any:
         row = {"close": 1.0}
@@ -84,7 +91,7 @@ def test_constant_keys_are_found_in_order() -> None:
 
 @pytest.mark.parametrize(
     "strategy",
-    [ByAttributes, ByGet, ByHelper, ByVariableKey, ByClosure, ByLocals, ByRebinding],
+    [ByAttributes, ByGet, ByHelper, ByVariableKey, ByClosure, ByLocals, ByFrame, ByRebinding],
 )
 def test_any_other_use_of_the_row_gives_no_keys(strategy: type) -> None:
     assert constant_subscripts(strategy().on_bar, 1) is None

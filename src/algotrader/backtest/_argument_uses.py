@@ -13,7 +13,7 @@ import dis
 import inspect
 from typing import Any
 
-_INTROSPECTION = frozenset({"locals", "vars", "eval", "exec", "_getframe"})
+_INTROSPECTION = frozenset({"locals", "vars", "eval", "exec", "_getframe", "currentframe"})
 
 
 def constant_subscripts(func: Any, position: int) -> list[str] | None:
