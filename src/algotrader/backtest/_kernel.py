@@ -264,8 +264,6 @@ def _sma_plain_pass(  # type: ignore[no-untyped-def]
 ):
     """Bars ``t .. t1-1`` of an SMA crossing past its warm-up, under plain orders."""
     cap = fills[0].shape[0] - _MAX_FILLS_PER_BAR
-    n_fast = int(p0)
-    n_slow = int(p1)
     has_atr = atr.shape[0] > 0
     rf = k.rf_per_bar
     sum_f, sum_s, prev_f, prev_s = rs
@@ -275,19 +273,14 @@ def _sma_plain_pass(  # type: ignore[no-untyped-def]
             b, f1, f2 = at_open(b, open_[t], close[t - 1] if t > 0 else np.nan, prev_atr, k)
             nf = _record(fills, nf, t, f1, b)
             nf = _record(fills, nf, t, f2, b)
-            fast, slow, sum_f, sum_s = _sma_next(a, t, n_fast, n_slow, sum_f, sum_s)
-            sig = crossing(fast, slow, prev_f, prev_s)
-            prev_f = fast
-            prev_s = slow
-        else:
-            t, sig, sum_f, sum_s, prev_f, prev_s, st = _sma_quiet(
-                t, t1, p0, p1, a, close, equity, position, b.cash, b.qty, b.pos,
-                sum_f, sum_s, prev_f, prev_s, st, rf, True,
-            )
-            if t == t1:
-                break
-        if sig != 0:
-            b = decide(b, sig, k.allow_short)
+        # The rest of the bar, and the bars after it up to the next crossing.
+        t, sig, sum_f, sum_s, prev_f, prev_s, st = _sma_quiet(
+            t, t1, p0, p1, a, close, equity, position, b.cash, b.qty, b.pos,
+            sum_f, sum_s, prev_f, prev_s, st, rf, True,
+        )
+        if t == t1:
+            break
+        b = decide(b, sig, k.allow_short)
         st = _stat(st, t, b.cash + b.pos * b.qty * close[t], b.pos, rf)
         t += 1
     return t, b, (sum_f, sum_s, prev_f, prev_s), st, nf
