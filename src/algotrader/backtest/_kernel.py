@@ -303,16 +303,17 @@ def _signals_plain_pass(  # type: ignore[no-untyped-def]
             nf = _record(fills, nf, t, f1, b)
             nf = _record(fills, nf, t, f2, b)
             skip_flat = _flat_is_unchanged(b.pos, b.cash, rf)
-        if signals[t] != 0:
-            b = decide(b, signals[t], k.allow_short)
+        # The rest of the bar, and the bars after it up to the next signal that moves the book.
+        t, st = _signals_quiet(
+            t, t1, signals, close, b.cash, b.qty, b.pos, k.allow_short, st, rf, skip_flat
+        )
+        if t == t1:
+            break
+        b = decide(b, signals[t], k.allow_short)
         eq = b.cash + b.pos * b.qty * close[t]
         if not (skip_flat and eq == st[0]):
             st = _stat(st, t, eq, b.pos, rf)
         t += 1
-        if b.order == NO_ORDER:
-            t, st = _signals_quiet(
-                t, t1, signals, close, b.cash, b.qty, b.pos, k.allow_short, st, rf, skip_flat
-            )
     return t, b, rs, st, nf
 
 
