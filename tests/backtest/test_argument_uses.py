@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any
 
@@ -79,6 +80,31 @@ class ByDateStamp:
         return "BUY" if date.day % 2 else "SELL"
 
 
+def _passing_through(function: Any) -> Any:
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+class Decorated:
+    @_passing_through
+    def on_bar(self, i: int, row: Any, df: Any) -> str:
+        return "BUY" if row["close"] > row["open"] else "SELL"
+
+
+class DecoratedSeedForm:
+    @_passing_through
+    def on_bar(self, date: Any, row: Any, portfolio: Any) -> str:
+        return "BUY" if date.day % 2 else "SELL"
+
+
+class ByQuery:
+    def on_bar(self, i: int, row: Any, df: Any) -> Any:
+        return "BUY" if len(df.query("close > @row['close']")) == 0 else None
+
+
 class SeedForm:
     def on_bar(self, date: Any, row: Any, portfolio: Any) -> Any:
         return "BUY" if row["close"] > 0 else None
@@ -91,7 +117,10 @@ def test_constant_keys_are_found_in_order() -> None:
 
 @pytest.mark.parametrize(
     "strategy",
-    [ByAttributes, ByGet, ByHelper, ByVariableKey, ByClosure, ByLocals, ByFrame, ByRebinding],
+    [
+        ByAttributes, ByGet, ByHelper, ByVariableKey, ByClosure, ByLocals, ByFrame,
+        ByRebinding, ByQuery, Decorated,
+    ],
 )
 def test_any_other_use_of_the_row_gives_no_keys(strategy: type) -> None:
     assert constant_subscripts(strategy().on_bar, 1) is None
@@ -102,6 +131,20 @@ def test_an_argument_is_never_read_only_when_no_instruction_names_it() -> None:
     assert not never_read(SeedForm().on_bar, 1)  # the row
     assert not never_read(ByDateStamp().on_bar, 0)
     assert not never_read(ByLocals().on_bar, 0)  # locals() can reach every argument
+
+
+def test_a_wrapped_on_bar_gets_no_answer() -> None:
+    # inspect.signature follows __wrapped__ to names the wrapper's own code never uses.
+    assert constant_subscripts(Decorated().on_bar, 1) is None
+    assert not never_read(DecoratedSeedForm().on_bar, 0)
+
+
+@pytest.mark.parametrize("strategy", [Decorated, DecoratedSeedForm, ByQuery])
+def test_strategies_the_analysis_refuses_see_full_rows_and_dates(
+    indicator_frame: pd.DataFrame, strategy: type
+) -> None:
+    result = run_backtest(indicator_frame.iloc[:200], strategy(), path="on_bar")
+    assert result.metrics["num_trades"] >= 1
 
 
 def test_a_timestamp_is_built_for_a_strategy_that_reads_it(indicator_frame: pd.DataFrame) -> None:
@@ -140,3 +183,19 @@ def test_plain_dict_rows_and_rows_give_the_same_backtest(indicator_frame: pd.Dat
     assert fast.metrics["num_trades"] > 5
     pd.testing.assert_frame_equal(fast.trades, reference.trades, check_exact=True)
     assert fast.equity.to_numpy().tobytes() == reference.equity.to_numpy().tobytes()
+
+
+def test_a_text_column_reads_the_same_through_either_row(indicator_frame: pd.DataFrame) -> None:
+    bars = indicator_frame.iloc[:30].assign(tag=["up" if i % 3 else "down" for i in range(30)])
+
+    class ByKey:
+        def on_bar(self, i: int, row: Any, df: Any) -> Any:
+            return "BUY" if row["tag"] == "up" else "SELL"
+
+    class ByName:
+        def on_bar(self, i: int, row: Any, df: Any) -> Any:
+            return "BUY" if row.tag == "up" else "SELL"
+
+    expected = [1 if i % 3 else -1 for i in range(30)]
+    assert signals_from_on_bar(ByKey(), bars).tolist() == expected
+    assert signals_from_on_bar(ByName(), bars).tolist() == expected

@@ -71,6 +71,23 @@ def test_the_first_unusable_answer_is_the_error_though_a_later_bar_raises(
     assert "returned 'maybe' on bar 3" in text and "ZeroDivision" not in text
 
 
+def test_an_answer_whose_hash_raises_is_one_clear_line(tmp_path: Path, make_frame: Any) -> None:
+    strategy = user_strategy(
+        tmp_path,
+        """
+        class Odd:
+            def __hash__(self):
+                raise RuntimeError("no hash")
+
+        class Mine:
+            def on_bar(self, i, row, df):
+                return Odd() if i == 4 else None
+        """,
+    )
+    with pytest.raises(StrategyError, match=r"returned <.* on bar 4 "):
+        run_backtest(make_frame(np.arange(12.0) + 1), strategy)
+
+
 def test_every_accepted_answer_decodes_to_its_signal(tmp_path: Path, make_frame: Any) -> None:
     answers = ["BUY", "sell ", 1, np.int64(-1), None, "Hold", 0, "", "SELL", np.int8(1)]
     strategy = user_strategy(

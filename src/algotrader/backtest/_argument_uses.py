@@ -2,18 +2,22 @@
 
 The ``on_bar`` loop skips work a strategy provably cannot see: a row it only ever subscripts
 with constant keys can be a plain dict of those keys, a timestamp it never reads need not be
-built. The proof is conservative: an argument captured by a closure, a function that can reach
-its own frame (``locals()``, ``vars()``, ``eval``...) or bytecode not recognised gives no answer,
-and the loop does the full work.
+built. The proof is conservative: an argument captured by a closure, a wrapped (decorated) function,
+one that names a way to reach its own frame (``locals()``, ``vars()``, ``eval``, pandas'
+``query``/``eval`` with ``@name``, ``sys._getframe``, ``inspect``'s frames, a debugger) or bytecode
+not recognised gives no answer, and the loop does the full work. (A helper that reads its
+caller's frame by itself cannot be seen from here.)
 """
 
 from __future__ import annotations
 
 import dis
-import inspect
 from typing import Any
 
-_INTROSPECTION = frozenset({"locals", "vars", "eval", "exec", "_getframe", "currentframe"})
+_INTROSPECTION = frozenset({
+    "locals", "vars", "eval", "exec", "query", "_getframe", "currentframe", "stack",
+    "getouterframes", "f_back", "f_locals", "tb_frame", "breakpoint", "set_trace",
+})
 
 
 def constant_subscripts(func: Any, position: int) -> list[str] | None:
@@ -44,13 +48,17 @@ def never_read(func: Any, position: int) -> bool:
 
 def _uses(func: Any, position: int) -> tuple[list[dis.Instruction], list[int]] | None:
     # The function's instructions and the indices of those naming the argument's local.
-    code = getattr(getattr(func, "__func__", func), "__code__", None)
-    if code is None or _INTROSPECTION & set(code.co_names):
+    function = getattr(func, "__func__", func)
+    code = getattr(function, "__code__", None)
+    if (
+        code is None
+        or hasattr(function, "__wrapped__")
+        or _INTROSPECTION & set(code.co_names)
+    ):
         return None
-    try:
-        names = list(inspect.signature(func).parameters)
-    except (TypeError, ValueError):
-        return None
+    # The code's own parameters (not inspect.signature's, which a wrapper can redirect), after
+    # the instance of a bound method.
+    names = code.co_varnames[: code.co_argcount][1 if hasattr(func, "__self__") else 0 :]
     if position >= len(names) or names[position] in code.co_cellvars:
         return None
     name = names[position]

@@ -90,7 +90,9 @@ class Row(dict[str, Any]):
         # sees the current bar.
         if all(k != key for k, _ in self._new):
             self._new.append((key, column))
-        return self._source.values(column)[self._view._i].item()
+        value = self._source.values(column)[self._view._i]
+        # As the loop's refreshed items are (tolist): numpy scalars as Python values.
+        return value.item() if isinstance(value, np.generic) else value
 
     def _has_column(self, key: Any) -> bool:
         try:
@@ -191,7 +193,7 @@ class BarCursor:
         lo = self.lo
         try:
             block = bytes(map(_CODES.__getitem__, pending))
-        except (KeyError, TypeError):  # an int, a lower-case word... or a bad answer
+        except Exception:  # an int, a lower-case word... or a bad answer (even unhashable)
             block = bytes(self._one(answer, lo + j) for j, answer in enumerate(pending))
         self.codes[lo : lo + len(block)] = block
         self.lo = lo + len(block)
@@ -200,7 +202,7 @@ class BarCursor:
     def _one(self, answer: Any, bar: int) -> int:
         try:
             return _CODES[answer]
-        except (KeyError, TypeError):
+        except Exception:
             return self.decode(answer, bar)
 
 
@@ -380,8 +382,7 @@ def on_bar_signals(
         _loop(strategy.on_bar, form, row, extra, source, cursor, tracked or [])
     except Exception as exc:
         bar = cursor.bar
-        if not isinstance(exc, _errors.StrategyError):
-            cursor.flush()  # an unusable answer on an earlier bar is the first error
+        cursor.flush()  # an unusable answer on an earlier bar is the first error
         raise _errors.raised(strategy, exc, "on_bar", source.frame, bar) from exc
     return signals, source.frame, sim
 
