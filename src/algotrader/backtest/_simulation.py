@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -11,6 +12,7 @@ from algotrader.backtest._orders import Book, Costs
 from algotrader.strategies._rules import read_only
 
 
+@dataclass(eq=False)
 class Curves:
     """The equity and position curves of a run, drawn from the fills' books when first read.
 
@@ -18,31 +20,23 @@ class Curves:
     metrics does not pay for them); :meth:`arrays` writes them, once.
     """
 
-    def __init__(
-        self,
-        equity: np.ndarray,
-        position: np.ndarray,
-        start: int,
-        close: np.ndarray,
-        fills: tuple[np.ndarray, ...],
-        cash: float,
-    ) -> None:
-        self._equity = equity
-        self._position = position
-        self._start = start
-        self._close = close
-        self._fills = fills
-        self._cash = cash
+    equity: np.ndarray
+    position: np.ndarray
+    start: int
+    close: np.ndarray
+    fills: tuple[np.ndarray, ...]
+    cash: float
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Equity and position (-1/0/+1) at each bar's close."""
-        if self._start < self._close.shape[0]:
+        n = self.close.shape[0]
+        if self.start < n:
             _kernel.fill_curves(  # type: ignore[call-arg]
-                self._equity, self._position, self._start, self._close, self._fills,
-                self._fills[0].shape[0], self._cash,
+                self.equity, self.position, self.start, self.close, self.fills,
+                self.fills[0].shape[0], self.cash,
             )
-            self._start = self._close.shape[0]
-        return self._equity, self._position
+            self.start = n
+        return self.equity, self.position
 
 
 class Raw(NamedTuple):
