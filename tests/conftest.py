@@ -234,3 +234,18 @@ def bar_store_for_test(url: str) -> SqlBarStore:
     db = open_database(url)
     SqlInstrumentStore(db).ensure(InstrumentInfo("TEST"), "test")
     return SqlBarStore(db)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile the backtest kernel and the indicators once, in the controlling process, before
+    pytest-xdist starts its workers: on a fresh clone each worker would otherwise compile the
+    same numba code at the same time (over a minute each here); the workers load numba's cache."""
+    if hasattr(config, "workerinput") or config.option.collectonly:
+        return
+    from algotrader.backtest import run_backtest
+    from algotrader.indicators import compute_indicators
+    from algotrader.strategies import get_strategy
+
+    bars = build_frame(100.0 + np.sin(np.arange(60.0)))
+    run_backtest(bars, get_strategy("ma_cross", fast=2, slow=5)).equity.to_numpy()
+    compute_indicators(bars)
