@@ -154,6 +154,17 @@ def test_a_timestamp_is_built_for_a_strategy_that_reads_it(indicator_frame: pd.D
     assert signals.tolist() == expected
 
 
+def test_a_strategy_that_reads_its_bar_index_gets_it(indicator_frame: pd.DataFrame) -> None:
+    class ByIndex:
+        def on_bar(self, i: int, row: Any, df: Any) -> Any:
+            return "BUY" if i % 3 == 0 and row["close"] > 0 else "SELL"
+
+    bars = indicator_frame.iloc[:40]
+    assert not never_read(ByIndex().on_bar, 0)
+    expected = [1 if i % 3 == 0 else -1 for i in range(len(bars))]
+    assert signals_from_on_bar(ByIndex(), bars).tolist() == expected
+
+
 def test_a_date_key_the_frame_lacks_is_the_bar_timestamp(indicator_frame: pd.DataFrame) -> None:
     bars = indicator_frame.iloc[:40]
     expected = [1 if stamp.day > 1 else 0 for stamp in bars.index]
