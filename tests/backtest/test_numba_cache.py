@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,7 @@ from tests.conftest import build_frame
 
 from algotrader import Backtest
 from algotrader.backtest import _kernel
+from algotrader.backtest.engine import engine_compiled
 
 MODULES = (
     "algotrader.backtest._kernel",
@@ -78,3 +80,26 @@ def test_the_kernel_is_compiled_once_whatever_mix_of_inputs_a_strategy_reads() -
     for strategy in ("hello_world", "ma_cross", "macd", "bollinger", "ath_breakout"):
         Backtest(frame, strategy).run()
     assert len(_kernel.run.signatures) == 1
+
+
+def test_the_engine_is_reported_compiled_once_a_backtest_has_run() -> None:
+    Backtest(build_frame(100.0 + np.arange(80.0)), "ma_cross").run()
+    assert engine_compiled()
+
+
+def _with_empty_cache(tmp_path: Path, code: str) -> str:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return out.stdout
+
+
+def test_an_empty_cache_is_reported_as_a_compile_to_come(tmp_path: Path) -> None:
+    code = "from algotrader.backtest.engine import engine_compiled; print(engine_compiled())"
+    assert _with_empty_cache(tmp_path, code).strip() == "False"
+
+
+def test_the_cli_announces_the_first_compile(tmp_path: Path) -> None:
+    code = "from algotrader.cli.backtest import announce_compile; announce_compile()"
+    assert "compiling the engine" in _with_empty_cache(tmp_path, code)

@@ -23,6 +23,7 @@ from algotrader.app._provenance import code_version, fingerprint
 from algotrader.app._stores import Stores, open_stores
 from algotrader.app.bars import DEFAULT_FETCH, ensure_bars, load_bars
 from algotrader.app.ingest import IngestListener
+from algotrader.backtest.engine import engine_compiled
 from algotrader.backtest.engine import run_backtest as run_engine
 from algotrader.backtest.result import BacktestConfig, Result
 from algotrader.config import Settings
@@ -78,6 +79,12 @@ class BatchItem:
     symbol: str
     run: StoredRun | None
     error: str | None = None
+
+
+def first_backtest_compiles() -> bool:
+    """Whether the next backtest compiles the engine first: on a new install, about a minute,
+    once (the machine code is cached on disk for every later process)."""
+    return not engine_compiled()
 
 
 def run_backtest(

@@ -37,9 +37,13 @@ def run_demo(
     symbols: tuple[str, ...] = DEMO_SYMBOLS,
     listener: IngestListener | None = None,
     on_simulator: Callable[[str, int], None] | None = None,
+    on_backtests: Callable[[int, int], None] | None = None,
 ) -> DemoResult:
     """Ingest ``symbols`` at 1d (5 Y) and 1h (3 M) from the simulator, backtest every built-in
-    strategy on the daily bars, chart the first symbol and the best run."""
+    strategy on the daily bars, chart the first symbol and the best run.
+
+    ``on_simulator(host, port)`` is told where the simulator listens, ``on_backtests(strategies,
+    symbols)`` when the backtests start."""
     from algotrader.ibsim import SimConfig, start_in_thread
     from algotrader.plotting import plot_path, price_chart
 
@@ -52,6 +56,8 @@ def run_demo(
             *ingest(through_sim, _request(symbols, "1h", Duration(3, "M")), listener),
         ]
     names = [info.name for info in list_strategies() if info.source == "builtin"]
+    if on_backtests is not None:
+        on_backtests(len(names), len(symbols))
     with open_stores(settings) as stores:
         frame = stores.bars.load_bars(symbols[0], "1d")
         runs = [

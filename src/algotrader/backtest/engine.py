@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from algotrader.backtest import _kernel
 from algotrader.backtest._bars import (
     infer_resolution,
     normalise_bars,
@@ -92,6 +93,12 @@ def run_backtest(
         strategy, bars, lambda sig: _simulation(bars, cfg, res, Rule(SIGNALS), sig)
     )
     return _finish(bars, strategy, cfg, res, Rule(SIGNALS), signals, sim)
+
+
+def engine_compiled() -> bool:
+    """Whether the compiled engine is in numba's on-disk cache; when not, the first backtest
+    of a process compiles it (about a minute on a new install, once)."""
+    return _kernel.compiled()
 
 
 def signals_from_on_bar(strategy: Any, frame: pd.DataFrame) -> np.ndarray:

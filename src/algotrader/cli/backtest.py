@@ -251,10 +251,23 @@ def backtest(
             jobs=jobs, dask=dask,
         )  # fmt: skip
         return
-    # --json prints nothing but the document: the ingest lines are left out.
+    if not as_json:  # --json prints nothing but the document
+        announce_compile()
     with ConsoleListener("auto-fetch") as listener:
         stored = run_backtest(settings, requests[0], None if as_json else listener)
     _report(settings, stored, as_json=as_json, plot=plot, full=full, report=report)
+
+
+def announce_compile() -> None:
+    """Say so when the next backtest compiles the engine (a new install's first run is
+    otherwise a silent minute)."""
+    from algotrader.app.backtests import first_backtest_compiles
+
+    if first_backtest_compiles():
+        console.print(
+            "First backtest on this install: compiling the engine "
+            "(about a minute, once; later runs load it from the cache) ..."
+        )
 
 
 def _template(flags: dict[str, Any]) -> BacktestRequest:

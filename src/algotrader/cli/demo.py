@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from algotrader.cli._common import console, fmt_metric, parse_symbols, settings_from
+from algotrader.cli.backtest import announce_compile
 from algotrader.cli.ingest import ConsoleListener
 
 if TYPE_CHECKING:
@@ -34,8 +35,14 @@ def demo(
             f"-> {mask_url(settings.db_url)}"
         )
 
+    def backtesting(strategies: int, symbols: int) -> None:
+        console.print(f"Backtesting {strategies} built-in strategies on {symbols} symbols ...")
+        announce_compile()
+
     with ConsoleListener("demo", 2 * len(chosen)) as listener:
-        result = run_demo(settings, chosen, listener, on_simulator=announce)
+        result = run_demo(
+            settings, chosen, listener, on_simulator=announce, on_backtests=backtesting
+        )
     bars = sum(r.fetched for r in result.reports)
     best = result.runs[0]
     console.print()
