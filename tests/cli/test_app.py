@@ -80,7 +80,7 @@ def test_ctrl_c_prints_one_line_and_exits_130(workdir: Path) -> None:
     assert lines == ["error: interrupted"], err
 
 
-_HEAVY = ("pandas", "numba", "sqlalchemy", "matplotlib", "ib_async", "scipy")
+_HEAVY = ("pandas", "numba", "sqlalchemy", "matplotlib", "ib_async", "scipy", "asyncio")
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["strategies", "list"]])

@@ -13,7 +13,6 @@ come from ``ALGOTRADER_MAX_ORDER_QUANTITY``, ``ALGOTRADER_MAX_ORDER_NOTIONAL`` a
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import typer
@@ -70,6 +69,8 @@ def place(
     client_id: int | None = _CLIENT_ID,
 ) -> None:
     """Place one order after the risk checks; prints its first status (or its fill)."""
+    import asyncio
+
     from algotrader.app.orders import OrderRequest, place_order
 
     request = OrderRequest.from_cli(symbol, action, quantity, order_type, price, tif, ref)
@@ -113,6 +114,8 @@ def cancel(
     if order_id is None:
         raise InvalidInputError("no order id given", "pass ORDER_ID or --order-id N")
     settings = _settings(ctx, host, port, None)
+    import asyncio
+
     from algotrader.app.orders import cancel_order
 
     order = asyncio.run(cancel_order(settings, order_id, by_ib_order_id=ib))
@@ -134,6 +137,8 @@ def list_command(
 ) -> None:
     """Show stored orders (newest last) and, with --open, the gateway's open orders."""
     settings = _settings(ctx, host, port, client_id)
+    import asyncio
+
     from algotrader.app.orders import view_orders
 
     # Orders keep changing after `place` ends (fills, triggers, expiry): --open catches up.

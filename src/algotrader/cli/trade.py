@@ -16,7 +16,6 @@ refused unless ``--live`` is given.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -184,6 +183,8 @@ def _stream(to: str, bootstrap: str | None) -> KafkaSettings | None:
 
 
 def _run(settings: Settings, request: TradeRequest, quiet: bool) -> None:
+    import asyncio
+
     from algotrader.app.trading import run_trading
 
     result = asyncio.run(run_trading(settings, request, _printer(quiet)))
