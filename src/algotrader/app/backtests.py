@@ -82,8 +82,8 @@ class BatchItem:
 
 
 def first_backtest_compiles() -> bool:
-    """Whether the next backtest compiles the engine first: on a new install, about a minute,
-    once (the machine code is cached on disk for every later process)."""
+    """Whether the next backtest compiles the engine first: on a new install, about half a
+    minute, once (the machine code is cached on disk for every later process)."""
     return not engine_compiled()
 
 

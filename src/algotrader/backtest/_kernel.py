@@ -647,7 +647,7 @@ def fill_curves(equity, position, start, close, fills, nf, cash0):  # type: igno
 
 def compiled() -> bool:
     """Whether numba's on-disk cache holds :func:`run` for this source; when not, the first
-    backtest of a process compiles it (about a minute on a new install, once)."""
+    backtest of a process compiles it (about half a minute on a new install, once)."""
     try:
         # Entries for this source (numba checks its stamp); flushed or stale, the index is empty.
         return bool(run._cache._cache_file._load_index())  # type: ignore[attr-defined]

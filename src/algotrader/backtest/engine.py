@@ -97,7 +97,7 @@ def run_backtest(
 
 def engine_compiled() -> bool:
     """Whether the compiled engine is in numba's on-disk cache; when not, the first backtest
-    of a process compiles it (about a minute on a new install, once)."""
+    of a process compiles it (about half a minute on a new install, once)."""
     return _kernel.compiled()
 
 

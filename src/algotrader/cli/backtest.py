@@ -260,13 +260,13 @@ def backtest(
 
 def announce_compile() -> None:
     """Say so when the next backtest compiles the engine (a new install's first run is
-    otherwise a silent minute)."""
+    otherwise silent for half a minute)."""
     from algotrader.app.backtests import first_backtest_compiles
 
     if first_backtest_compiles():
         console.print(
             "First backtest on this install: compiling the engine "
-            "(about a minute, once; later runs load it from the cache) ..."
+            "(about half a minute, once; later runs load it from the cache) ..."
         )
 
 
