@@ -4,9 +4,9 @@ Every function here takes and returns scalars and named tuples only (no arrays),
 inlining into the bar loop of :mod:`algotrader.backtest._kernel` the whole book lives in
 registers. :func:`exit_all` and :func:`enter` are the exceptions, compiled once and called: they
 run once per trade, and their inlined copies (at the open, the limit, the stops, the close)
-made the kernel's first compile 2.4x longer (50 s against 21 s) for no measurable speed. A
-function that may trade returns :data:`Fill` tuples ``(side, price, quantity, commission,
-reason)``; a quantity of 0 means nothing traded, and the loop records the others.
+made the kernel's first compile 2.4x longer (50 s against 21 s) and bought no measurable
+speed. A function that may trade returns :data:`Fill` tuples ``(side, price, quantity,
+commission, reason)``; a quantity of 0 means nothing traded, and the loop records the others.
 
 Conventions (documented in the README, "Sizing and exits"):
 

@@ -245,14 +245,14 @@ def backtest(
     settings = settings_from(ctx)
     requests = [replace(template, symbol=s) for s in symbols_from(settings, symbol, universe)]
     settings = outputs_ready(settings, plot=plot, report=report)
+    if not as_json:  # --json prints nothing but the document
+        announce_compile()
     if len(requests) > 1:
         _run_batch(
             settings, requests, as_json=as_json, plot=plot, full=full, report=report,
             jobs=jobs, dask=dask,
         )  # fmt: skip
         return
-    if not as_json:  # --json prints nothing but the document
-        announce_compile()
     with ConsoleListener("auto-fetch") as listener:
         stored = run_backtest(settings, requests[0], None if as_json else listener)
     _report(settings, stored, as_json=as_json, plot=plot, full=full, report=report)
